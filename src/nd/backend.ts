@@ -1,0 +1,80 @@
+/**
+ * The Backend contract. Every layer and every pass (forward, backward, R-forward, R-backward,
+ * Gauss-Newton) is composed from these primitives; nothing else touches a tensor's memory.
+ * Destinations come first; nothing here allocates except the memory primitives.
+ */
+import type { DType, FloatArray } from './dtype';
+import type { ConvGeometry, PoolGeometry } from './geometry';
+import type { Shape } from './shape';
+
+export type ActivationKind = 'identity' | 'sigmoid' | 'tanh' | 'relu';
+export const ACTIVATIONS: readonly ActivationKind[] = ['identity', 'sigmoid', 'tanh', 'relu'];
+
+/** An opaque tensor owned by one backend. Row-major, [N, C, ...spatial] for activations. */
+export interface Tensor {
+  readonly shape: Shape;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly dtype: DType;
+  /** One line on what actually runs (e.g. the gpu.js mode), for `ndcnn info` and logs. */
+  describe(): string;
+
+  // ---- memory ----
+  /** A new tensor holding a copy of `data`. */
+  upload(shape: Shape, data: ArrayLike<number>): Tensor;
+  /**
+   * A tensor standing for `host`, a slice of a flat parameter, gradient or direction vector.
+   * CPU: the same memory, no copy. GPU: a device copy; `writeBack` copies device writes to `host`.
+   */
+  wrap(shape: Shape, host: FloatArray): Tensor;
+  writeBack(t: Tensor): void;
+  /** A host copy of the tensor's elements. */
+  download(t: Tensor): FloatArray;
+  zeros(shape: Shape): Tensor;
+  /** The same elements seen with another shape of equal size (flatten); shares memory. */
+  reshape(t: Tensor, shape: Shape): Tensor;
+  /** Releases device memory now; the tensor must not be used afterwards. */
+  dispose(t: Tensor): void;
+
+  // ---- elementwise (out may alias an input) ----
+  /** out = f(x), f'(x) or f''(x) for order 0, 1, 2. */
+  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2): void;
+  /** out = a ⊙ b */
+  mul(out: Tensor, a: Tensor, b: Tensor): void;
+  /** y += alpha · x */
+  axpy(y: Tensor, alpha: number, x: Tensor): void;
+  /** out = alpha · x */
+  scale(out: Tensor, x: Tensor, alpha: number): void;
+  fill(out: Tensor, value: number): void;
+
+  // ---- linear algebra (2-D row-major) ----
+  /** C = alpha · op(A) · op(B) + beta · C, op = transpose where asked. */
+  gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  dot(a: Tensor, b: Tensor): number;
+
+  // ---- convolution (valid cross-correlation with stride, zero padding, dilation) ----
+  /** y (+)= x ⋆ w: y[n,o,i] = Σ_{c,a} w[o,c,a] · x[n, c, i·s + a·d − p]. */
+  conv(y: Tensor, x: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void;
+  /** dx (+)= adjoint of conv in x: the full correlation of dy with the flipped kernel. */
+  convBackData(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void;
+  /** dw (+)= adjoint of conv in w: dw[o,c,a] = Σ_{n,i} dy[n,o,i] · x[n, c, i·s + a·d − p]. */
+  convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void;
+  /** y[n, c, ...] += b[c] */
+  biasAdd(y: Tensor, b: Tensor): void;
+  /** db[c] += Σ_{n, ...} dy[n, c, ...] */
+  biasGrad(db: Tensor, dy: Tensor): void;
+
+  // ---- max-pooling ----
+  /**
+   * y = max over each window; argmax[n,c,o] = the winner's offset within its (n, c) plane of x
+   * (stored as a number of the backend's dtype: exact to 2^24 in float32, far above any plane).
+   * Ties go to the first element in row-major order.
+   */
+  maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void;
+  /** y[n,c,o] = x[n, c, argmax[n,c,o]] (the pool's R-forward). */
+  gather(y: Tensor, x: Tensor, argmax: Tensor): void;
+  /** dx[n, c, argmax[n,c,o]] += dy[n,c,o] (the pool's backward); dx is not cleared first. */
+  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void;
+}

@@ -1,0 +1,37 @@
+/**
+ * What optimizers see of a model: one flat parameter vector and functions of it on a batch.
+ * Optimizers know no layer; a Network implements this.
+ */
+import type { FloatArray } from './dtype';
+
+/** n samples: inputs flattened row-major per sample, targets as class labels or values. */
+export interface Batch {
+  readonly x: FloatArray;
+  readonly y: Int32Array | FloatArray;
+  readonly n: number;
+}
+
+/** Curvature products at fixed parameters and batch; the forward pass is computed once. */
+export interface Curvature {
+  /** out = G v, the Gauss-Newton matrix of the batch loss times v. */
+  gv(v: FloatArray, out: FloatArray): void;
+  /** out = H v, the exact Hessian of the batch loss times v. */
+  hv(v: FloatArray, out: FloatArray): void;
+}
+
+export interface Model {
+  readonly paramCount: number;
+  /** The live parameters: optimizers update them in place. */
+  readonly params: FloatArray;
+  /** Mean loss over the batch at the current parameters. */
+  loss(batch: Batch): number;
+  /** Writes the gradient of the mean batch loss into `grad`; returns the loss. */
+  gradient(batch: Batch, grad: FloatArray): number;
+  /** Prepares Gv/Hv products at the current parameters on this batch. */
+  curvature(batch: Batch): Curvature;
+  /**
+   * out = (1/n) Σ_i (∇ℓ_i)², the empirical Fisher diagonal of the mean loss: per-example
+   * gradients squared, on the same scale as G (HF's preconditioner).
+   */
+  sumSquaredGradients(batch: Batch, out: FloatArray): void;
+}
