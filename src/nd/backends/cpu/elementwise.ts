@@ -1,0 +1,39 @@
+/** Activations and their first two derivatives, written side by side. */
+import type { ActivationKind } from '../../backend';
+import type { FloatArray } from '../../dtype';
+
+type Fn = (out: FloatArray, x: FloatArray) => void;
+
+// order 0: f(x); order 1: f'(x); order 2: f''(x).
+export const activationKernels: Record<ActivationKind, [Fn, Fn, Fn]> = {
+  identity: [
+    (o, x) => o.set(x),
+    (o) => o.fill(1),
+    (o) => o.fill(0),
+  ],
+  // σ = 1/(1+e^−x); σ' = σ(1−σ); σ'' = σ'(1−2σ)
+  sigmoid: [
+    (o, x) => { for (let i = 0; i < o.length; i++) o[i] = sigmoid(x[i]); },
+    (o, x) => { for (let i = 0; i < o.length; i++) { const s = sigmoid(x[i]); o[i] = s * (1 - s); } },
+    (o, x) => { for (let i = 0; i < o.length; i++) { const s = sigmoid(x[i]); o[i] = s * (1 - s) * (1 - 2 * s); } },
+  ],
+  // t = tanh x; t' = 1 − t²; t'' = −2t(1 − t²)
+  tanh: [
+    (o, x) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
+    (o, x) => { for (let i = 0; i < o.length; i++) { const t = Math.tanh(x[i]); o[i] = 1 - t * t; } },
+    (o, x) => { for (let i = 0; i < o.length; i++) { const t = Math.tanh(x[i]); o[i] = -2 * t * (1 - t * t); } },
+  ],
+  // relu = max(0, x); relu' = [x > 0]; relu'' = 0 (away from the kink)
+  relu: [
+    (o, x) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0; },
+    (o, x) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? 1 : 0; },
+    (o) => o.fill(0),
+  ],
+};
+
+function sigmoid(x: number): number {
+  // Split by sign so exp never overflows.
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}

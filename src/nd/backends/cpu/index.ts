@@ -1,0 +1,195 @@
+/**
+ * The CPU backend: typed arrays seen through ndarray views, elementwise work on ndarray-ops,
+ * convolution lowered to GEMM (conv.ts), pooling by argmax (pool.ts). float64 and float32.
+ */
+import ops from 'ndarray-ops';
+import type { ActivationKind, Backend, Tensor } from '../../backend';
+import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype';
+import type { ConvGeometry, PoolGeometry } from '../../geometry';
+import { ShapeError, fmt, sameShape, sizeOf, type Shape } from '../../shape';
+import { ColBuffer, convBackData, convBackFilter, convForward } from './conv';
+import { activationKernels } from './elementwise';
+import { gemmJs, type GemmFn } from './gemm';
+import { gather, maxPool, scatterAdd } from './pool';
+import { CpuTensor, cpu } from './tensor';
+
+export { CpuTensor } from './tensor';
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  private readonly scratch: ColBuffer;
+
+  constructor(
+    readonly dtype: DType,
+    private readonly gemmFn: GemmFn = gemmJs,
+  ) {
+    this.scratch = new ColBuffer((n) => allocate(dtype, n));
+  }
+
+  describe(): string {
+    return `cpu (${this.dtype})`;
+  }
+
+  upload(shape: Shape, data: ArrayLike<number>): Tensor {
+    const t = new CpuTensor(shape, allocate(this.dtype, sizeOf(shape)));
+    if (data.length !== t.data.length) {
+      throw new ShapeError(`upload: shape ${fmt(shape)} needs ${t.data.length} values, got ${data.length}`);
+    }
+    t.data.set(data);
+    return t;
+  }
+
+  wrap(shape: Shape, host: FloatArray): Tensor {
+    if (dtypeOf(host) !== this.dtype) {
+      throw new TypeError(`cpu backend (${this.dtype}): cannot wrap a ${dtypeOf(host)} array without a copy`);
+    }
+    return new CpuTensor(shape, host);
+  }
+
+  writeBack(): void {
+    // wrap() shares memory: the host array already holds every write.
+  }
+
+  download(t: Tensor): FloatArray {
+    return cpu(t).data.slice();
+  }
+
+  zeros(shape: Shape): Tensor {
+    return new CpuTensor(shape, allocate(this.dtype, sizeOf(shape)));
+  }
+
+  reshape(t: Tensor, shape: Shape): Tensor {
+    return new CpuTensor(shape, cpu(t).data);
+  }
+
+  dispose(): void {
+    // Garbage-collected memory; nothing to release early.
+  }
+
+  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2): void {
+    activationKernels[kind][order](same(out, x, 'activation').data, cpu(x).data);
+  }
+
+  mul(out: Tensor, a: Tensor, b: Tensor): void {
+    same(a, b, 'mul');
+    ops.mul(same(out, a, 'mul').nd, cpu(a).nd, cpu(b).nd);
+  }
+
+  axpy(y: Tensor, alpha: number, x: Tensor): void {
+    const yd = same(y, x, 'axpy').data;
+    const xd = cpu(x).data;
+    for (let i = 0; i < yd.length; i++) yd[i] += alpha * xd[i];
+  }
+
+  scale(out: Tensor, x: Tensor, alpha: number): void {
+    ops.muls(same(out, x, 'scale').nd, cpu(x).nd, alpha);
+  }
+
+  fill(out: Tensor, value: number): void {
+    ops.assigns(cpu(out).nd, value);
+  }
+
+  gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void {
+    const [c, a, b] = [cpu(C), cpu(A), cpu(B)];
+    const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const [K2, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+    if (a.shape.length !== 2 || b.shape.length !== 2 || K !== K2 || !sameShape(c.shape, [M, N])) {
+      throw new ShapeError(
+        `gemm: op(A) of ${fmt(a.shape)}${transA ? 'ᵀ' : ''} times op(B) of ${fmt(b.shape)}${transB ? 'ᵀ' : ''} ` +
+          `does not fit C ${fmt(c.shape)}`,
+      );
+    }
+    this.gemmFn(transA, transB, M, N, K, alpha, a.data, 0, a.shape[1], b.data, 0, b.shape[1], beta, c.data, 0, N);
+  }
+
+  dot(a: Tensor, b: Tensor): number {
+    const ad = same(a, b, 'dot').data;
+    const bd = cpu(b).data;
+    let s = 0;
+    for (let i = 0; i < ad.length; i++) s += ad[i] * bd[i];
+    return s;
+  }
+
+  conv(y: Tensor, x: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void {
+    const n = checkConv('conv', x, y, w, g);
+    convForward(this.gemmFn, this.scratch, cpu(y).data, cpu(x).data, cpu(w).data, g, n, accumulate);
+  }
+
+  convBackData(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void {
+    const n = checkConv('convBackData', dx, dy, w, g);
+    convBackData(this.gemmFn, this.scratch, cpu(dx).data, cpu(dy).data, cpu(w).data, g, n, accumulate);
+  }
+
+  convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void {
+    const n = checkConv('convBackFilter', x, dy, dw, g);
+    convBackFilter(this.gemmFn, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, n, accumulate);
+  }
+
+  biasAdd(y: Tensor, b: Tensor): void {
+    const [yd, bd] = [cpu(y).data, cpu(b).data];
+    const inner = checkBias('biasAdd', y, b);
+    for (let i = 0; i < yd.length; i++) yd[i] += bd[Math.floor(i / inner) % bd.length];
+  }
+
+  biasGrad(db: Tensor, dy: Tensor): void {
+    const [dyd, dbd] = [cpu(dy).data, cpu(db).data];
+    const inner = checkBias('biasGrad', dy, db);
+    for (let i = 0; i < dyd.length; i++) dbd[Math.floor(i / inner) % dbd.length] += dyd[i];
+  }
+
+  maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
+    const n = x.shape[0];
+    if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(argmax.shape, y.shape)) {
+      throw new ShapeError(`maxPool: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not fit the pool geometry`);
+    }
+    maxPool(cpu(y).data, cpu(argmax).data, cpu(x).data, g, n * g.channels);
+  }
+
+  gather(y: Tensor, x: Tensor, argmax: Tensor): void {
+    const [inVol, outVol] = planes('gather', x, y, argmax);
+    gather(cpu(y).data, cpu(x).data, cpu(argmax).data, inVol, outVol);
+  }
+
+  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
+    const [inVol, outVol] = planes('scatterAdd', dx, dy, argmax);
+    scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, inVol, outVol);
+  }
+}
+
+export function cpuBackend(dtype: DType = 'float32', gemm?: GemmFn): CpuBackend {
+  return new CpuBackend(dtype, gemm);
+}
+
+function same(out: Tensor, x: Tensor, op: string): CpuTensor {
+  if (sizeOf(out.shape) !== sizeOf(x.shape)) {
+    throw new ShapeError(`${op}: shapes ${fmt(out.shape)} and ${fmt(x.shape)} differ in size`);
+  }
+  return cpu(out);
+}
+
+/** Checks x-like, y-like and w-like tensors against the geometry; returns the batch size. */
+function checkConv(op: string, x: Tensor, y: Tensor, w: Tensor, g: ConvGeometry): number {
+  const n = x.shape[0];
+  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(w.shape, g.weightShape())) {
+    throw new ShapeError(
+      `${op}: input ${fmt(x.shape)}, output ${fmt(y.shape)}, weights ${fmt(w.shape)} do not fit the geometry ` +
+        `(expects ${fmt(g.inShape(n))}, ${fmt(g.outShape(n))}, ${fmt(g.weightShape())})`,
+    );
+  }
+  return n;
+}
+
+/** Elements per (n, c) for a bias over axis 1 of y. */
+function checkBias(op: string, y: Tensor, b: Tensor): number {
+  if (b.shape.length !== 1 || y.shape.length < 2 || y.shape[1] !== b.shape[0]) {
+    throw new ShapeError(`${op}: bias ${fmt(b.shape)} does not match the channels of ${fmt(y.shape)}`);
+  }
+  return sizeOf(y.shape.slice(2));
+}
+
+function planes(op: string, x: Tensor, y: Tensor, argmax: Tensor): [number, number] {
+  if (!sameShape(y.shape, argmax.shape) || x.shape[0] !== y.shape[0] || x.shape[1] !== y.shape[1]) {
+    throw new ShapeError(`${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not match`);
+  }
+  return [sizeOf(x.shape.slice(2)), sizeOf(y.shape.slice(2))];
+}
