@@ -1,0 +1,67 @@
+/**
+ * Elementwise activation y = σ(z), used alone or at the end of a conv or dense layer.
+ *   backward:   dE/dz = dE/dy · σ'(z)                       (the seed's "deltas")
+ *   R-forward:  R{y} = σ'(z) · R{z}
+ *   R-backward: R{dE/dz} = R{dE/dy} · σ'(z) + dE/dy · σ''(z) · R{z}
+ */
+import type { ActivationKind, Backend, Tensor } from '../nd/backend';
+import type { Shape } from '../nd/shape';
+import { Buffers, type Layer } from './layer';
+
+export class Activation implements Layer {
+  readonly paramShapes: Shape[] = [];
+  readonly outShape: Shape;
+  private readonly buf: Buffers;
+  private z!: Tensor;
+  private Rz: Tensor | null = null;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly name: string,
+    readonly inShape: Shape,
+    readonly kind: ActivationKind,
+  ) {
+    this.outShape = inShape;
+    this.buf = new Buffers(backend);
+  }
+
+  init(): void {}
+
+  forward(z: Tensor): Tensor {
+    this.z = z;
+    if (this.kind === 'identity') return z;
+    const y = this.buf.get('y', z.shape);
+    this.backend.activation(y, z, this.kind, 0);
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    return this.times(dy, 1, 'dz');
+  }
+
+  rForward(Rz: Tensor | null): Tensor | null {
+    this.Rz = Rz;
+    return Rz && this.times(Rz, 1, 'Ry');
+  }
+
+  rBackward(dy: Tensor, Rdy: Tensor): [Tensor, Tensor] {
+    const dz = this.times(dy, 1, 'dz');
+    const Rdz = this.times(Rdy, 1, 'Rdz');
+    if (this.Rz && this.kind !== 'identity' && this.kind !== 'relu') {
+      // relu'' = 0 away from the kink, identity'' = 0: the second term vanishes for both.
+      const t = this.times(dy, 2, 't');
+      this.backend.mul(t, t, this.Rz);
+      this.backend.axpy(Rdz, 1, t);
+    }
+    return [dz, Rdz];
+  }
+
+  /** out = a ⊙ σ^(order)(z), into the named buffer (a itself for identity's σ' = 1). */
+  private times(a: Tensor, order: 1 | 2, key: string): Tensor {
+    if (this.kind === 'identity' && order === 1) return a;
+    const out = this.buf.get(key, a.shape);
+    this.backend.activation(out, this.z, this.kind, order);
+    this.backend.mul(out, out, a);
+    return out;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The calculus shared by convolution and fully connected layers: y = σ(op(x, W) + b) where op is
+ * bilinear in (x, W). Each layer supplies op and its two adjoints; everything else follows:
+ *   forward     z = op(x, W) + b
+ *   backward    dW += opᵀ_W(x, δ),  db += Σ δ,  dx = opᵀ_x(δ, W)           with δ = dE/dz
+ *   R-forward   R{z} = op(R{x}, W) + op(x, V_W) + V_b                       (bilinearity)
+ *   R-backward  R{dW} = opᵀ_W(R{x}, δ) + opᵀ_W(x, R{δ}),  R{db} = Σ R{δ},
+ *               R{dx} = opᵀ_x(R{δ}, W) + opᵀ_x(δ, V_W)
+ */
+import type { ActivationKind, Backend, Tensor } from '../nd/backend';
+import type { FloatArray } from '../nd/dtype';
+import type { Rng } from '../nd/rng';
+import type { Shape } from '../nd/shape';
+import { Activation } from './activation';
+import { Buffers, type Layer } from './layer';
+
+export abstract class BilinearLayer implements Layer {
+  abstract readonly paramShapes: Shape[];
+  protected readonly buf: Buffers;
+  private readonly act: Activation;
+  private x!: Tensor;
+  private W!: Tensor;
+  private V!: Tensor;
+  private Rx: Tensor | null = null;
+
+  constructor(
+    protected readonly backend: Backend,
+    readonly name: string,
+    readonly inShape: Shape,
+    readonly outShape: Shape,
+    protected readonly bias: boolean,
+    activation: ActivationKind,
+  ) {
+    this.buf = new Buffers(backend);
+    this.act = new Activation(backend, name, outShape, activation);
+  }
+
+  abstract init(params: FloatArray[], rng: Rng): void;
+  /** out (+)= op(x, W) */
+  protected abstract apply(out: Tensor, x: Tensor, W: Tensor, accumulate: boolean): void;
+  /** dx (+)= opᵀ_x(dy, W) */
+  protected abstract adjointX(dx: Tensor, dy: Tensor, W: Tensor, accumulate: boolean): void;
+  /** dW (+)= opᵀ_W(x, dy) */
+  protected abstract adjointW(dW: Tensor, x: Tensor, dy: Tensor, accumulate: boolean): void;
+
+  private outOf(x: Tensor): number[] {
+    return [x.shape[0], ...this.outShape];
+  }
+
+  forward(x: Tensor, [W, b]: Tensor[]): Tensor {
+    this.x = x;
+    this.W = W;
+    const z = this.buf.get('z', this.outOf(x));
+    this.apply(z, x, W, false);
+    if (this.bias) this.backend.biasAdd(z, b);
+    return this.act.forward(z);
+  }
+
+  backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    const dz = this.act.backward(dy);
+    if (grad) {
+      this.adjointW(grad[0], this.x, dz, true);
+      if (this.bias) this.backend.biasGrad(grad[1], dz);
+    }
+    const dx = this.buf.get('dx', this.x.shape);
+    this.adjointX(dx, dz, this.W, false);
+    return dx;
+  }
+
+  rForward(Rx: Tensor | null, [VW, Vb]: Tensor[]): Tensor | null {
+    this.Rx = Rx;
+    this.V = VW;
+    const Rz = this.buf.get('Rz', this.outOf(this.x));
+    this.apply(Rz, this.x, VW, false);
+    if (Rx) this.apply(Rz, Rx, this.W, true);
+    if (this.bias) this.backend.biasAdd(Rz, Vb);
+    return this.act.rForward(Rz);
+  }
+
+  rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    const [dz, Rdz] = this.act.rBackward(dy, Rdy);
+    this.adjointW(hv[0], this.x, Rdz, true);
+    if (this.Rx) this.adjointW(hv[0], this.Rx, dz, true);
+    if (this.bias) this.backend.biasGrad(hv[1], Rdz);
+    const dx = this.buf.get('dx', this.x.shape);
+    this.adjointX(dx, dz, this.W, false);
+    const Rdx = this.buf.get('Rdx', this.x.shape);
+    this.adjointX(Rdx, Rdz, this.W, false);
+    this.adjointX(Rdx, dz, this.V, true);
+    return [dx, Rdx];
+  }
+}

@@ -1,0 +1,22 @@
+/** Weight initialisation from the seeded generator. */
+import type { ActivationKind } from '../nd/backend';
+import type { FloatArray } from '../nd/dtype';
+import type { Rng } from '../nd/rng';
+
+export type InitKind = 'he' | 'glorot';
+
+/** He (normal, std √(2/fan_in)) suits relu, which zeroes half its inputs; Glorot (uniform,
+ * ±√(6/(fan_in+fan_out))) keeps variance through sigmoid, tanh and identity. */
+export function defaultInit(activation: ActivationKind): InitKind {
+  return activation === 'relu' ? 'he' : 'glorot';
+}
+
+export function initWeights(w: FloatArray, kind: InitKind, fanIn: number, fanOut: number, rng: Rng): void {
+  if (kind === 'he') {
+    const std = Math.sqrt(2 / fanIn);
+    for (let i = 0; i < w.length; i++) w[i] = std * rng.normal();
+  } else {
+    const a = Math.sqrt(6 / (fanIn + fanOut));
+    for (let i = 0; i < w.length; i++) w[i] = a * (2 * rng.uniform() - 1);
+  }
+}

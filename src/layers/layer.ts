@@ -1,0 +1,57 @@
+/**
+ * The layer contract. Each layer file holds its forward formula, its backward (adjoint) rule and
+ * its two R-operator rules together. Layers see only the Backend interface.
+ *
+ * Parameters live in the network's one flat vector; a layer receives tensors standing for its
+ * slices (weights, then bias) on every pass and never keeps its own copies between batches.
+ */
+import type { Backend, Tensor } from '../nd/backend';
+import type { FloatArray } from '../nd/dtype';
+import type { Rng } from '../nd/rng';
+import { sameShape, type Shape } from '../nd/shape';
+
+export interface Layer {
+  /** e.g. "conv#1": used in every error message. */
+  readonly name: string;
+  /** One sample's input and output shapes, [C, ...spatial] or [features]. */
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  /** Shapes of the layer's slices of the flat parameter vector, in order (weights, then bias). */
+  readonly paramShapes: Shape[];
+  init(params: FloatArray[], rng: Rng): void;
+  /** Keeps what the later passes need (its input, pre-activations, argmaxes). */
+  forward(x: Tensor, p: Tensor[]): Tensor;
+  /** Adds dE/dθ into `grad` (when given) and returns dE/dx. */
+  backward(dy: Tensor, grad: Tensor[] | null): Tensor;
+  /** R-forward: R{y} from R{x} (null = zero, as for the network input) and the direction v. */
+  rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
+  /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
+  rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
+}
+
+/** Output buffers reused across calls of equal batch size: no allocation per step. */
+export class Buffers {
+  private readonly map = new Map<string, Tensor>();
+
+  constructor(private readonly backend: Backend) {}
+
+  get(key: string, shape: Shape): Tensor {
+    const t = this.map.get(key);
+    if (t && sameShape(t.shape, shape)) return t;
+    if (t) this.backend.dispose(t);
+    const fresh = this.backend.zeros(shape);
+    this.map.set(key, fresh);
+    return fresh;
+  }
+
+  /** Frees every buffer (device memory on the GPU backend). */
+  clear(): void {
+    for (const t of this.map.values()) this.backend.dispose(t);
+    this.map.clear();
+  }
+}
+
+/** Batch size of an activation tensor [N, ...]. */
+export function batchOf(t: Tensor): number {
+  return t.shape[0];
+}

@@ -1,0 +1,260 @@
+/**
+ * A sequence of layers built from one sample's input shape, with ONE flat parameter vector
+ * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
+ * Hv and Gv share that layout. Implements the optimizers' Model interface.
+ */
+import type { Backend, Tensor } from '../nd/backend';
+import { allocate, dtypeOf, type FloatArray } from '../nd/dtype';
+import type { Batch, Curvature, Model } from '../nd/model';
+import { sliceBatch } from '../nd/model';
+import { Rng } from '../nd/rng';
+import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape';
+import type { Layer } from './layer';
+import { losses, type Loss, type LossName } from './loss';
+import { buildLayer, type LayerSpec } from './registry';
+
+export interface NetworkOptions {
+  loss?: LossName;
+  /** Seed for the initial weights (Glorot/He); default 1. */
+  seed?: number;
+  /** Reject inputs holding NaN or ±Infinity with an error naming the sample (default true). */
+  checkInputs?: boolean;
+}
+
+interface Slice {
+  offset: number;
+  shape: Shape;
+  size: number;
+}
+
+export class Network implements Model {
+  readonly layers: Layer[] = [];
+  readonly outShape: Shape;
+  readonly paramCount: number;
+  readonly params: FloatArray;
+  readonly lossFn: Loss;
+  private readonly slices: Slice[][] = [];
+  private readonly checkInputs: boolean;
+  /** Counts forward passes, so a Curvature knows when the layers' saved state is no longer its own. */
+  private generation = 0;
+  /** The input and parameter tensors of the latest forward pass, which later passes still read. */
+  private live: Scope;
+
+  constructor(
+    readonly backend: Backend,
+    readonly inShape: Shape,
+    readonly specs: readonly LayerSpec[],
+    options: NetworkOptions = {},
+  ) {
+    const lossName = options.loss ?? 'softmax-cross-entropy';
+    this.lossFn = losses[lossName];
+    if (!this.lossFn) throw new Error(`network: unknown loss '${lossName}' (known: ${Object.keys(losses).join(', ')})`);
+    this.checkInputs = options.checkInputs ?? true;
+    this.live = new Scope(backend);
+    let shape = inShape;
+    let offset = 0;
+    specs.forEach((spec, i) => {
+      const layer = buildLayer(backend, i, shape, spec);
+      this.layers.push(layer);
+      this.slices.push(
+        layer.paramShapes.map((s) => {
+          const slice = { offset, shape: s, size: sizeOf(s) };
+          offset += slice.size;
+          return slice;
+        }),
+      );
+      shape = layer.outShape;
+    });
+    if (shape.length !== 1) {
+      throw new ShapeError(`network: the last layer's output ${fmt(shape)} must be flat [k]; end with flatten() or dense()`);
+    }
+    this.outShape = shape;
+    this.paramCount = offset;
+    this.params = allocate(backend.dtype, offset);
+    this.init(options.seed ?? 1);
+  }
+
+  /** Fresh weights from the seeded generator. */
+  init(seed: number): void {
+    const rng = new Rng(seed);
+    this.layers.forEach((layer, i) => layer.init(this.hostSlices(this.params, i), rng));
+  }
+
+  setParams(p: ArrayLike<number>): void {
+    if (p.length !== this.paramCount) {
+      throw new ShapeError(`network: ${p.length} parameters given, the network has ${this.paramCount}`);
+    }
+    this.params.set(p);
+  }
+
+  /** Outputs [n, k] for n samples, evaluated in chunks of `chunk` samples. */
+  predict(x: FloatArray, n: number, chunk = 256): FloatArray {
+    const k = this.outShape[0];
+    const out = allocate(this.backend.dtype, n * k);
+    const size = sizeOf(this.inShape);
+    for (let s = 0; s < n; s += chunk) {
+      const e = Math.min(n, s + chunk);
+      const z = this.forward({ x: x.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params);
+      out.set(this.backend.download(z), s * k);
+    }
+    return out;
+  }
+
+  loss(b: Batch): number {
+    const z = this.backend.download(this.forward(b, this.params));
+    return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
+  }
+
+  gradient(b: Batch, grad: FloatArray): number {
+    const z = this.forward(b, this.params);
+    const k = this.outShape[0];
+    const dz = new Float64Array(b.n * k);
+    const loss = this.lossFn.value(this.backend.download(z), b.y, b.n, k, dz);
+    grad.fill(0);
+    this.scoped((s) => {
+      const g = this.wrapLayers(grad, s);
+      let dy = s.upload([b.n, k], dz);
+      for (let i = this.layers.length - 1; i >= 0; i--) dy = this.layers[i].backward(dy, g[i]);
+      s.writeBack(g);
+    });
+    return loss;
+  }
+
+  curvature(b: Batch): Curvature {
+    const at = this.params.slice() as FloatArray;
+    const k = this.outShape[0];
+    let gen = -1;
+    let z!: FloatArray;
+    const dz = new Float64Array(b.n * k);
+    const prepare = () => {
+      if (gen === this.generation) return;
+      z = this.backend.download(this.forward(b, at));
+      this.lossFn.value(z, b.y, b.n, k, dz);
+      gen = this.generation;
+    };
+    // H_L·R{z}: the loss Hessian at the outputs times J·v.
+    const top = (Rz: Tensor | null): Float64Array => {
+      const u = Rz ? this.backend.download(Rz) : new Float64Array(b.n * k);
+      const hu = new Float64Array(b.n * k);
+      this.lossFn.hessianVec(z, b.y, b.n, k, u, hu);
+      return hu;
+    };
+    prepare();
+    return {
+      // Gv = Jᵀ H_L J v: R-forward to J·v at the outputs, H_L, then an ordinary backward pass.
+      gv: (v, out) => {
+        prepare();
+        out.fill(0);
+        this.scoped((s) => {
+          const g = this.wrapLayers(out, s);
+          let dy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s))));
+          for (let i = this.layers.length - 1; i >= 0; i--) dy = this.layers[i].backward(dy, g[i]);
+          s.writeBack(g);
+        });
+      },
+      // Hv: R-forward, R{dE/dz} = H_L·R{z} at the top, then the R-backward pass.
+      hv: (v, out) => {
+        prepare();
+        out.fill(0);
+        this.scoped((s) => {
+          const h = this.wrapLayers(out, s);
+          let Rdy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s))));
+          let dy = s.upload([b.n, k], dz);
+          for (let i = this.layers.length - 1; i >= 0; i--) [dy, Rdy] = this.layers[i].rBackward(dy, Rdy, h[i]);
+          s.writeBack(h);
+        });
+      },
+    };
+  }
+
+  sumSquaredGradients(b: Batch, out: FloatArray): void {
+    const g = allocate(this.backend.dtype, this.paramCount);
+    out.fill(0);
+    for (let i = 0; i < b.n; i++) {
+      this.gradient(sliceBatch(b, i, i + 1), g);
+      for (let j = 0; j < out.length; j++) out[j] += g[j] * g[j];
+    }
+    for (let j = 0; j < out.length; j++) out[j] /= b.n;
+  }
+
+  /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
+  private forward(b: Batch, params: FloatArray): Tensor {
+    this.checkBatch(b);
+    this.live.dispose();
+    const live = (this.live = new Scope(this.backend));
+    const p = this.wrapLayers(params, live);
+    const shape = [b.n, ...this.inShape];
+    let x = dtypeOf(b.x) === this.backend.dtype ? live.add(this.backend.wrap(shape, b.x)) : live.upload(shape, b.x);
+    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i]);
+    this.generation++;
+    return x;
+  }
+
+  private rForward(V: Tensor[][]): Tensor | null {
+    let Rx: Tensor | null = null;
+    for (let i = 0; i < this.layers.length; i++) Rx = this.layers[i].rForward(Rx, V[i]);
+    return Rx;
+  }
+
+  /** Runs `body` with a scope whose tensors are freed afterwards, even when it throws. */
+  private scoped(body: (s: Scope) => void): void {
+    const s = new Scope(this.backend);
+    try {
+      body(s);
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Tensors standing for each layer's slices of a flat vector (params, gradient, v, Hv or Gv). */
+  private wrapLayers(vec: FloatArray, s: Scope): Tensor[][] {
+    return this.slices.map((layer) => layer.map((sl) => s.add(this.backend.wrap(sl.shape, vec.subarray(sl.offset, sl.offset + sl.size)))));
+  }
+
+  private hostSlices(vec: FloatArray, layer: number): FloatArray[] {
+    return this.slices[layer].map((s) => vec.subarray(s.offset, s.offset + s.size));
+  }
+
+  private checkBatch(b: Batch): void {
+    const size = sizeOf(this.inShape);
+    if (!Number.isInteger(b.n) || b.n < 1 || b.x.length !== b.n * size) {
+      throw new ShapeError(
+        `network input: a batch of ${b.n} samples of shape ${fmt(this.inShape)} needs ${b.n * size} values, got ${b.x.length}`,
+      );
+    }
+    if (!this.checkInputs) return;
+    for (let i = 0; i < b.x.length; i++) {
+      if (!Number.isFinite(b.x[i])) {
+        throw new ShapeError(
+          `network input: sample ${Math.floor(i / size)} of batch [${b.n}, ${this.inShape.join(', ')}] holds ${b.x[i]} at element ${i % size}`,
+        );
+      }
+    }
+  }
+}
+
+/** Tensors that live together and are released together (device memory on the GPU backend). */
+class Scope {
+  private readonly owned: Tensor[] = [];
+
+  constructor(private readonly backend: Backend) {}
+
+  add(t: Tensor): Tensor {
+    this.owned.push(t);
+    return t;
+  }
+
+  upload(shape: Shape, data: ArrayLike<number>): Tensor {
+    return this.add(this.backend.upload(shape, data));
+  }
+
+  /** Copies device writes back into the wrapped host vectors. */
+  writeBack(wrapped: Tensor[][]): void {
+    for (const layer of wrapped) for (const t of layer) this.backend.writeBack(t);
+  }
+
+  dispose(): void {
+    for (const t of this.owned) this.backend.dispose(t);
+    this.owned.length = 0;
+  }
+}
