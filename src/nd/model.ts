@@ -35,3 +35,10 @@ export interface Model {
    */
   sumSquaredGradients(batch: Batch, out: FloatArray): void;
 }
+
+/** Samples [start, end) of a batch, sharing its memory (HF's curvature mini-batch). */
+export function sliceBatch(b: Batch, start: number, end: number): Batch {
+  const size = b.x.length / b.n;
+  const per = b.y.length / b.n;
+  return { x: b.x.subarray(start * size, end * size), y: b.y.subarray(start * per, end * per), n: end - start };
+}
