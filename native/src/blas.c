@@ -1,0 +1,140 @@
+/*
+ * ndcnn-blas: sgemm/dgemm over JavaScript typed arrays, through the system OpenBLAS.
+ *
+ * gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc)
+ * computes C = alpha * op(A) * op(B) + beta * C in row-major order (CblasRowMajor), the same
+ * signature as ndcnn's GemmFn. Offsets and leading dimensions are in elements. Every index the
+ * call can touch is checked against the array's length first, so a wrong shape throws a
+ * RangeError instead of reading or writing outside the buffer.
+ */
+#include <cblas.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NARGS 16
+
+/* Throws a JS error and returns NULL from the calling function. */
+#define THROW(env, kind, msg) \
+  do { napi_throw_##kind((env), NULL, (msg)); return NULL; } while (0)
+
+typedef struct {
+  void *data;
+  size_t length;
+} view;
+
+static bool get_view(napi_env env, napi_value v, napi_typedarray_type want, view *out) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, v, &type, &out->length, &out->data, NULL, NULL) != napi_ok) return false;
+  return type == want;
+}
+
+static bool get_int(napi_env env, napi_value v, int64_t *out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+/*
+ * The last element op(X) touches, for a rows x cols row-major matrix at offset off with leading
+ * dimension ld (rows and cols as stored, i.e. after undoing the transpose).
+ */
+static bool fits(int64_t off, int64_t rows, int64_t cols, int64_t ld, size_t length) {
+  if (rows == 0 || cols == 0) return off >= 0;
+  if (off < 0 || ld < cols) return false;
+  return off + (rows - 1) * ld + (cols - 1) < (int64_t)length;
+}
+
+static napi_value gemm(napi_env env, napi_callback_info info, bool dbl) {
+  size_t argc = NARGS;
+  napi_value argv[NARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != NARGS)
+    THROW(env, type_error, "gemm expects 16 arguments (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc)");
+  bool ta, tb;
+  if (napi_get_value_bool(env, argv[0], &ta) != napi_ok || napi_get_value_bool(env, argv[1], &tb) != napi_ok)
+    THROW(env, type_error, "gemm: transA and transB must be booleans");
+  int64_t M, N, K, aOff, lda, bOff, ldb, cOff, ldc;
+  double alpha, beta;
+  if (!get_int(env, argv[2], &M) || !get_int(env, argv[3], &N) || !get_int(env, argv[4], &K) ||
+      !get_int(env, argv[7], &aOff) || !get_int(env, argv[8], &lda) || !get_int(env, argv[10], &bOff) ||
+      !get_int(env, argv[11], &ldb) || !get_int(env, argv[14], &cOff) || !get_int(env, argv[15], &ldc) ||
+      napi_get_value_double(env, argv[5], &alpha) != napi_ok || napi_get_value_double(env, argv[12], &beta) != napi_ok)
+    THROW(env, type_error, "gemm: sizes, offsets, leading dimensions, alpha and beta must be numbers");
+  if (M < 0 || N < 0 || K < 0) THROW(env, range_error, "gemm: M, N, K must be non-negative");
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
+    THROW(env, range_error, "gemm: a size or leading dimension exceeds the 32-bit BLAS interface");
+  napi_typedarray_type want = dbl ? napi_float64_array : napi_float32_array;
+  view a, b, c;
+  if (!get_view(env, argv[6], want, &a) || !get_view(env, argv[9], want, &b) || !get_view(env, argv[13], want, &c))
+    THROW(env, type_error, dbl ? "dgemm: A, B and C must be Float64Arrays" : "sgemm: A, B and C must be Float32Arrays");
+  char msg[256];
+  /* Stored shapes: op(A) is M x K, so A is K x M when transposed; op(B) is K x N likewise. */
+  if (!fits(aOff, ta ? K : M, ta ? M : K, lda, a.length)) {
+    snprintf(msg, sizeof msg, "gemm: A (length %zu, offset %lld, lda %lld) cannot hold op(A) of %lld x %lld%s",
+             a.length, (long long)aOff, (long long)lda, (long long)M, (long long)K, ta ? " transposed" : "");
+    THROW(env, range_error, msg);
+  }
+  if (!fits(bOff, tb ? N : K, tb ? K : N, ldb, b.length)) {
+    snprintf(msg, sizeof msg, "gemm: B (length %zu, offset %lld, ldb %lld) cannot hold op(B) of %lld x %lld%s",
+             b.length, (long long)bOff, (long long)ldb, (long long)K, (long long)N, tb ? " transposed" : "");
+    THROW(env, range_error, msg);
+  }
+  if (!fits(cOff, M, N, ldc, c.length)) {
+    snprintf(msg, sizeof msg, "gemm: C (length %zu, offset %lld, ldc %lld) cannot hold %lld x %lld",
+             c.length, (long long)cOff, (long long)ldc, (long long)M, (long long)N);
+    THROW(env, range_error, msg);
+  }
+  if (M == 0 || N == 0) return NULL;
+  /* BLAS requires ld >= max(1, cols) even for empty operands. */
+  int ilda = (int)(lda > 0 ? lda : 1), ildb = (int)(ldb > 0 ? ldb : 1);
+  enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
+  if (dbl)
+    cblas_dgemm(CblasRowMajor, opA, opB, (int)M, (int)N, (int)K, alpha, (double *)a.data + aOff, ilda,
+                (double *)b.data + bOff, ildb, beta, (double *)c.data + cOff, (int)ldc);
+  else
+    cblas_sgemm(CblasRowMajor, opA, opB, (int)M, (int)N, (int)K, (float)alpha, (float *)a.data + aOff, ilda,
+                (float *)b.data + bOff, ildb, (float)beta, (float *)c.data + cOff, (int)ldc);
+  return NULL;
+}
+
+static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm(env, info, false); }
+static napi_value dgemm(napi_env env, napi_callback_info info) { return gemm(env, info, true); }
+
+/* threads(n?): sets OpenBLAS's thread count when n is given; returns the count in force. */
+static napi_value threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc == 1) {
+    int64_t n;
+    if (!get_int(env, argv[0], &n) || n < 1) THROW(env, range_error, "threads: n must be a positive integer");
+    openblas_set_num_threads((int)n);
+  }
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads(), &out);
+  return out;
+}
+
+/* config(): OpenBLAS's own description of its build and the kernel it picked for this CPU. */
+static napi_value config(napi_env env, napi_callback_info info) {
+  (void)info;
+  char text[512];
+  snprintf(text, sizeof text, "%s; core %s", openblas_get_config(), openblas_get_corename());
+  napi_value out;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+    {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
+    {"threads", NULL, threads, NULL, NULL, NULL, napi_default, NULL},
+    {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
