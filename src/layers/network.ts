@@ -8,7 +8,7 @@ import { allocate, dtypeOf, type FloatArray } from '../nd/dtype';
 import type { Batch, Curvature, Model } from '../nd/model';
 import { sliceBatch } from '../nd/model';
 import { Rng } from '../nd/rng';
-import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape';
+import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape';
 import type { Layer } from './layer';
 import { losses, type Loss, type LossName } from './loss';
 import { buildLayer, type LayerSpec } from './registry';
@@ -51,6 +51,7 @@ export class Network implements Model {
     if (!this.lossFn) throw new Error(`network: unknown loss '${lossName}' (known: ${Object.keys(losses).join(', ')})`);
     this.checkInputs = options.checkInputs ?? true;
     this.live = new Scope(backend);
+    checkSizes('network', 'input sizes', inShape);
     let shape = inShape;
     let offset = 0;
     specs.forEach((spec, i) => {
