@@ -33,7 +33,7 @@ const name = (c: (typeof CASES)[number]) => `rank ${c.rank}, stride ${c.stride},
 function setup(c: (typeof CASES)[number], seed: number) {
   const rng = new Rng(seed);
   const [N, Cin, Cout] = [2, 3, 2];
-  const g = new ConvGeometry('conv', [Cin, ...c.spatial], { channels: Cout, kernel: c.kernel, ...c });
+  const g = new ConvGeometry('conv', [Cin, ...c.spatial], { ...c, channels: Cout });
   const xShape = g.inShape(N);
   const wShape = g.weightShape();
   const x = randn(rng, xShape.reduce((a, b) => a * b));
@@ -48,7 +48,7 @@ describe('output size (N − m + 1)^r', () => {
     expect(g.outSize).toEqual(spatial.map((n, a) => n - kernel[a] + 1));
   });
   it.each(CASES)('$rank-D with options: the size is the count of valid window placements (%#)', (c) => {
-    const g = new ConvGeometry('conv', [1, ...c.spatial], { channels: 1, kernel: c.kernel, ...c });
+    const g = new ConvGeometry('conv', [1, ...c.spatial], { ...c, channels: 1 });
     const counted = c.spatial.map((n, a) => {
       let k = 0;
       // A placement i is valid when its first tap i·s − p fits and its last tap still lies in the padded input.

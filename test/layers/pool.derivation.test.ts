@@ -56,7 +56,7 @@ describe('max-pool backward: the error goes only to the argmax (sparse routing)'
     const y = layer.forward(B.upload(shape, x));
     // Errors 1, 2, 3, ... so each routed value identifies its window.
     const dy = B.upload(y.shape, ref.y.map((_, i) => i + 1));
-    const dx = B.download(layer.backward(dy, null));
+    const dx = B.download(layer.backward(dy));
     const expected = new Float64Array(dx.length);
     ref.at.forEach((o, i) => (expected[o] += i + 1));
     expect(Array.from(dx)).toEqual(Array.from(expected));
@@ -69,6 +69,6 @@ describe('max-pool backward: the error goes only to the argmax (sparse routing)'
   it('ties go to the first element of the window, and only to it', () => {
     const layer = new MaxPool(B, 'pool', [1, 4], { kind: 'maxPool', window: [4] });
     layer.forward(B.upload([1, 1, 4], [0, 5, 5, 1]));
-    expect(Array.from(B.download(layer.backward(B.upload([1, 1, 1], [1]), null)))).toEqual([0, 1, 0, 0]);
+    expect(Array.from(B.download(layer.backward(B.upload([1, 1, 1], [1]))))).toEqual([0, 1, 0, 0]);
   });
 });
