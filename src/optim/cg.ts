@@ -85,10 +85,6 @@ export class ConjugateGradient {
     this.ap = like(template);
   }
 
-  get length(): number {
-    return this.x.length;
-  }
-
   solve(problem: CgProblem, options: CgOptions): CgResult {
     const { apply, b, x0, preconditioner: m } = problem;
     const n = this.x.length;
