@@ -172,11 +172,14 @@ export class HessianFree implements Optimizer<HfReport> {
     this.hasWarm = this.o.warmStartDecay > 0 && allFinite(last.x);
     if (this.hasWarm) for (let i = 0; i < warm.length; i++) warm[i] = this.o.warmStartDecay * last.x[i];
 
-    // CG backtracking on C: walk back from the last iterate while the loss improves.
+    // CG backtracking on C (Martens §4.6): walk back from the last iterate while the loss improves.
+    const objective = (on: Batch): number => {
+      const f = model.loss(on) + (kappa > 0 ? 0.5 * kappa * dot(params, params) : 0);
+      return Number.isFinite(f) && allFinite(params) ? f : Infinity;
+    };
     const lossAt = (d: FloatArray, t: number, on: Batch): number => {
       for (let i = 0; i < params.length; i++) params[i] = theta[i] + t * d[i];
-      const f = model.loss(on) + (kappa > 0 ? 0.5 * kappa * dot(params, params) : 0);
-      return Number.isFinite(f) ? f : Infinity;
+      return objective(on);
     };
     let chosen = iterates.length - 1;
     let fChosen = lossAt(iterates[chosen].x, 1, cb);
@@ -186,45 +189,33 @@ export class HessianFree implements Optimizer<HfReport> {
       chosen--;
       fChosen = f;
     }
-    const d = iterates[chosen].x;
+    const { x: d, iteration: cgChosen, phi: phiChosen } = iterates[chosen];
+    const cgReport = { cgIterations: result.iterations, cgStop: result.stop, cgChosen };
     params.set(theta);
     if (fChosen === Infinity) {
       // Every candidate blew up: reject, damp harder, and do not warm start from this solve.
       this.lambda = lambda * DAMPING_UP;
       this.hasWarm = false;
-      return report({ lambda: this.lambda, cgIterations: result.iterations, cgStop: result.stop, cgChosen: iterates[chosen].iteration });
+      return report({ lambda: this.lambda, ...cgReport });
     }
 
-    // ρ on C with the undamped model q(d) − q(0) = φ(d) − ½λ‖d‖².
-    const f0 = lossAt(d, 0, cb);
-    const predicted = iterates[chosen].phi - 0.5 * lambda * dot(d, d);
-    const rho = predicted < 0 ? (fChosen - f0) / predicted : NaN;
+    // ρ on C with the undamped model q(d) − q(0) = φ(d) − ½λ‖d‖²; undefined (NaN) counts as bad.
+    const predicted = phiChosen - 0.5 * lambda * dot(d, d);
+    const rho = predicted < 0 ? (fChosen - objective(cb)) / predicted : NaN;
     if (!(rho >= 0.25)) this.lambda = lambda * DAMPING_UP;
     else if (rho > 0.75) this.lambda = lambda * DAMPING_DOWN;
 
-    // Armijo line search on B along d.
+    // Armijo line search on B: t = 1, 0.8, 0.8², ... until f(θ + t d) ≤ f(θ) + c·t·gᵀd.
     const slope = dot(grad, d);
     let t = 1;
-    let lossAfter = loss;
-    let accepted = false;
-    if (slope < 0) {
-      for (let k = 0; k < this.o.lineSearchTries; k++, t *= this.o.lineSearchShrink) {
-        const f = lossAt(d, t, batch);
-        if (f <= loss + this.o.armijo * t * slope && allFinite(params)) {
-          accepted = true;
-          lossAfter = f;
-          break;
-        }
+    for (let k = 0; slope < 0 && k < this.o.lineSearchTries; k++, t *= this.o.lineSearchShrink) {
+      const f = lossAt(d, t, batch);
+      if (f <= loss + this.o.armijo * t * slope) {
+        return report({ accepted: true, lambda: this.lambda, rho, ...cgReport, stepSize: t, lossAfter: f });
       }
     }
-    if (!accepted) {
-      params.set(theta);
-      t = 0;
-    }
-    return report({
-      accepted, lambda: this.lambda, rho, cgIterations: result.iterations, cgStop: result.stop,
-      cgChosen: iterates[chosen].iteration, stepSize: t, lossAfter,
-    });
+    params.set(theta);
+    return report({ lambda: this.lambda, rho, ...cgReport });
   }
 
   state(): { optimizer: string; lambda: number; steps: number; warmStart: number[] | null } {
