@@ -1,0 +1,225 @@
+/**
+ * The Backend contract, primitive by primitive in ranks 1, 2, 3 with stride, padding and
+ * dilation, on every float32 backend (the CPU's and the GPU's), against the CPU backend in
+ * float64 run on the very same float32-representable inputs.
+ *
+ * Tolerance, from the operation's size: a float32 sum of n products of float32 inputs, stored
+ * as float32, is off by at most γ_{n+1}·Σ|terms| + u·|result| ≤ (n+2)·u·Σ|terms| (u = ε32/2,
+ * Higham, Accuracy and Stability, §3.1), whatever the summation order, so a two-stage GPU
+ * reduction obeys the same bound. We allow (n+2)·ε32·Σ|terms|, twice that, for GPUs that
+ * flush denormals or fuse multiply-adds. Σ|terms| is measured exactly: the same primitive in
+ * float64 on |inputs|. A wrong index or a missing term is off by a whole term, ~10^6 times more.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/nd/backend';
+import { ACTIVATIONS } from '../../src/nd/backend';
+import { cpuBackend } from '../../src/nd/backends/cpu';
+import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry';
+import { Rng } from '../../src/nd/rng';
+import { sizeOf, type Shape } from '../../src/nd/shape';
+import { EPS32, gpu, gpuTitle, skipGpu } from './gpu-mode';
+
+const REF = cpuBackend('float64');
+const rng = new Rng(7);
+
+/** Seeded normals rounded to float32, so every backend sees exactly the same numbers. */
+function f32(shape: Shape, scale = 1): Float64Array {
+  const a = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < a.length; i++) a[i] = Math.fround(scale * rng.normal());
+  return a;
+}
+
+const absAll = (a: Float64Array) => a.map(Math.abs);
+
+/** A primitive run on backend B from host inputs; `k` maps scalars (identity, or |·| for Σ|terms|). */
+type Op = (B: Backend, ins: Float64Array[], k: (v: number) => number) => ArrayLike<number>;
+
+/** Checks B against the float64 reference within (n+2)·ε32·Σ|terms| per element. */
+function agrees(B: Backend, op: Op, ins: Float64Array[], n: number): void {
+  const got = op(B, ins, (v) => v);
+  const want = op(REF, ins, (v) => v);
+  const mag = op(REF, ins.map(absAll), Math.abs);
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / ((n + 2) * EPS32 * mag[i] + 1e-37);
+    if (!(r <= worst)) [worst, at] = [r, i];
+  }
+  expect(worst, `element ${at}: got ${got[at]}, want ${want[at]}, Σ|terms| ${mag[at]}, n = ${n}`).toBeLessThanOrEqual(1);
+}
+
+const CONVS: [Shape, ConvOptions][] = [
+  [[2, 9], { channels: 3, kernel: 3 }],
+  [[2, 11], { channels: 3, kernel: 3, stride: 2, padding: 1, dilation: 2 }],
+  [[2, 6, 7], { channels: 3, kernel: [3, 2] }],
+  [[3, 7, 6], { channels: 2, kernel: [2, 3], stride: [2, 1], padding: [1, 0], dilation: [1, 2] }],
+  [[2, 4, 5, 4], { channels: 3, kernel: 2 }],
+  [[2, 5, 4, 6], { channels: 2, kernel: [2, 2, 3], stride: 2, padding: 1, dilation: [2, 1, 1] }],
+];
+
+const POOLS: [Shape, PoolOptions][] = [
+  [[3, 9], { window: 2 }],
+  [[2, 6, 7], { window: [2, 3], stride: [2, 2] }],
+  [[2, 4, 5, 6], { window: 2 }],
+  [[2, 5, 4, 5], { window: [3, 2, 2], stride: [1, 2, 1] }],
+];
+
+const N = 2;
+
+const backends: [string, () => Backend, boolean][] = [
+  ['cpu float32', () => cpuBackend('float32'), false],
+  [gpuTitle('gpu'), gpu, skipGpu],
+];
+
+describe.each(backends)('%s', (_name, make, skip) => {
+  const B = () => make();
+
+  describe.skipIf(skip)('primitives', () => {
+    it('upload / download / zeros / fill round-trip exactly', () => {
+      const b = B();
+      const x = f32([3, 5]);
+      expect(Array.from(b.download(b.upload([3, 5], x)))).toEqual(Array.from(x));
+      expect(Array.from(b.download(b.zeros([4])))).toEqual([0, 0, 0, 0]);
+      const t = b.zeros([2, 2]);
+      b.fill(t, 1.5);
+      expect(Array.from(b.download(t))).toEqual([1.5, 1.5, 1.5, 1.5]);
+    });
+
+    it('wrap / writeBack copy device writes into the host slice; reshape views share the buffer', () => {
+      const b = B();
+      const host = new Float32Array([1, 2, 3, 4, 5, 6]);
+      const t = b.wrap([2, 3], host.subarray(0, 6));
+      const view = b.reshape(t, [6]);
+      b.scale(view, view, 2);
+      b.writeBack(t);
+      expect(Array.from(host)).toEqual([2, 4, 6, 8, 10, 12]);
+      expect(Array.from(b.download(t))).toEqual([2, 4, 6, 8, 10, 12]);
+    });
+
+    for (const kind of ACTIVATIONS) {
+      for (const order of [0, 1, 2] as const) {
+        it(`activation ${kind} order ${order}`, () => {
+          // GLSL leaves exp's accuracy to the driver (a few ulp on Mesa); the formulas add ≤ 6
+          // roundings with cancellation near σ = ½, so 64·ε32·(1 + |f|) ≈ 8e-6 bounds them; a
+          // wrong derivative formula is off by O(0.1).
+          const x = f32([N, 3, 7], 3);
+          const op: Op = (bk, [a]) => {
+            const t = bk.upload([N, 3, 7], a);
+            bk.activation(t, t, kind, order);
+            return bk.download(t);
+          };
+          const got = op(B(), [x], (v) => v);
+          const want = op(REF, [x], (v) => v);
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(64 * EPS32 * (1 + Math.abs(want[i])));
+        });
+      }
+    }
+
+    it('mul, axpy, scale (out aliasing an input)', () => {
+      const [a, c] = [f32([N, 2, 5]), f32([N, 2, 5])];
+      agrees(B(), (bk, [x, y]) => {
+        const t = bk.upload([N, 2, 5], x);
+        bk.mul(t, t, bk.upload([N, 2, 5], y));
+        return bk.download(t);
+      }, [a, c], 1);
+      agrees(B(), (bk, [x, y], k) => {
+        const t = bk.upload([N, 2, 5], y);
+        bk.axpy(t, k(-0.75), bk.upload([N, 2, 5], x));
+        return bk.download(t);
+      }, [a, c], 2);
+      agrees(B(), (bk, [x], k) => {
+        const t = bk.upload([N, 2, 5], x);
+        bk.scale(t, t, k(-1.5));
+        return bk.download(t);
+      }, [a], 1);
+    });
+
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      it(`gemm${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''} with alpha and beta`, () => {
+        const [M, K, Nn] = [5, 7, 4];
+        const [sA, sB] = [tA ? [K, M] : [M, K], tB ? [Nn, K] : [K, Nn]];
+        agrees(B(), (bk, [a, b, c], k) => {
+          const C = bk.upload([M, Nn], c);
+          bk.gemm(C, bk.upload(sA, a), bk.upload(sB, b), tA, tB, k(0.7), k(-1.3));
+          return bk.download(C);
+        }, [f32(sA), f32(sB), f32([M, Nn])], K + 1);
+      });
+    }
+
+    it('dot over more elements than one reduction chunk', () => {
+      const n = 1000;
+      agrees(B(), (bk, [a, b]) => [bk.dot(bk.upload([n], a), bk.upload([n], b))], [f32([n]), f32([n])], n);
+    });
+
+    for (const [inShape, o] of CONVS) {
+      const g = new ConvGeometry('spec', inShape, o);
+      const [xs, ys, ws] = [g.inShape(N), g.outShape(N), g.weightShape()];
+      const title = `rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}`;
+      for (const acc of [false, true]) {
+        it(`conv${acc ? ' (accumulate)' : ''}: ${title}`, () => {
+          agrees(B(), (bk, [x, w, y]) => {
+            const Y = bk.upload(ys, y);
+            bk.conv(Y, bk.upload(xs, x), bk.upload(ws, w), g, acc);
+            return bk.download(Y);
+          }, [f32(xs), f32(ws), f32(ys)], g.cin * g.kernelVolume + 1);
+        });
+        it(`convBackData${acc ? ' (accumulate)' : ''}: ${title}`, () => {
+          agrees(B(), (bk, [dy, w, dx]) => {
+            const DX = bk.upload(xs, dx);
+            bk.convBackData(DX, bk.upload(ys, dy), bk.upload(ws, w), g, acc);
+            return bk.download(DX);
+          }, [f32(ys), f32(ws), f32(xs)], g.cout * g.kernelVolume + 1);
+        });
+        it(`convBackFilter${acc ? ' (accumulate)' : ''}: ${title}`, () => {
+          agrees(B(), (bk, [x, dy, dw]) => {
+            const DW = bk.upload(ws, dw);
+            bk.convBackFilter(DW, bk.upload(xs, x), bk.upload(ys, dy), g, acc);
+            return bk.download(DW);
+          }, [f32(xs), f32(ys), f32(ws)], N * g.outVolume + 1);
+        });
+      }
+      it(`biasAdd and biasGrad: rank ${g.rank} on ${JSON.stringify(ys)}`, () => {
+        agrees(B(), (bk, [y, b]) => {
+          const Y = bk.upload(ys, y);
+          bk.biasAdd(Y, bk.upload([g.cout], b));
+          return bk.download(Y);
+        }, [f32(ys), f32([g.cout])], 1);
+        agrees(B(), (bk, [dy, db]) => {
+          const DB = bk.upload([g.cout], db);
+          bk.biasGrad(DB, bk.upload(ys, dy));
+          return bk.download(DB);
+        }, [f32(ys), f32([g.cout])], N * g.outVolume + 1);
+      });
+    }
+
+    for (const [inShape, o] of POOLS) {
+      const g = new PoolGeometry('spec', inShape, o);
+      const [xs, ys] = [g.inShape(N), g.outShape(N)];
+      it(`maxPool, gather, scatterAdd: rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}`, () => {
+        const b = B();
+        const [x, rx, dy, dx0] = [f32(xs), f32(xs), f32(ys), f32(xs)];
+        const run = (bk: Backend, absIn: boolean) => {
+          const m = absIn ? absAll : (a: Float64Array) => a;
+          const [X, Y, A] = [bk.upload(xs, x), bk.zeros(ys), bk.zeros(ys)];
+          // Comparisons only: values and argmax (in-plane offsets) must match exactly.
+          bk.maxPool(Y, A, X, g);
+          const RY = bk.zeros(ys);
+          bk.gather(RY, bk.upload(xs, rx), A);
+          const DX = bk.upload(xs, m(dx0));
+          bk.scatterAdd(DX, bk.upload(ys, m(dy)), A);
+          return { y: bk.download(Y), a: bk.download(A), ry: bk.download(RY), dx: bk.download(DX) };
+        };
+        const [got, want, mag] = [run(b, false), run(REF, false), run(REF, true)];
+        expect(Array.from(got.a)).toEqual(Array.from(want.a));
+        expect(Array.from(got.y)).toEqual(Array.from(want.y));
+        expect(Array.from(got.ry)).toEqual(Array.from(want.ry));
+        // Overlapping windows route up to Π⌈w/s⌉ errors into one element, plus the old value.
+        const n = g.w3.reduce((p, w, a) => p * Math.ceil(w / g.s3[a]), 1) + 1;
+        for (let i = 0; i < want.dx.length; i++) {
+          expect(Math.abs(got.dx[i] - want.dx[i])).toBeLessThanOrEqual((n + 2) * EPS32 * mag.dx[i]);
+        }
+      });
+    }
+  });
+});
