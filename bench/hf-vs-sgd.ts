@@ -1,0 +1,97 @@
+/**
+ * HF vs SGD side by side: same network, data, seed and wall-clock budget. Prints the training loss
+ * (on a fixed 2,000-digit evaluation subset) against passes over the training data and wall
+ * time, and the held-out accuracy at the end; writes bench/results/hf-vs-sgd.json.
+ *
+ *   npx tsx bench/hf-vs-sgd.ts [--seconds 60]
+ *
+ * A "data pass" counts the samples pushed through gradient computations (mini-batches for SGD;
+ * gradient batches plus curvature-batch Gv products, each Gv costing about one gradient, for HF).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadMnist } from '../datasets/mnist';
+import { randomSplit } from '../datasets/splits';
+import { subset } from '../datasets/dataset';
+import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers';
+import { cpuBackend } from '../src/nd/backends/cpu';
+import { Rng } from '../src/nd/rng';
+import { createOptimizer, MiniBatches, type HfReport, type Optimizer } from '../src/optim';
+
+const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 60;
+const all = loadMnist();
+const split = randomSplit(all.labels.length, 2000, 1);
+const train = subset(all, split.train);
+const test = subset(all, split.test);
+const evalSet = subset(train, new Rng(2).permutation(train.labels.length).subarray(0, 2000));
+const evalBatch = { x: evalSet.inputs, y: evalSet.labels, n: evalSet.labels.length };
+
+const problems: Record<string, LayerSpec[]> = {
+  'LeNet-like (relu)': [
+    conv({ channels: 8, kernel: 5, activation: 'relu' }), maxPool({ window: 2 }),
+    conv({ channels: 16, kernel: 5, activation: 'relu' }), maxPool({ window: 2 }),
+    flatten(), dense({ units: 10 }),
+  ],
+  // Six narrow sigmoid convolutions: gradients shrink layer by layer, the curvature is badly
+  // scaled across depth, which first-order steps handle poorly.
+  'deep narrow (6× conv 3×3, 4 ch, sigmoid)': [
+    ...Array.from({ length: 6 }, () => conv({ channels: 4, kernel: 3, activation: 'sigmoid' as const })),
+    maxPool({ window: 2 }), flatten(), dense({ units: 10 }),
+  ],
+};
+
+interface Point { passes: number; seconds: number; loss: number }
+
+function accuracy(net: Network): number {
+  const out = net.predict(test.inputs, test.labels.length);
+  let right = 0;
+  for (let i = 0; i < test.labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < 10; j++) if (out[i * 10 + j] > out[i * 10 + best]) best = j;
+    if (best === test.labels[i]) right++;
+  }
+  return right / test.labels.length;
+}
+
+function run(specs: LayerSpec[], name: 'sgd' | 'hf'): { curve: Point[]; accuracy: number; steps: number } {
+  const net = new Network(cpuBackend('float32'), [1, 28, 28], specs, { seed: 7 });
+  const batchSize = name === 'sgd' ? 64 : 1000;
+  const curvatureBatch = 250;
+  const opt: Optimizer = name === 'sgd'
+    ? createOptimizer('sgd', { lr: 0.05, momentum: 'classic' })
+    : createOptimizer('hf', { curvatureBatch, maxCgIterations: 50 });
+  const batches = new MiniBatches({ x: train.inputs, y: train.labels, sampleSize: 784 }, batchSize, new Rng(3));
+  const curve: Point[] = [{ passes: 0, seconds: 0, loss: net.loss(evalBatch) }];
+  let samples = 0;
+  let steps = 0;
+  let elapsed = 0;
+  let nextReport = seconds / 12;
+  outer: for (;;) {
+    for (const b of batches.epoch()) {
+      const t0 = performance.now();
+      const r = opt.step(net, b);
+      elapsed += (performance.now() - t0) / 1000;
+      steps++;
+      samples += b.n + (name === 'hf' ? (r as HfReport).cgIterations * Math.min(curvatureBatch, b.n) : 0);
+      if (elapsed >= nextReport || elapsed >= seconds) {
+        curve.push({ passes: samples / train.labels.length, seconds: elapsed, loss: net.loss(evalBatch) });
+        nextReport += seconds / 12;
+      }
+      if (elapsed >= seconds) break outer;
+    }
+  }
+  return { curve, accuracy: accuracy(net), steps };
+}
+
+const results: Record<string, Record<string, ReturnType<typeof run>>> = {};
+for (const [problem, specs] of Object.entries(problems)) {
+  results[problem] = {};
+  for (const opt of ['sgd', 'hf'] as const) {
+    const r = run(specs, opt);
+    results[problem][opt] = r;
+    console.log(`\n${problem} — ${opt} (${r.steps} steps, held-out accuracy ${(100 * r.accuracy).toFixed(2)} %)`);
+    console.log('  passes   seconds   train loss');
+    for (const p of r.curve) console.log(`  ${p.passes.toFixed(2).padStart(6)}  ${p.seconds.toFixed(1).padStart(8)}   ${p.loss.toFixed(4)}`);
+  }
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/hf-vs-sgd.json', JSON.stringify({ seconds, results }, null, 2));
