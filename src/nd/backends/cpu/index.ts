@@ -9,7 +9,8 @@ import type { ConvGeometry, PoolGeometry } from '../../geometry';
 import { ShapeError, fmt, sameShape, sizeOf, type Shape } from '../../shape';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv';
 import { activationKernels } from './elementwise';
-import { gemmJs, type GemmFn } from './gemm';
+import type { GemmFn } from './gemm';
+import { describeGemm, gemm as selectedGemm } from './gemm-select';
 import { gather, maxPool, scatterAdd } from './pool';
 import { CpuTensor, cpu } from './tensor';
 
@@ -18,16 +19,21 @@ export { CpuTensor } from './tensor';
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   private readonly scratch: ColBuffer;
+  private readonly gemmFn: GemmFn;
+  private readonly gemmNote: string;
 
+  /** gemm defaults to the one chosen at load (OpenBLAS, wasm SIMD or JS; NDCNN_GEMM forces one). */
   constructor(
     readonly dtype: DType,
-    private readonly gemmFn: GemmFn = gemmJs,
+    gemm?: GemmFn,
   ) {
+    this.gemmFn = gemm ?? selectedGemm;
+    this.gemmNote = gemm ? 'gemm supplied by the caller' : describeGemm(dtype);
     this.scratch = new ColBuffer((n) => allocate(dtype, n));
   }
 
   describe(): string {
-    return `cpu (${this.dtype})`;
+    return `cpu (${this.dtype}, ${this.gemmNote})`;
   }
 
   upload(shape: Shape, data: ArrayLike<number>): Tensor {
