@@ -31,5 +31,5 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
 
 /** Picks per-example metadata (speakers, file names) at `indices`, in that order. */
 export function pick<T>(values: readonly T[], indices: ArrayLike<number>): T[] {
-  return Array.from(indices as ArrayLike<number>, (i) => values[i]);
+  return Array.from(indices, (i) => values[i]);
 }

@@ -41,7 +41,7 @@ export function pickSpeakers(speakers: readonly string[], count: number, seed: n
 
 /** FSDD's own split (its README): takes 0..4 of every speaker and digit are the test set. */
 export function fsddOfficialSplit(takes: ArrayLike<number>): Split {
-  return fromMask(Uint8Array.from(takes as ArrayLike<number>, (t) => (t < 5 ? 1 : 0)));
+  return fromMask(Uint8Array.from(takes, (t) => (t < 5 ? 1 : 0)));
 }
 
 /**
