@@ -1,0 +1,46 @@
+/**
+ * Bundles browser/main.ts into browser/dist/main.js with esbuild. gpu.js resolves to its
+ * browser build through its package.json "browser" field. The CPU backend's optional Node-only
+ * GEMMs (the OpenBLAS addon, the wasm file read from disk) import node:module and node:fs: here
+ * those become modules that throw when used, so the GEMM selection falls back to plain JS in
+ * the page, as it would on a Node without the addon.
+ */
+import { build, type Plugin } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+const nodeOnly: Plugin = {
+  name: 'node-only',
+  setup(b) {
+    b.onResolve({ filter: /^node:(fs|module)$/ }, (a) => ({ path: a.path, namespace: 'node-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (a) => ({
+      contents: `const no = () => { throw new Error('${a.path} is not available in a browser'); };
+        export const readFileSync = no; export const createRequire = no;`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Writes the bundle; returns its path. */
+export async function buildBrowser(): Promise<string> {
+  const outfile = `${here}dist/main.js`;
+  await build({
+    entryPoints: [`${here}main.ts`],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    // gpu.js reads kernel bodies back from their source text: keep it readable (no minify, no renaming).
+    minify: false,
+    define: { 'process.env.NDCNN_GEMM': 'undefined' },
+    plugins: [nodeOnly],
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  buildBrowser().then((f) => console.log(`wrote ${f}`));
+}

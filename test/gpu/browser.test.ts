@@ -1,0 +1,81 @@
+/**
+ * The GPU backend in a real browser: builds the page's bundle, serves browser/ on 127.0.0.1,
+ * loads it in headless Debian Chromium (WebGL2 on SwiftShader, Chromium's software GPU) and
+ * reads the page's result: one forward and one backward pass on the CPU and GPU backends.
+ * Skipped, with the reason, where Chromium is missing; in CI it must run.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBrowser } from '../../browser/build';
+import type { PageResult } from '../../browser/main';
+import { inCI } from './gpu-mode';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (Debian package chromium)`;
+const ROOT = normalize(join(__dirname, '../../browser'));
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
+
+/** Serves files under browser/ only, on loopback. */
+function serve(): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(ROOT, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html')));
+    if (!path.startsWith(ROOT) || !existsSync(path)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream' });
+    res.end(readFileSync(path));
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` (SKIPPED here: ${missing})` : ''}`, () => {
+  let server: Server;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await buildBrowser();
+    server = await serve();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        // Playwright adds --headless and a fresh temporary profile (--user-data-dir) itself.
+        '--no-sandbox',
+        // WebGL without a GPU: ANGLE on SwiftShader, Chromium's CPU implementation of the GPU.
+        '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+        // No outside network here: keep Chromium from trying.
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it('one forward and backward pass on the CPU and the GPU backend (gpu.js webgl2) agree', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const { port } = server.address() as AddressInfo;
+    await page.goto(`http://127.0.0.1:${port}/index.html?mode=webgl2`);
+    await page.waitForFunction(() => window.ndcnnResult !== undefined, undefined, { timeout: 60_000 });
+    const r = (await page.evaluate(() => window.ndcnnResult)) as PageResult;
+    expect(errors).toEqual([]);
+    expect(r.error).toBeUndefined();
+    expect(r.gpu).toBe('gpu.js webgl2 (float32)');
+    expect(r.cpu).toMatch(/^cpu \(float32/);
+    // float32 on both sides, different summation orders: rounding only, a few ε32 relative to
+    // the values' size (see network.test.ts); 2e-5 of the largest value leaves a wide margin.
+    expect(r.maxDiff.outputs).toBeLessThanOrEqual(2e-5 * r.maxAbs.outputs);
+    expect(r.maxDiff.gradient).toBeLessThanOrEqual(2e-5 * r.maxAbs.gradient);
+    expect(Math.abs(r.loss.gpu - r.loss.cpu)).toBeLessThanOrEqual(2e-5 * r.loss.cpu);
+    expect(await page.locator('#table').textContent()).toContain('max |GPU − CPU|');
+    await page.close();
+  });
+});
