@@ -33,7 +33,7 @@ function serve(): Promise<Server> {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` (SKIPPED here: ${missing})` : ''}`, () => {
+describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` (unavailable here, so skipped outside CI: ${missing})` : ''}`, () => {
   let server: Server;
   let browser: Browser;
 

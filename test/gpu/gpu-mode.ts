@@ -19,7 +19,7 @@ export const missing: string | null = !status ? `unknown mode '${gpuMode}'` : st
 export const skipGpu = missing !== null && !inCI;
 /** A suite title that says why it was skipped. */
 export const gpuTitle = (what: string): string =>
-  `${what} [gpu.js ${gpuMode}]${missing ? ` (SKIPPED here: ${missing})` : ''}`;
+  `${what} [gpu.js ${gpuMode}]${missing ? ` (unavailable here, so skipped outside CI: ${missing})` : ''}`;
 
 let shared: GpuBackend | null = null;
 

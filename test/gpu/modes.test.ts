@@ -48,7 +48,7 @@ describe('gpu.js modes', () => {
   });
 
   it.skipIf(!headless.available && !inCI)(
-    `headlessgl runs on real WebGL${headless.available ? '' : ` (SKIPPED here: ${headless.reason})`}`,
+    `headlessgl runs on real WebGL${headless.available ? '' : ` (unavailable here, so skipped outside CI: ${headless.reason})`}`,
     () => {
       const b = gpuBackend({ mode: 'headlessgl' });
       expect(b.describe()).toBe('gpu.js headlessgl (float32)');

@@ -92,8 +92,8 @@ describe.skipIf(skipGpu)(gpuTitle('networks on the GPU match the CPU (float32)')
 });
 
 describe.skipIf(skipGpu)(gpuTitle('device memory over a training run'), () => {
-  const b = gpu();
   it('live buffers and GL textures do not grow over 40 gradient and curvature steps', () => {
+    const b = gpu();
     const { net, batch } = build(b, 2, 'softmax-cross-entropy');
     const grad = new Float32Array(net.paramCount);
     const out = new Float32Array(net.paramCount);
