@@ -1,0 +1,20 @@
+/**
+ * Child process of the memory bench: `steps` W4 SGD steps (default 200), then one JSON line
+ * with this process's peak resident set (getrusage's ru_maxrss, which Node reports in KiB).
+ */
+import { lenet, randomBatch, sgdStep } from './nets';
+import { LENET } from './workloads';
+
+const steps = Number(process.argv[2] ?? 200);
+const net = lenet();
+const batch = randomBatch(net, LENET.batch, LENET.classes, 1);
+const grad = new Float32Array(net.paramCount);
+const t0 = performance.now();
+let first = NaN;
+let last = NaN;
+for (let s = 0; s < steps; s++) {
+  last = sgdStep(net, batch, grad, LENET.learningRate);
+  if (s === 0) first = last;
+}
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ steps, ms, firstLoss: first, lastLoss: last, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');

@@ -1,0 +1,47 @@
+/** The networks of W4/W5 and the curvature bench, built with ndcnn's layers on the CPU backend. */
+import { conv, dense, flatten, maxPool, Network } from '../src/layers';
+import { cpuBackend } from '../src/nd/backends/cpu';
+import type { Batch } from '../src/nd/model';
+import { Rng } from '../src/nd/rng';
+import { LENET, SMALL3D } from './workloads';
+
+export function lenet(): Network {
+  return new Network(cpuBackend('float32'), [...LENET.inShape], [
+    conv({ ...LENET.conv1, activation: 'relu' }),
+    maxPool({ window: LENET.pool }),
+    conv({ ...LENET.conv2, activation: 'relu' }),
+    maxPool({ window: LENET.pool }),
+    flatten(),
+    dense({ units: LENET.classes }),
+  ], { loss: 'softmax-cross-entropy', seed: 1 });
+}
+
+/** 1×12³ → conv 3³ (4, relu) → pool 2 → conv 3³ (8, relu) → 8·3³ = 216 → dense 4. */
+export function small3d(): Network {
+  return new Network(cpuBackend('float32'), [...SMALL3D.inShape], [
+    conv({ channels: 4, kernel: 3, activation: 'relu' }),
+    maxPool({ window: 2 }),
+    conv({ channels: 8, kernel: 3, activation: 'relu' }),
+    flatten(),
+    dense({ units: SMALL3D.classes }),
+  ], { loss: 'softmax-cross-entropy', seed: 1 });
+}
+
+/** Standard-normal inputs and uniform labels from a seeded generator. */
+export function randomBatch(net: Network, n: number, classes: number, seed: number): Batch {
+  const rng = new Rng(seed);
+  const size = net.inShape.reduce((p, v) => p * v, 1);
+  const x = new Float32Array(n * size);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) y[i] = rng.int(classes);
+  return { x, y, n };
+}
+
+/** One SGD step: θ ← θ − η·∇E(θ). Returns the loss before the step. */
+export function sgdStep(net: Network, batch: Batch, grad: Float32Array, lr: number): number {
+  const loss = net.gradient(batch, grad);
+  const p = net.params;
+  for (let i = 0; i < p.length; i++) p[i] -= lr * grad[i];
+  return loss;
+}

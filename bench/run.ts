@@ -1,0 +1,73 @@
+/**
+ * `npm run bench`: ndcnn against its peers on W1–W5, the curvature bench, and W4's peak memory.
+ * Each part runs in a child process whose environment drops OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE (this machine sets them, which forces OpenBLAS's slower Haswell kernel);
+ * tests and CI keep them. Prints tables and writes bench/results/<time>.json.
+ *   --no-peers   ndcnn only (no naive floor, TF.js, PyTorch)
+ *   --out FILE   where to write the JSON
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { report, type Results } from './report';
+import { CONV_WORKLOADS, LENET } from './workloads';
+
+const args = process.argv.slice(2);
+const peers = !args.includes('--no-peers');
+const outIndex = args.indexOf('--out');
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const outFile = outIndex >= 0 ? args[outIndex + 1] : `bench/results/${stamp}.json`;
+
+const env = { ...process.env };
+const unset = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'].filter((k) => k in env);
+for (const k of unset) delete env[k];
+const notes: string[] = [];
+if (unset.length > 0) notes.push(`unset ${unset.map((k) => `${k}=${process.env[k]}`).join(', ')} for the bench's own processes`);
+
+function child(script: string, childArgs: string[]): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...childArgs], {
+    env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${script} exited with ${r.status ?? r.signal}`);
+  return r.stdout;
+}
+
+/** The first python3 that imports torch (Debian's python3-torch lives under /usr/bin/python3). */
+function torchPython(): string | undefined {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', 'import torch'], { env, stdio: 'ignore' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+console.log(`ndcnn bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+for (const n of notes) console.log(`note: ${n}`);
+
+console.log('\n[1/3] ndcnn, naive JS and TF.js (child process)');
+const js = JSON.parse(child('bench/suite.ts', peers ? [] : ['--no-peers']));
+
+let torch: Results['torch'];
+if (peers) {
+  const py = torchPython();
+  if (py) {
+    console.log(`\n[2/3] PyTorch (${py} bench/torch_bench.py)`);
+    const spec = JSON.stringify({ conv: CONV_WORKLOADS, lenet: LENET });
+    const r = spawnSync(py, ['bench/torch_bench.py', spec], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status === 0) torch = JSON.parse(r.stdout);
+    else notes.push(`PyTorch bench failed (exit ${r.status})`);
+  } else {
+    notes.push('PyTorch skipped: no python3 here imports torch (Debian: apt-get install python3-torch)');
+  }
+}
+notes.push('TF.js tfjs-node left out: its install downloads a prebuilt libtensorflow, which cannot be fetched here');
+
+console.log('\n[3/3] peak RSS of 200 W4 training steps (child process)');
+const memory = JSON.parse(child('bench/memory-child.ts', ['200']));
+
+const results: Results = { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '', cores: cpus().length, node: process.version, notes, ...js, torch, memory };
+console.log('\n' + report(results));
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+console.log(`\nresults: ${outFile}`);
