@@ -1,0 +1,15 @@
+/**
+ * W4 training steps for a CPU profile:
+ *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile-w4.ts [steps]
+ *   npx tsx bench/prof-summary.ts bench/results/prof/*.cpuprofile
+ */
+import { lenet, randomBatch, sgdStep } from './nets';
+import { LENET } from './workloads';
+
+const steps = Number(process.argv[2] ?? 100);
+const net = lenet();
+const batch = randomBatch(net, LENET.batch, LENET.classes, 1);
+const grad = new Float32Array(net.paramCount);
+const t0 = performance.now();
+for (let s = 0; s < steps; s++) sgdStep(net, batch, grad, LENET.learningRate);
+console.log(`${steps} steps, ${((performance.now() - t0) / steps).toFixed(2)} ms/step`);
