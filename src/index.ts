@@ -3,6 +3,7 @@ export type { ActivationKind, Backend, Tensor } from './nd/backend';
 export { ACTIVATIONS } from './nd/backend';
 export { backends, createBackend, type BackendName, type BackendOptions } from './nd/backends';
 export { cpuBackend, CpuBackend } from './nd/backends/cpu';
+export { gpuBackend, gpuModes, GpuBackend, type GpuMode } from './nd/backends/gpu';
 export type { DType, FloatArray } from './nd/dtype';
 export { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from './nd/geometry';
 export { sliceBatch, type Batch, type Curvature, type Model } from './nd/model';

@@ -27,6 +27,10 @@ export class Activation implements Layer {
 
   init(): void {}
 
+  dispose(): void {
+    this.buf.clear();
+  }
+
   forward(z: Tensor): Tensor {
     this.z = z;
     if (this.kind === 'identity') return z;

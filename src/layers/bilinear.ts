@@ -36,6 +36,11 @@ export abstract class BilinearLayer implements Layer {
   }
 
   abstract init(params: FloatArray[], rng: Rng): void;
+
+  dispose(): void {
+    this.buf.clear();
+    this.act.dispose();
+  }
   /** out (+)= op(x, W) */
   protected abstract apply(out: Tensor, x: Tensor, W: Tensor, accumulate: boolean): void;
   /** dx (+)= opᵀ_x(dy, W) */

@@ -25,6 +25,8 @@ export class Flatten implements Layer {
 
   init(): void {}
 
+  dispose(): void {}
+
   forward(x: Tensor): Tensor {
     return this.backend.reshape(x, [x.shape[0], ...this.outShape]);
   }

@@ -27,6 +27,8 @@ export interface Layer {
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
+  /** Frees the layer's buffers (device memory on the GPU backend). */
+  dispose(): void;
 }
 
 /** Output buffers reused across calls of equal batch size: no allocation per step. */

@@ -88,6 +88,12 @@ export class Network implements Model {
     this.params.set(p);
   }
 
+  /** Frees every buffer the layers hold (device memory on the GPU backend); the network cannot be used afterwards. */
+  dispose(): void {
+    this.live.dispose();
+    for (const layer of this.layers) layer.dispose();
+  }
+
   /** Outputs [n, k] for n samples, evaluated in chunks of `chunk` samples. */
   predict(x: FloatArray, n: number, chunk = 256): FloatArray {
     const k = this.outShape[0];

@@ -39,6 +39,10 @@ export class MaxPool implements Layer {
 
   init(): void {}
 
+  dispose(): void {
+    this.buf.clear();
+  }
+
   forward(x: Tensor): Tensor {
     this.x = x;
     const shape = this.geometry.outShape(x.shape[0]);

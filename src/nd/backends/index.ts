@@ -2,14 +2,23 @@
 import type { Backend } from '../backend';
 import type { DType } from '../dtype';
 import { cpuBackend } from './cpu';
+import { gpuBackend, type GpuMode } from './gpu';
 
 export interface BackendOptions {
-  /** CPU only: float64 for derivation checks, float32 (default) for training. */
+  /** CPU only: float64 for derivation checks, float32 (default) for training. GPU is float32. */
   dtype?: DType;
+  /** GPU only: the gpu.js mode to demand (default: $NDCNN_GPU_MODE, else the best available). */
+  mode?: GpuMode;
+  /** GPU only: run another mode, with a warning, when the demanded one cannot run. */
+  allowFallback?: boolean;
 }
 
 export const backends = {
   cpu: (o: BackendOptions = {}): Backend => cpuBackend(o.dtype ?? 'float32'),
+  gpu: (o: BackendOptions = {}): Backend => {
+    if (o.dtype === 'float64') throw new Error('gpu backend: float64 is not supported (gpu.js computes in float32)');
+    return gpuBackend({ mode: o.mode, allowFallback: o.allowFallback });
+  },
 } satisfies Record<string, (o?: BackendOptions) => Backend>;
 
 export type BackendName = keyof typeof backends;
