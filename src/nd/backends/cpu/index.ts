@@ -134,13 +134,21 @@ export class CpuBackend implements Backend {
   biasAdd(y: Tensor, b: Tensor): void {
     const [yd, bd] = [cpu(y).data, cpu(b).data];
     const inner = checkBias('biasAdd', y, b);
-    for (let i = 0; i < yd.length; i++) yd[i] += bd[Math.floor(i / inner) % bd.length];
+    // y is [N, C, inner]: one bias value per contiguous plane, no division per element.
+    for (let p = 0, i = 0; i < yd.length; p++) {
+      const v = bd[p % bd.length];
+      for (const end = i + inner; i < end; i++) yd[i] += v;
+    }
   }
 
   biasGrad(db: Tensor, dy: Tensor): void {
     const [dyd, dbd] = [cpu(dy).data, cpu(db).data];
     const inner = checkBias('biasGrad', dy, db);
-    for (let i = 0; i < dyd.length; i++) dbd[Math.floor(i / inner) % dbd.length] += dyd[i];
+    for (let p = 0, i = 0; i < dyd.length; p++) {
+      let s = 0;
+      for (const end = i + inner; i < end; i++) s += dyd[i];
+      dbd[p % dbd.length] += s;
+    }
   }
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
