@@ -5,10 +5,22 @@
  *   backward data  dx  = col2im(Wᵀ · dy)          the adjoint of im2col scatters back
  *   backward filter dW += dy · colᵀ               dE/dω_a = Σ_i δ_i · y_(i·s + a·d − p)
  * with CK = Cin·Πkernel and O = Πoutput.
+ *
+ * The output columns are processed in chunks [o0, o1) of about CHUNK elements of col, so the
+ * column block that im2col writes is still in L2 when GEMM reads it (and col2im reads what
+ * GEMM wrote). Whole-sample blocks (a 3-D sample's col is 23 MB) made every pass memory-bound.
  */
 import type { FloatArray } from '../../dtype';
 import type { ConvGeometry } from '../../geometry';
 import type { GemmFn } from './gemm';
+
+/** Elements of col per chunk: 128 Ki (512 KB in float32), the order of one core's L2. */
+const CHUNK = 1 << 17;
+
+/** Output columns per chunk for this geometry: at least 64, so GEMM's N stays worth blocking. */
+function chunkWidth(g: ConvGeometry): number {
+  return Math.min(g.outVolume, Math.max(64, Math.floor(CHUNK / (g.cin * g.kernelVolume))));
+}
 
 /*
  * Valid output index range [lo, hi) along one axis for a kernel tap at offset off = a·d − p:
@@ -26,15 +38,27 @@ function rangeHi(n: number, o: number, s: number, off: number, lo: number): numb
   return hi < lo ? lo : hi > o ? o : hi;
 }
 
-/** col (CK × O) ← im2col of one sample x (Cin × Πin) starting at xOff. */
-export function im2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeometry): void {
+/**
+ * Visits, for every row (c, tap) of col and every output line (od, oh) that meets the column
+ * range [o0, o1), the valid run of that line: `run(row, colStart, xStart, a, b)` covers
+ * col[colStart + ow] ↔ x[xStart + ow·sW] for ow in [a, b). Rows whose tap reaches into the
+ * padding are reported to `partial` first (im2col zero-fills them). One walk serves im2col and
+ * its adjoint col2im, so the two cannot disagree about an index.
+ */
+function walk(
+  g: ConvGeometry, xOff: number, o0: number, o1: number,
+  partial: ((rowStart: number) => void) | null,
+  run: (colStart: number, xStart: number, a: number, b: number) => void,
+): void {
   const [D, H, W] = g.in3;
   const [kD, kH, kW] = g.k3;
-  const [sD, sH, sW] = g.s3;
+  const [sD, sH] = g.s3;
   const [pD, pH, pW] = g.p3;
   const [dD, dH, dW] = g.d3;
   const [oD, oH, oW] = g.o3;
-  const O = oD * oH * oW;
+  const width = o1 - o0;
+  const q0 = (o0 / oW) | 0;
+  const q1 = (((o1 - 1) / oW) | 0) + 1;
   let row = 0;
   for (let c = 0; c < g.cin; c++) {
     const xc = xOff + c * D * H * W;
@@ -45,20 +69,20 @@ export function im2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeom
         const h0 = rangeLo(sH, kh * dH - pH);
         const h1 = rangeHi(H, oH, sH, kh * dH - pH, h0);
         for (let kw = 0; kw < kW; kw++, row++) {
-          const w0 = rangeLo(sW, kw * dW - pW);
-          const w1 = rangeHi(W, oW, sW, kw * dW - pW, w0);
-          const r = row * O;
-          // Only taps that reach into the padding leave zeros behind.
-          if (d1 - d0 < oD || h1 - h0 < oH || w1 - w0 < oW) col.fill(0, r, r + O);
-          for (let od = d0; od < d1; od++) {
+          const w0 = rangeLo(g.s3[2], kw * dW - pW);
+          const w1 = rangeHi(W, oW, g.s3[2], kw * dW - pW, w0);
+          const r = row * width;
+          if (partial && (d1 - d0 < oD || h1 - h0 < oH || w1 - w0 < oW)) partial(r);
+          for (let q = q0; q < q1; q++) {
+            const od = (q / oH) | 0;
+            const oh = q - od * oH;
+            if (od < d0 || od >= d1 || oh < h0 || oh >= h1) continue;
+            const line = q * oW;
+            const a = o0 - line > w0 ? o0 - line : w0;
+            const b = o1 - line < w1 ? o1 - line : w1;
             const id = od * sD + kd * dD - pD;
-            for (let oh = h0; oh < h1; oh++) {
-              const ih = oh * sH + kh * dH - pH;
-              const src = xc + (id * H + ih) * W - pW + kw * dW;
-              const dst = r + (od * oH + oh) * oW;
-              if (sW === 1) for (let ow = w0; ow < w1; ow++) col[dst + ow] = x[src + ow];
-              else for (let ow = w0; ow < w1; ow++) col[dst + ow] = x[src + ow * sW];
-            }
+            const ih = oh * sH + kh * dH - pH;
+            run(r + line - o0, xc + (id * H + ih) * W - pW + kw * dW, a, b);
           }
         }
       }
@@ -66,42 +90,23 @@ export function im2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeom
   }
 }
 
-/** dx (Cin × Πin, at dxOff) += col2im(col): the exact adjoint of im2col. */
-export function col2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGeometry): void {
-  const [D, H, W] = g.in3;
-  const [kD, kH, kW] = g.k3;
-  const [sD, sH, sW] = g.s3;
-  const [pD, pH, pW] = g.p3;
-  const [dD, dH, dW] = g.d3;
-  const [oD, oH, oW] = g.o3;
-  const O = oD * oH * oW;
-  let row = 0;
-  for (let c = 0; c < g.cin; c++) {
-    const xc = dxOff + c * D * H * W;
-    for (let kd = 0; kd < kD; kd++) {
-      const d0 = rangeLo(sD, kd * dD - pD);
-      const d1 = rangeHi(D, oD, sD, kd * dD - pD, d0);
-      for (let kh = 0; kh < kH; kh++) {
-        const h0 = rangeLo(sH, kh * dH - pH);
-        const h1 = rangeHi(H, oH, sH, kh * dH - pH, h0);
-        for (let kw = 0; kw < kW; kw++, row++) {
-          const w0 = rangeLo(sW, kw * dW - pW);
-          const w1 = rangeHi(W, oW, sW, kw * dW - pW, w0);
-          const r = row * O;
-          for (let od = d0; od < d1; od++) {
-            const id = od * sD + kd * dD - pD;
-            for (let oh = h0; oh < h1; oh++) {
-              const ih = oh * sH + kh * dH - pH;
-              const dst = xc + (id * H + ih) * W - pW + kw * dW;
-              const src = r + (od * oH + oh) * oW;
-              if (sW === 1) for (let ow = w0; ow < w1; ow++) dx[dst + ow] += col[src + ow];
-              else for (let ow = w0; ow < w1; ow++) dx[dst + ow * sW] += col[src + ow];
-            }
-          }
-        }
-      }
-    }
-  }
+/** col (CK × (o1 − o0)) ← columns [o0, o1) of the im2col of one sample x (Cin × Πin) at xOff. */
+export function im2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeometry, o0 = 0, o1 = g.outVolume): void {
+  const width = o1 - o0;
+  const sW = g.s3[2];
+  walk(g, xOff, o0, o1, (r) => col.fill(0, r, r + width), (dst, src, a, b) => {
+    if (sW === 1) for (let ow = a; ow < b; ow++) col[dst + ow] = x[src + ow];
+    else for (let ow = a; ow < b; ow++) col[dst + ow] = x[src + ow * sW];
+  });
+}
+
+/** dx (Cin × Πin, at dxOff) += col2im(col) for columns [o0, o1): the exact adjoint of im2col. */
+export function col2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGeometry, o0 = 0, o1 = g.outVolume): void {
+  const sW = g.s3[2];
+  walk(g, dxOff, o0, o1, null, (src, dst, a, b) => {
+    if (sW === 1) for (let ow = a; ow < b; ow++) dx[dst + ow] += col[src + ow];
+    else for (let ow = a; ow < b; ow++) dx[dst + ow * sW] += col[src + ow];
+  });
 }
 
 /** Scratch for the column matrix, grown on demand and reused: no allocation per call. */
@@ -122,10 +127,14 @@ export function convForward(
 ): void {
   const CK = g.cin * g.kernelVolume;
   const O = g.outVolume;
-  const col = scratch.get(CK * O);
+  const step = chunkWidth(g);
+  const col = scratch.get(CK * step);
   for (let n = 0; n < batch; n++) {
-    im2col(col, x, n * g.cin * g.inVolume, g);
-    gemm(false, false, g.cout, O, CK, 1, w, 0, CK, col, 0, O, accumulate ? 1 : 0, y, n * g.cout * O, O);
+    for (let o0 = 0; o0 < O; o0 += step) {
+      const o1 = Math.min(O, o0 + step);
+      im2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
+      gemm(false, false, g.cout, o1 - o0, CK, 1, w, 0, CK, col, 0, o1 - o0, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
+    }
   }
 }
 
@@ -135,11 +144,15 @@ export function convBackData(
 ): void {
   const CK = g.cin * g.kernelVolume;
   const O = g.outVolume;
-  const col = scratch.get(CK * O);
+  const step = chunkWidth(g);
+  const col = scratch.get(CK * step);
   if (!accumulate) dx.fill(0);
   for (let n = 0; n < batch; n++) {
-    gemm(true, false, CK, O, g.cout, 1, w, 0, CK, dy, n * g.cout * O, O, 0, col, 0, O);
-    col2im(dx, n * g.cin * g.inVolume, col, g);
+    for (let o0 = 0; o0 < O; o0 += step) {
+      const o1 = Math.min(O, o0 + step);
+      gemm(true, false, CK, o1 - o0, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, o1 - o0);
+      col2im(dx, n * g.cin * g.inVolume, col, g, o0, o1);
+    }
   }
 }
 
@@ -149,11 +162,16 @@ export function convBackFilter(
 ): void {
   const CK = g.cin * g.kernelVolume;
   const O = g.outVolume;
-  const col = scratch.get(CK * O);
+  const step = chunkWidth(g);
+  const col = scratch.get(CK * step);
+  let beta = accumulate ? 1 : 0;
   for (let n = 0; n < batch; n++) {
-    im2col(col, x, n * g.cin * g.inVolume, g);
-    const beta = n > 0 || accumulate ? 1 : 0;
-    gemm(false, true, g.cout, CK, O, 1, dy, n * g.cout * O, O, col, 0, O, beta, dw, 0, CK);
+    for (let o0 = 0; o0 < O; o0 += step) {
+      const o1 = Math.min(O, o0 + step);
+      im2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
+      gemm(false, true, g.cout, CK, o1 - o0, 1, dy, n * g.cout * O + o0, O, col, 0, o1 - o0, beta, dw, 0, CK);
+      beta = 1;
+    }
   }
   if (batch === 0 && !accumulate) dw.fill(0);
 }

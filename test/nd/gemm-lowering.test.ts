@@ -1,0 +1,70 @@
+/**
+ * The CPU backend's GEMM lowering splits each sample's output columns into cache-sized chunks
+ * (src/nd/backends/cpu/conv.ts). The layer tests use shapes that fit one chunk; these shapes
+ * need several, with chunk edges falling mid-line, under padding, stride and dilation, so the
+ * chunked im2col, col2im and the filter-gradient accumulation across chunks are all exercised.
+ */
+import { describe, expect, it } from 'vitest';
+import { cpuBackend } from '../../src/nd/backends/cpu';
+import { ConvGeometry } from '../../src/nd/geometry';
+import { Rng } from '../../src/nd/rng';
+import { naiveConv, naiveFilterGradient, type ConvOpts } from '../reference';
+import { randn, relError } from '../helpers';
+
+const B = cpuBackend('float64');
+
+interface Case { name: string; n: number; cin: number; cout: number; size: number[]; kernel: number; o: ConvOpts }
+// Column chunks hold 2^17 elements of col: CK = cin·Πkernel rows, so 2^17 / CK columns each.
+const CASES: Case[] = [
+  // 1-D: CK = 3, chunks of 43690 columns; 50000 outputs → 2 chunks.
+  { name: '1-D', n: 1, cin: 1, cout: 2, size: [50002], kernel: 3, o: { stride: 1, padding: 0, dilation: 1 } },
+  // 2-D: CK = 18, chunks of 7281 columns (not a multiple of the 100-wide lines); 100×100 outputs.
+  { name: '2-D padded', n: 2, cin: 2, cout: 2, size: [100, 100], kernel: 3, o: { stride: 1, padding: 1, dilation: 1 } },
+  // 3-D: CK = 54, chunks of 2427 columns; 14³ = 2744 outputs.
+  { name: '3-D strided, dilated, padded', n: 1, cin: 2, cout: 3, size: [30, 30, 30], kernel: 3, o: { stride: 2, padding: 1, dilation: 2 } },
+];
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+describe.each(CASES)('chunked conv lowering, $name', (c) => {
+  const rng = new Rng(11);
+  const g = new ConvGeometry(c.name, [c.cin, ...c.size], {
+    channels: c.cout, kernel: c.kernel, stride: c.o.stride, padding: c.o.padding, dilation: c.o.dilation,
+  });
+  const xShape = g.inShape(c.n);
+  const wShape = g.weightShape();
+  const yShape = g.outShape(c.n);
+  const size = (s: readonly number[]) => s.reduce((p, q) => p * q, 1);
+  const x = randn(rng, size(xShape));
+  const w = randn(rng, size(wShape));
+  const dy = randn(rng, size(yShape));
+  // float64 sums of at most 54 products: rounding is ~1e-15 relative, 1e-12 leaves 1000× room;
+  // a misplaced chunk or a dropped column errs by O(1).
+  const TOL = 1e-12;
+
+  it('forward equals the nested-loop sum', () => {
+    const y = B.zeros(yShape);
+    B.conv(y, B.upload(xShape, x), B.upload(wShape, w), g, false);
+    expect(relError(B.download(y), naiveConv(x, [...xShape], w, [...wShape], c.o).y)).toBeLessThan(TOL);
+  });
+
+  it('filter gradient equals Σ over output positions, accumulated across chunks', () => {
+    const dw = B.zeros(wShape);
+    B.convBackFilter(dw, B.upload(xShape, x), B.upload(yShape, dy), g, false);
+    expect(relError(B.download(dw), naiveFilterGradient(x, [...xShape], dy, [...yShape], [...wShape], c.o))).toBeLessThan(TOL);
+  });
+
+  it('backward data is the adjoint: ⟨conv(x, w), dy⟩ = ⟨x, convBackData(dy, w)⟩', () => {
+    const y = B.zeros(yShape);
+    const dx = B.zeros(xShape);
+    B.conv(y, B.upload(xShape, x), B.upload(wShape, w), g, false);
+    B.convBackData(dx, B.upload(yShape, dy), B.upload(wShape, w), g, false);
+    const lhs = dot(B.download(y), dy);
+    const rhs = dot(x, B.download(dx));
+    expect(Math.abs(lhs - rhs) / Math.max(Math.abs(lhs), 1)).toBeLessThan(TOL);
+  });
+});
