@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "ndcnn_blas",
-      "sources": ["src/blas.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"],
+      "sources": ["src/blas.c", "src/lowering.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
       "libraries": ["-lopenblas"]
     }
   ]

@@ -6,12 +6,15 @@
  * signature as ndcnn's GemmFn. Offsets and leading dimensions are in elements. Every index the
  * call can touch is checked against the array's length first, so a wrong shape throws a
  * RangeError instead of reading or writing outside the buffer.
+ * Also exports im2col/col2im for the convolution lowering (lowering.c).
  */
 #include <cblas.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "lowering.h"
 
 #define NARGS 16
 
@@ -132,6 +135,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, threads, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
+    {"im2col", NULL, ndcnn_im2col, NULL, NULL, NULL, napi_default, NULL},
+    {"col2im", NULL, ndcnn_col2im, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

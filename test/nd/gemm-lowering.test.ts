@@ -3,9 +3,13 @@
  * (src/nd/backends/cpu/conv.ts). The layer tests use shapes that fit one chunk; these shapes
  * need several, with chunk edges falling mid-line, under padding, stride and dilation, so the
  * chunked im2col, col2im and the filter-gradient accumulation across chunks are all exercised.
+ * Which lowering runs follows the chosen GEMM: C with OpenBLAS, JS with NDCNN_GEMM=js or wasm;
+ * the last block compares the two directly.
  */
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../src/nd/backends/cpu';
+import { col2im, im2col } from '../../src/nd/backends/cpu/conv';
+import { nativeLowering } from '../../src/nd/backends/cpu/gemm-select';
 import { ConvGeometry } from '../../src/nd/geometry';
 import { Rng } from '../../src/nd/rng';
 import { naiveConv, naiveFilterGradient, type ConvOpts } from '../reference';
@@ -66,5 +70,37 @@ describe.each(CASES)('chunked conv lowering, $name', (c) => {
     const lhs = dot(B.download(y), dy);
     const rhs = dot(x, B.download(dx));
     expect(Math.abs(lhs - rhs) / Math.max(Math.abs(lhs), 1)).toBeLessThan(TOL);
+  });
+});
+
+describe('native im2col/col2im (ndcnn-blas)', () => {
+  const lowering = nativeLowering;
+  if (!lowering) console.warn('native lowering skipped: the OpenBLAS addon is not the chosen GEMM here');
+  const g = new ConvGeometry('native', [3, 9, 8, 7], { channels: 2, kernel: [2, 3, 2], stride: [1, 2, 3], padding: [1, 0, 2], dilation: [2, 1, 1] });
+  const CK = g.cin * g.kernelVolume;
+  const packed = Int32Array.from([g.cin, ...g.in3, ...g.k3, ...g.s3, ...g.p3, ...g.d3, ...g.o3]);
+
+  it.skipIf(!lowering)('matches the JS walk on a strided, padded, dilated 3-D chunk, both dtypes', () => {
+    const rng = new Rng(5);
+    const [o0, o1] = [7, g.outVolume - 3]; // a chunk that starts and ends mid-line
+    for (const make of [(n: number) => new Float64Array(n), (n: number) => new Float32Array(n)]) {
+      const x = make(5 + g.cin * g.inVolume).map(() => rng.normal());
+      const cJs = make(CK * (o1 - o0)).fill(NaN);
+      const cC = make(CK * (o1 - o0)).fill(NaN);
+      im2col(cJs, x, 5, g, o0, o1);
+      lowering!.im2col(cC, x, 5, packed, o0, o1);
+      expect(Array.from(cC)).toEqual(Array.from(cJs));
+      const dJs = make(x.length);
+      const dC = make(x.length);
+      col2im(dJs, 5, cJs, g, o0, o1);
+      lowering!.col2im(cJs, dC, 5, packed, o0, o1);
+      expect(Array.from(dC)).toEqual(Array.from(dJs));
+    }
+  });
+
+  it.skipIf(!lowering)('refuses buffers too short for the geometry instead of writing past them', () => {
+    const x = new Float32Array(g.cin * g.inVolume);
+    expect(() => lowering!.im2col(new Float32Array(CK * 4 - 1), x, 0, packed, 0, 4)).toThrow(/col length/);
+    expect(() => lowering!.im2col(new Float32Array(CK * 4), x, 1, packed, 0, 4)).toThrow(/x length/);
   });
 });

@@ -13,6 +13,7 @@
 import type { FloatArray } from '../../dtype';
 import type { ConvGeometry } from '../../geometry';
 import type { GemmFn } from './gemm';
+import { nativeLowering } from './gemm-select';
 
 /** Elements of col per chunk: 128 Ki (512 KB in float32), the order of one core's L2. */
 const CHUNK = 1 << 17;
@@ -109,6 +110,28 @@ export function col2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGe
   });
 }
 
+/** The geometry as the native lowering takes it: cin, in3, k3, s3, p3, d3, o3. */
+const packedGeometry = new WeakMap<ConvGeometry, Int32Array>();
+function packGeometry(g: ConvGeometry): Int32Array {
+  let p = packedGeometry.get(g);
+  if (!p) {
+    p = Int32Array.from([g.cin, ...g.in3, ...g.k3, ...g.s3, ...g.p3, ...g.d3, ...g.o3]);
+    packedGeometry.set(g, p);
+  }
+  return p;
+}
+
+/** im2col in C when the OpenBLAS addon loaded (a JS copy costs ~1.5 ns per element), else JS. */
+function lowerIm2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeometry, o0: number, o1: number): void {
+  if (nativeLowering) nativeLowering.im2col(col, x, xOff, packGeometry(g), o0, o1);
+  else im2col(col, x, xOff, g, o0, o1);
+}
+
+function lowerCol2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGeometry, o0: number, o1: number): void {
+  if (nativeLowering) nativeLowering.col2im(col, dx, dxOff, packGeometry(g), o0, o1);
+  else col2im(dx, dxOff, col, g, o0, o1);
+}
+
 /** Scratch for the column matrix, grown on demand and reused: no allocation per call. */
 export class ColBuffer {
   private buf: FloatArray;
@@ -132,7 +155,7 @@ export function convForward(
   for (let n = 0; n < batch; n++) {
     for (let o0 = 0; o0 < O; o0 += step) {
       const o1 = Math.min(O, o0 + step);
-      im2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
+      lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
       gemm(false, false, g.cout, o1 - o0, CK, 1, w, 0, CK, col, 0, o1 - o0, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
     }
   }
@@ -151,7 +174,7 @@ export function convBackData(
     for (let o0 = 0; o0 < O; o0 += step) {
       const o1 = Math.min(O, o0 + step);
       gemm(true, false, CK, o1 - o0, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, o1 - o0);
-      col2im(dx, n * g.cin * g.inVolume, col, g, o0, o1);
+      lowerCol2im(dx, n * g.cin * g.inVolume, col, g, o0, o1);
     }
   }
 }
@@ -168,7 +191,7 @@ export function convBackFilter(
   for (let n = 0; n < batch; n++) {
     for (let o0 = 0; o0 < O; o0 += step) {
       const o1 = Math.min(O, o0 + step);
-      im2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
+      lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
       gemm(false, true, g.cout, CK, o1 - o0, 1, dy, n * g.cout * O + o0, O, col, 0, o1 - o0, beta, dw, 0, CK);
       beta = 1;
     }

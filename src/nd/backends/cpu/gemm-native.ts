@@ -1,12 +1,24 @@
 /**
  * OpenBLAS through the optional addon `ndcnn-blas` (native/): cblas_sgemm and cblas_dgemm,
- * row-major, on the caller's typed arrays without a copy. The addon checks every index the call
+ * row-major, on the caller's typed arrays without a copy; and im2col/col2im in C. The addon checks every index the call
  * can touch and throws a RangeError naming the operand otherwise.
  */
 import { createRequire } from 'node:module';
+import type { FloatArray } from '../../dtype';
 import type { GemmFn } from './gemm';
 
-interface BlasAddon {
+/**
+ * The convolution lowering's copies in C (native/src/lowering.c): columns [o0, o1) of the
+ * im2col matrix of x at xOff, and the adjoint that adds them back. `geometry` packs
+ * cin, in[3], kernel[3], stride[3], pad[3], dilation[3], out[3] as an Int32Array(19).
+ */
+export type LowerFn = (col: FloatArray, x: FloatArray, xOff: number, geometry: Int32Array, o0: number, o1: number) => void;
+export interface NativeLowering {
+  im2col: LowerFn;
+  col2im: LowerFn;
+}
+
+interface BlasAddon extends NativeLowering {
   sgemm: GemmFn;
   dgemm: GemmFn;
   /** Sets OpenBLAS's thread count when given; returns the count in force. */

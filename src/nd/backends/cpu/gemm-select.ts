@@ -6,7 +6,7 @@
  */
 import type { DType } from '../../dtype';
 import { gemmJs, type GemmFn } from './gemm';
-import { loadNativeGemm } from './gemm-native';
+import { loadNativeGemm, type NativeLowering } from './gemm-native';
 import { loadWasmGemm } from './gemm-wasm';
 
 export type GemmImpl = 'openblas' | 'wasm-simd' | 'js';
@@ -16,13 +16,16 @@ interface Loaded {
   /** What runs for float64 data: every path but wasm handles it natively. */
   float64: GemmImpl;
   detail?: string;
+  /** im2col/col2im in C, shipped with the OpenBLAS addon. */
+  lowering?: NativeLowering;
 }
 
 /** Preference order; each loader throws when its implementation is unavailable. */
 const LOADERS: Record<GemmImpl, () => Loaded> = {
   openblas: () => {
     const { gemm, addon } = loadNativeGemm();
-    return { gemm, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} threads` };
+    const lowering = { im2col: addon.im2col, col2im: addon.col2im };
+    return { gemm, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col in C`, lowering };
   },
   'wasm-simd': () => ({ gemm: loadWasmGemm(), float64: 'js', detail: 'float32 only; float64 runs in JS' }),
   js: () => ({ gemm: gemmJs, float64: 'js' }),
@@ -73,6 +76,9 @@ const chosen = select();
 
 /** The GEMM the CPU backend uses by default. */
 export const gemm: GemmFn = chosen.loaded.gemm;
+
+/** The C im2col/col2im when the OpenBLAS path was chosen; undefined means the JS lowering runs. */
+export const nativeLowering: NativeLowering | undefined = chosen.loaded.lowering;
 
 export function gemmInfo(): GemmInfo {
   return { ...chosen.info };
