@@ -1,0 +1,146 @@
+/**
+ * Checkpoints: everything a run needs to continue exactly where it stopped: the configuration,
+ * the parameters, the optimizer's state, the mini-batch iterator's state (its RNG included) and
+ * the step counters. One file, replaced atomically (atomic.ts), so a kill at any moment leaves
+ * the previous complete checkpoint.
+ *
+ * Layout: a first line "ndcnn-checkpoint VERSION", a second line with the SHA-256 (hex) of the
+ * rest, then the body as JSON. The hash turns any truncation or corruption into a clear error
+ * instead of a resumed run on garbage. Parameters travel as base64 of their raw little-endian
+ * bytes: exact, and a third of the size of decimal JSON.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FloatArray } from '../src/nd/dtype';
+import type { MiniBatchState } from '../src/optim';
+import { writeFileAtomic } from './atomic';
+import { readConfig, type RunConfig } from './config';
+import { RunFileError } from './errors';
+
+export const CHECKPOINT_FORMAT = 'ndcnn-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+/** Where the run stands: counters, the running epoch loss and how much of metrics.jsonl is its own. */
+export interface RunProgress {
+  /** Optimizer steps taken. */
+  step: number;
+  /** Epochs completed. */
+  epoch: number;
+  /** Σ batch loss and batch count of the epoch in progress (its mean is the epoch's train loss). */
+  epochLossSum: number;
+  epochSteps: number;
+  /** Bytes of metrics.jsonl written up to this checkpoint: a resumed run cuts the file back to it. */
+  metricsBytes: number;
+  /** Training wall time so far (seconds), for the summary; never part of metrics.jsonl. */
+  seconds: number;
+}
+
+export interface Checkpoint {
+  config: RunConfig;
+  params: FloatArray;
+  optimizer: unknown;
+  batches: MiniBatchState;
+  /** State of the augmentation's generator (null when the run does not augment). */
+  augment: number[] | null;
+  progress: RunProgress;
+}
+
+export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
+  const p = ckpt.params;
+  const body = JSON.stringify({
+    config: ckpt.config,
+    params: {
+      dtype: p instanceof Float64Array ? 'float64' : 'float32',
+      length: p.length,
+      base64: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'),
+    },
+    optimizer: ckpt.optimizer,
+    batches: ckpt.batches,
+    augment: ckpt.augment,
+    progress: ckpt.progress,
+  });
+  writeFileAtomic(path, `${CHECKPOINT_FORMAT} ${CHECKPOINT_VERSION}\n${sha256(body)}\n${body}`);
+}
+
+export function loadCheckpoint(path: string): Checkpoint {
+  return parseCheckpoint(readFileSync(path), path);
+}
+
+/** Parses checkpoint bytes; every way they can be wrong is a RunFileError naming `name`. */
+export function parseCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
+  const fail = (problem: string) => new RunFileError(name, problem);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const first = text.indexOf('\n');
+  const head = first < 0 ? text.slice(0, 40) : text.slice(0, first);
+  const m = /^ndcnn-checkpoint (\d+)$/.exec(head);
+  if (!m) throw fail(`not an ndcnn checkpoint (starts with ${JSON.stringify(head.slice(0, 24))})`);
+  if (Number(m[1]) !== CHECKPOINT_VERSION) {
+    throw fail(`checkpoint format version ${m[1]}; this ndcnn reads version ${CHECKPOINT_VERSION}`);
+  }
+  const second = text.indexOf('\n', first + 1);
+  if (second < 0) throw fail('truncated checkpoint (no hash line)');
+  const hash = text.slice(first + 1, second);
+  const body = text.slice(second + 1);
+  if (sha256(body) !== hash) throw fail(`checkpoint is damaged or truncated (SHA-256 of its ${body.length} body bytes does not match)`);
+
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(body);
+  } catch (e) {
+    throw fail(`checkpoint body is not JSON (${(e as Error).message})`);
+  }
+  const config = readConfig(v.config, name, (file, problem) => new RunFileError(file, problem));
+  return {
+    config,
+    params: readParams(v.params, fail),
+    optimizer: v.optimizer,
+    batches: readBatches(v.batches, fail),
+    augment: readRngState(v.augment, fail),
+    progress: readProgress(v.progress, fail),
+  };
+}
+
+function readParams(v: unknown, fail: (p: string) => Error): FloatArray {
+  const p = v as { dtype?: unknown; length?: unknown; base64?: unknown } | null;
+  if (!p || (p.dtype !== 'float32' && p.dtype !== 'float64') || typeof p.base64 !== 'string' || !Number.isInteger(p.length)) {
+    throw fail('checkpoint params should be {dtype: float32|float64, length, base64}');
+  }
+  const raw = Buffer.from(p.base64, 'base64');
+  const width = p.dtype === 'float64' ? 8 : 4;
+  if (raw.length !== (p.length as number) * width) {
+    throw fail(`checkpoint params hold ${raw.length} bytes, ${p.length} ${p.dtype} values need ${(p.length as number) * width}`);
+  }
+  // Copy into an aligned buffer: the decoded Buffer may sit at any byte offset of Node's pool.
+  const out = p.dtype === 'float64' ? new Float64Array(p.length as number) : new Float32Array(p.length as number);
+  new Uint8Array(out.buffer).set(raw);
+  return out;
+}
+
+function readBatches(v: unknown, fail: (p: string) => Error): MiniBatchState {
+  const b = v as Partial<MiniBatchState> | null;
+  if (!b || !Array.isArray(b.rng) || b.rng.length !== 4 || !Number.isInteger(b.epoch) || !Number.isInteger(b.cursor)) {
+    throw fail('checkpoint batches should be {rng: [4 words], epoch, cursor}');
+  }
+  return b as MiniBatchState;
+}
+
+function readRngState(v: unknown, fail: (p: string) => Error): number[] | null {
+  if (v === null || v === undefined) return null;
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+    throw fail('checkpoint augment state should be null or 4 unsigned 32-bit words');
+  }
+  return v as number[];
+}
+
+function readProgress(v: unknown, fail: (p: string) => Error): RunProgress {
+  const p = v as Record<string, unknown> | null;
+  const keys: (keyof RunProgress)[] = ['step', 'epoch', 'epochLossSum', 'epochSteps', 'metricsBytes', 'seconds'];
+  for (const k of keys) {
+    if (!p || typeof p[k] !== 'number' || !Number.isFinite(p[k])) throw fail(`checkpoint progress field '${k}' is missing or not a number`);
+  }
+  return p as unknown as RunProgress;
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex');
+}

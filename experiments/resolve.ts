@@ -1,0 +1,162 @@
+/**
+ * From command-line flags to a RunConfig: a new run takes the experiment's defaults and the
+ * flags given; a resumed run takes the config saved in its checkpoint and refuses flags that
+ * would change what it computes (that would no longer be the same run).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PreparedData } from './experiment';
+import type { LossName } from '../src/layers';
+import { isOptimizerName, optimizers } from '../src/optim';
+import { loadCheckpoint, type Checkpoint } from './checkpoint';
+import { checkInteger, checkPositive, type RunConfig } from './config';
+import { UsageError } from './errors';
+import { findExperiment } from './session';
+import { DEFAULT_EXPERIMENT } from './registry';
+
+export interface TrainFlags {
+  experiment?: string;
+  dataset?: string;
+  split?: string;
+  backend?: string;
+  optimizer?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  splitSeed?: number;
+  dataDir?: string;
+  out?: string;
+  resume?: string;
+  patchSize?: number;
+  shift?: number;
+  maxTrain?: number;
+  maxTest?: number;
+  checkpointEvery?: number;
+  stopAfter?: number;
+  quiet?: boolean;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.ckpt';
+const LOSS: LossName = 'softmax-cross-entropy';
+
+/** Flags that define the computation: a resumed run may not change them. */
+const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
+  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
+];
+
+/** Checks the numeric flags once, before any data is read. */
+export function checkFlags(f: TrainFlags): void {
+  checkInteger('epochs', f.epochs, 1);
+  checkInteger('batch-size', f.batchSize, 1);
+  checkPositive('lr', f.lr);
+  checkInteger('seed', f.seed, 0);
+  checkInteger('split-seed', f.splitSeed, 0);
+  checkInteger('patch-size', f.patchSize, 1);
+  checkInteger('shift', f.shift, 0);
+  checkInteger('max-train', f.maxTrain, 1);
+  checkInteger('max-test', f.maxTest, 1);
+  checkInteger('checkpoint-every', f.checkpointEvery, 0);
+  checkInteger('stop-after', f.stopAfter, 1);
+}
+
+/** The checkpoint a --resume or eval path names: a run directory or the file itself. */
+export function checkpointPath(path: string): string {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such run directory or checkpoint`);
+  if (!statSync(path).isDirectory()) return path;
+  const file = join(path, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw new UsageError(`${path}: no ${CHECKPOINT_FILE} in this directory (not a run directory, or no epoch finished yet)`);
+  return file;
+}
+
+/** A resumed run: the checkpoint's config with the few overrides that do not change the result. */
+export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoint; path: string } {
+  const path = checkpointPath(f.resume as string);
+  const ckpt = loadCheckpoint(path);
+  const config = { ...ckpt.config };
+  if (f.experiment !== undefined && f.experiment !== config.experiment) {
+    throw new UsageError(`--resume ${f.resume}: that run is ${config.experiment}, not ${f.experiment}`);
+  }
+  for (const key of FIXED_ON_RESUME) {
+    if (f[key] !== undefined) throw new UsageError(`--${kebab(key)} cannot change when resuming (the run keeps its own settings; see its config.json)`);
+  }
+  if (f.backend !== undefined) config.backend = f.backend;
+  if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  if (f.checkpointEvery !== undefined) config.checkpointEvery = f.checkpointEvery;
+  return { config, ckpt, path };
+}
+
+/**
+ * The parts of a new run's config known before its data is loaded; `completeConfig` adds the
+ * input shape, the network and the learning-rate schedule, which depend on the data.
+ */
+export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | null } {
+  const name = f.experiment ?? DEFAULT_EXPERIMENT;
+  const exp = findExperiment(name);
+  const dataset = f.dataset ?? exp.datasets[0];
+  if (!exp.datasets.includes(dataset)) {
+    throw new UsageError(`--dataset ${dataset}: ${name} takes ${exp.datasets.join(' or ')}`);
+  }
+  const splits = exp.splits(dataset);
+  const split = f.split ?? splits[0];
+  if (!splits.includes(split)) throw new UsageError(`--split ${split}: ${name} on ${dataset} takes ${splits.join(', ')}`);
+  const optimizer = f.optimizer ?? 'sgd';
+  if (!isOptimizerName(optimizer)) {
+    throw new UsageError(`--optimizer ${optimizer}: unknown (known: ${Object.keys(optimizers).join(', ')})`);
+  }
+  const data = { ...exp.dataDefaults };
+  if (f.patchSize !== undefined) {
+    if (!('patchSize' in data)) throw new UsageError(`--patch-size applies to experiments with patches (mri3d), not ${name}`);
+    data.patchSize = f.patchSize;
+  }
+  const d = exp.defaults(dataset);
+  if (optimizer !== 'sgd' && f.lr !== undefined) {
+    throw new UsageError(`--lr is SGD's learning rate; ${optimizer} has none (it scales its steps by damping and line search)`);
+  }
+  const defaults = optimizer === 'sgd' ? d.sgd : d.hf;
+  const base: RunConfig = {
+    experiment: name,
+    dataset,
+    split,
+    splitSeed: f.splitSeed ?? 1,
+    backend: f.backend ?? 'cpu',
+    optimizer,
+    optimizerOptions: optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay: d.sgd.weightDecay } : { ...d.hf.options },
+    epochs: f.epochs ?? defaults.epochs,
+    batchSize: f.batchSize ?? defaults.batchSize,
+    seed: f.seed ?? 1,
+    dataDir: f.dataDir ?? null,
+    data,
+    augmentShift: f.shift ?? d.augmentShift,
+    maxTrain: f.maxTrain ?? null,
+    maxTest: f.maxTest ?? null,
+    checkpointEvery: f.checkpointEvery ?? 0,
+    inShape: [],
+    network: [],
+    loss: LOSS,
+  };
+  return { base, peakLr: optimizer === 'sgd' ? (f.lr ?? d.sgd.lr) : null };
+}
+
+/**
+ * Fills in what needs the data: the example shape, the default network, and for SGD a cosine
+ * schedule from the peak rate to 0 over exactly the run's steps (η_t = ½η(1 + cos(πt/T))).
+ */
+export function completeConfig(config: RunConfig, peakLr: number | null, data: PreparedData): RunConfig {
+  const exp = findExperiment(config.experiment);
+  const inShape = data.train.shape.slice(1);
+  const n = data.train.labels.length;
+  const stepsPerEpoch = Math.ceil(n / Math.min(config.batchSize, n));
+  const optimizerOptions: Record<string, unknown> = { ...config.optimizerOptions };
+  if (peakLr !== null) optimizerOptions.lr = { kind: 'cosine', lr: peakLr, totalSteps: config.epochs * stepsPerEpoch, minLr: 0 };
+  // HF's curvature batch cannot exceed the batch it is cut from.
+  if (config.optimizer === 'hf') {
+    const cb = optimizerOptions.curvatureBatch;
+    if (typeof cb === 'number' && cb > config.batchSize) optimizerOptions.curvatureBatch = Math.min(config.batchSize, n);
+  }
+  return { ...config, inShape, network: exp.network(inShape, data.train.classes.length), optimizerOptions };
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,239 @@
+/**
+ * `ndcnn train`: resolve the config, load the data, build network and optimizer (restoring a
+ * checkpoint when resuming), then the loop: steps with per-step metrics, an evaluation of every
+ * held-out set after each epoch, checkpoints and the plot. Nothing is written until the data
+ * has loaded and the network and optimizer have been built, so a bad flag or file leaves no
+ * half-made run directory behind.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Network } from '../src/layers';
+import { Rng } from '../src/nd/rng';
+import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim';
+import { writeFileAtomic } from './atomic';
+import { ShiftAugmenter } from './augment';
+import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint';
+import type { RunConfig } from './config';
+import { RunFileError, UsageError } from './errors';
+import { evaluate, majorityBaseline, percent } from './evaluate';
+import type { PreparedData } from './experiment';
+import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type TestMetrics } from './metrics';
+import { renderPlot } from './plot';
+import { clock, Progress } from './progress';
+import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve';
+import { buildNetwork, loadData } from './session';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** stderr is a terminal: draw the progress bar. */
+  tty: boolean;
+}
+
+export const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  tty: Boolean(process.stderr.isTTY),
+};
+
+export interface RunSummary {
+  dir: string;
+  config: RunConfig;
+  epochs: number;
+  steps: number;
+  seconds: number;
+  test: Record<string, TestMetrics & { baseline: number; baselineClass: string }>;
+  /** The run stopped early (--stop-after, or an interrupt) and can be resumed. */
+  stopped: boolean;
+}
+
+export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSignal): Promise<RunSummary> {
+  checkFlags(f);
+  const resumed = f.resume !== undefined ? resumeConfig(f) : undefined;
+  let config: RunConfig;
+  let data: PreparedData;
+  if (resumed) {
+    config = resumed.config;
+    data = loadData(config);
+  } else {
+    const { base, peakLr } = newConfig(f);
+    data = loadData(base);
+    config = completeConfig(base, peakLr, data);
+  }
+  const net = buildNetwork(config);
+  const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
+  const n = data.train.labels.length;
+  const sampleSize = net.inShape.reduce((a, b) => a * b, 1);
+  // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
+  const batches = new MiniBatches({ x: data.train.inputs, y: data.train.labels, sampleSize }, config.batchSize, new Rng(config.seed + 1));
+  const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
+  const progress: RunProgress = resumed ? { ...resumed.ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
+  if (resumed) restore(resumed.ckpt, net, optimizer, batches, augmenter, resumed.path);
+
+  const dir = resumed ? resolve(resumed.path, '..') : prepareOutDir(f.out, config.experiment);
+  if (resumed && f.out !== undefined && resolve(f.out) !== dir) {
+    throw new UsageError(`--out ${f.out}: a resumed run continues in its own directory ${dir}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const metrics = new MetricsLog(join(dir, 'metrics.jsonl'), progress.metricsBytes);
+  const history: MetricsLine[] = resumed ? readMetrics(metrics.path) : [];
+  const bar = new Progress({ bar: io.tty && !f.quiet, write: io.err });
+  const title = `${config.experiment} ${config.dataset} (${config.optimizer}, ${config.backend})`;
+  bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters${resumed ? `; resuming at epoch ${progress.epoch + 1}, step ${progress.step}` : ''}`);
+
+  const started = performance.now();
+  const seconds = () => progress.seconds + (performance.now() - started) / 1000;
+  const checkpoint = () => {
+    metrics.sync();
+    progress.metricsBytes = metrics.bytes;
+    const ckpt: Checkpoint = {
+      config,
+      params: net.params,
+      optimizer: optimizer.state(),
+      batches: batches.state(),
+      augment: augmenter ? augmenter.state() : null,
+      progress: { ...progress, seconds: seconds() },
+    };
+    saveCheckpoint(join(dir, CHECKPOINT_FILE), ckpt);
+  };
+  const append = (line: MetricsLine) => {
+    metrics.append(line);
+    history.push(line);
+  };
+
+  let stopped = false;
+  let epochsThisRun = 0;
+  let last: EpochMetrics | undefined = [...history].reverse().find((l): l is EpochMetrics => l.kind === 'epoch');
+  try {
+    while (progress.epoch < config.epochs && !stopped) {
+      const label = `epoch ${progress.epoch + 1}/${config.epochs}`;
+      bar.startEpoch(label, batches.batchesPerEpoch, progress.epochSteps, progress.epochLossSum);
+      for (const batch of batches.epoch()) {
+        augmenter?.apply(batch);
+        const report = optimizer.step(net, batch);
+        if (!Number.isFinite(report.loss)) {
+          throw new Error(`training diverged at step ${progress.step + 1} (batch loss ${report.loss}); try a smaller --lr`);
+        }
+        progress.step++;
+        progress.epochSteps++;
+        progress.epochLossSum += report.loss;
+        append({ kind: 'step', step: progress.step, epoch: progress.epoch + 1, ...extras(report), loss: report.loss });
+        bar.tick(report.loss);
+        if (signal?.aborted) {
+          stopped = true;
+          break;
+        }
+        if (config.checkpointEvery > 0 && progress.step % config.checkpointEvery === 0) checkpoint();
+      }
+      if (stopped) break;
+      last = endEpoch(net, data, progress, append);
+      bar.line(`${label}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
+      checkpoint();
+      writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
+      epochsThisRun++;
+      if (f.stopAfter !== undefined && epochsThisRun >= f.stopAfter && progress.epoch < config.epochs) stopped = true;
+    }
+    if (stopped && signal?.aborted) {
+      checkpoint();
+      bar.line(`interrupted at step ${progress.step}; checkpoint saved`);
+    }
+  } finally {
+    bar.clear();
+    metrics.close();
+  }
+  writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
+  const summary = summarise(dir, config, data, progress, seconds(), last, stopped);
+  writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  io.out(summaryText(summary));
+  return summary;
+}
+
+/** Puts a checkpoint's state back into the freshly built network, optimizer and iterator. */
+function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: MiniBatches, augmenter: ShiftAugmenter | null, path: string): void {
+  const fail = (what: string, e: unknown) => new RunFileError(path, `${what}: ${(e as Error).message.split('\n')[0]}`);
+  if (ckpt.params.length !== net.paramCount) {
+    throw new RunFileError(path, `holds ${ckpt.params.length} parameters, the configured network has ${net.paramCount}`);
+  }
+  net.setParams(ckpt.params);
+  try {
+    optimizer.loadState(ckpt.optimizer);
+  } catch (e) {
+    throw fail('optimizer state does not fit', e);
+  }
+  try {
+    batches.loadState(ckpt.batches);
+  } catch (e) {
+    throw fail('mini-batch state does not fit', e);
+  }
+  if (augmenter) {
+    if (!ckpt.augment) throw new RunFileError(path, 'the run augments its data, but the checkpoint holds no augmentation state');
+    augmenter.loadState(ckpt.augment);
+  }
+}
+
+/** Evaluates every held-out set and closes the epoch's books. */
+function endEpoch(net: Network, data: PreparedData, progress: RunProgress, append: (l: MetricsLine) => void): EpochMetrics {
+  const test: Record<string, TestMetrics> = {};
+  for (const [name, ds] of Object.entries(data.tests)) test[name] = evaluate(net, ds);
+  progress.epoch++;
+  const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss: progress.epochLossSum / progress.epochSteps, test };
+  append(line);
+  progress.epochLossSum = 0;
+  progress.epochSteps = 0;
+  return line;
+}
+
+/** The optimizer's own numbers from its step report (learning rate; damping, ρ, CG counts). */
+function extras(report: object): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const [k, v] of Object.entries(report)) {
+    if (k !== 'loss' && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) out[k] = v;
+  }
+  return out;
+}
+
+function describeTests(test: Record<string, TestMetrics>): string {
+  return Object.entries(test)
+    .map(([name, t]) => `${name} ${percent(t.accuracy)} (loss ${t.loss.toFixed(4)})`)
+    .join('  ');
+}
+
+/** A new run's directory: --out (which must not hold a run yet) or runs/<experiment>-<UTC time>. */
+function prepareOutDir(out: string | undefined, experiment: string): string {
+  if (out !== undefined) {
+    const dir = resolve(out);
+    if (existsSync(join(dir, 'config.json'))) {
+      throw new UsageError(`--out ${out} already holds a run; continue it with --resume ${out} or choose another --out`);
+    }
+    return dir;
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  let dir = resolve('runs', `${experiment}-${stamp}`);
+  for (let k = 2; existsSync(dir); k++) dir = resolve('runs', `${experiment}-${stamp}-${k}`);
+  return dir;
+}
+
+function summarise(
+  dir: string, config: RunConfig, data: PreparedData, progress: RunProgress, seconds: number, last: EpochMetrics | undefined, stopped: boolean,
+): RunSummary {
+  const test: RunSummary['test'] = {};
+  for (const [name, ds] of Object.entries(data.tests)) {
+    const t = last?.test[name];
+    if (!t) continue;
+    const base = majorityBaseline(data.train, ds);
+    test[name] = { ...t, baseline: base.accuracy, baselineClass: base.label };
+  }
+  return { dir, config, epochs: progress.epoch, steps: progress.step, seconds: Math.round(seconds * 10) / 10, test, stopped };
+}
+
+function summaryText(s: RunSummary): string {
+  const lines = Object.entries(s.test).map(
+    ([name, t]) =>
+      `${name} accuracy ${percent(t.accuracy)} (${Math.round(t.accuracy * t.n)}/${t.n}); ` +
+      `majority-class baseline ${percent(t.baseline)} ('${t.baselineClass}')`,
+  );
+  const state = s.stopped ? `stopped after epoch ${s.epochs}/${s.config.epochs}; continue with --resume ${s.dir}` : `${s.epochs} epochs`;
+  lines.push(`${state}, ${s.steps} steps, ${clock(s.seconds)} of training; run in ${s.dir}`);
+  return `${lines.join('\n')}\n`;
+}

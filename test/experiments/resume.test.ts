@@ -1,0 +1,85 @@
+/**
+ * Exact resume on the CPU backend: a run interrupted and resumed writes metrics.jsonl
+ * byte-identical to the uninterrupted run with the same seed. Covered: a stop at an epoch
+ * boundary (--stop-after) for SGD with augmentation and for HF, and a SIGKILL of the real
+ * executable in mid-epoch after a --checkpoint-every checkpoint, which also checks that the
+ * resumed run cuts metrics.jsonl back to what its checkpoint covered.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../experiments/checkpoint';
+import { train, type Io } from '../../experiments/train';
+import type { TrainFlags } from '../../experiments/resolve';
+
+const ROOT = resolve(__dirname, '..', '..');
+const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-resume-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const quiet: Io = { out: () => {}, err: () => {}, tty: false };
+
+/** MNIST, 96 training digits in batches of 16 (6 steps an epoch), 2 epochs, shifts on. */
+const TINY: TrainFlags = { experiment: 'image2d', maxTrain: 96, maxTest: 40, batchSize: 16, epochs: 2, shift: 2, seed: 7 };
+
+const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8');
+
+describe.each([
+  ['sgd', {}],
+  ['hf', { batchSize: 48, epochs: 3 }],
+] as const)('resume with %s', (optimizer, extra) => {
+  it('1 epoch + resume equals the uninterrupted run, byte for byte', async () => {
+    const flags = { ...TINY, ...extra, optimizer };
+    const whole = join(tmp, `${optimizer}-whole`);
+    const parts = join(tmp, `${optimizer}-parts`);
+    await train({ ...flags, out: whole }, quiet);
+    const first = await train({ ...flags, out: parts, stopAfter: 1 }, quiet);
+    expect(first.stopped).toBe(true);
+    expect(first.epochs).toBe(1);
+    // The first half is a strict prefix: the interrupted run really stopped early.
+    expect(metrics(whole).startsWith(metrics(parts))).toBe(true);
+    expect(metrics(parts).length).toBeLessThan(metrics(whole).length);
+    const rest = await train({ resume: parts }, quiet);
+    expect(rest.stopped).toBe(false);
+    expect(metrics(parts)).toBe(metrics(whole));
+    expect(loadCheckpoint(join(parts, 'checkpoint.ckpt')).params).toEqual(loadCheckpoint(join(whole, 'checkpoint.ckpt')).params);
+  });
+});
+
+describe('resume after SIGKILL', () => {
+  it('a run killed mid-epoch resumes from its step checkpoint to the same metrics', async () => {
+    const flags = ['--max-train', '96', '--max-test', '40', '--batch-size', '16', '--epochs', '2', '--shift', '2', '--seed', '7', '--quiet'];
+    const whole = join(tmp, 'kill-whole');
+    const killed = join(tmp, 'kill-parts');
+    await train({ ...TINY, out: whole }, quiet);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'experiments', 'cli.ts'), 'train', 'image2d', ...flags, '--checkpoint-every', '2', '--out', killed], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    // Kill as soon as the first step checkpoint (step 2 of epoch 1) exists.
+    const ckpt = join(killed, 'checkpoint.ckpt');
+    await new Promise<void>((done, fail) => {
+      const poll = setInterval(() => {
+        if (existsSync(ckpt)) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(poll);
+        done();
+      });
+      child.on('error', fail);
+    });
+    const saved = loadCheckpoint(ckpt);
+    expect(saved.progress.step).toBeGreaterThan(0);
+    await train({ resume: killed }, quiet);
+    expect(metrics(killed)).toBe(metrics(whole));
+  });
+
+  it('refuses flags that would change the computation', async () => {
+    const dir = join(tmp, 'sgd-parts');
+    await expect(train({ resume: dir, lr: 0.5 }, quiet)).rejects.toThrow(/--lr cannot change when resuming/);
+    await expect(train({ resume: dir, experiment: 'audio1d' }, quiet)).rejects.toThrow(/that run is image2d, not audio1d/);
+  });
+});
