@@ -26,8 +26,6 @@ export interface Results {
   memory: { steps: number; ms: number; firstLoss: number; lastLoss: number; peakRssMB: number };
 }
 
-const ENGINES = ['ndcnn', 'naive-js', 'tfjs-cpu', 'tfjs-wasm'];
-
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -42,6 +40,7 @@ export function report(r: Results): string {
   out.push('\n### GEMM alone (per-sample forward shapes M×N×K)\n');
   out.push(table(['shape', 'impl', 'ms', 'GFLOP/s'], r.gemm.map((g) => [g.shape, g.impl, g.timing ? f(g.timing.ms, 3) : '–', g.gflops ? f(g.gflops, 1) : g.note ?? ''])));
 
+  const ENGINES = [...new Set(r.conv.map((c) => c.engine))];
   out.push('\n### W1–W3 convolution, float32: ms (GFLOP/s); backward = input + filter gradients\n');
   const cell = (w: string, e: string, pass: string) => {
     const c = r.conv.find((x) => x.workload === w && x.engine === e && x.pass === pass);
@@ -64,6 +63,7 @@ export function report(r: Results): string {
   out.push(table(['workload', 'pass', ...ENGINES, torchName, 'ndcnn/PyTorch throughput'], rows));
 
   out.push('\n### W4 training step and W5 curvature products (ms)\n');
+  const trainEngines = [...new Set(r.train.map((t) => t.engine))];
   const trainRows = ['W4', 'W5 Gv', 'W5 Hv'].map((w) => {
     const get = (e: string) => {
       const t = r.train.find((x) => x.workload === w && x.engine === e);
@@ -71,9 +71,9 @@ export function report(r: Results): string {
     };
     const nd = r.train.find((x) => x.workload === w && x.engine === 'ndcnn')?.timing?.ms ?? NaN;
     const t = r.torch?.train[w]?.ms ?? NaN;
-    return [w, get('ndcnn'), get('tfjs-cpu'), get('tfjs-wasm'), f(t), f(nd / t) + '×'];
+    return [w, ...trainEngines.map(get), f(t), f(nd / t) + '×'];
   });
-  out.push(table(['workload', 'ndcnn', 'tfjs-cpu', 'tfjs-wasm', torchName, 'ndcnn time / PyTorch'], trainRows));
+  out.push(table(['workload', ...trainEngines, torchName, 'ndcnn time / PyTorch'], trainRows));
 
   out.push('\n### Curvature products relative to one gradient (targets: Gv/grad ≤ 2.5, cached Gv/grad ≤ 1.5)\n');
   out.push(table(['net', 'gradient ms', 'Hv ms', 'Gv ms', 'cached Gv ms', 'Hv/grad', 'Gv/grad', 'cached Gv/grad'],

@@ -25,9 +25,9 @@ for (const k of unset) delete env[k];
 const notes: string[] = [];
 if (unset.length > 0) notes.push(`unset ${unset.map((k) => `${k}=${process.env[k]}`).join(', ')} for the bench's own processes`);
 
-function child(script: string, childArgs: string[]): string {
+function child(script: string, childArgs: string[], extraEnv: Record<string, string> = {}): string {
   const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...childArgs], {
-    env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+    env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
   });
   if (r.status !== 0) throw new Error(`${script} exited with ${r.status ?? r.signal}`);
   return r.stdout;
@@ -45,14 +45,21 @@ function torchPython(): string | undefined {
 console.log(`ndcnn bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 for (const n of notes) console.log(`note: ${n}`);
 
-console.log('\n[1/3] ndcnn, naive JS and TF.js (child process)');
+console.log('\n[1/4] ndcnn, naive JS and TF.js (child process)');
 const js = JSON.parse(child('bench/suite.ts', peers ? [] : ['--no-peers']));
+
+console.log('\n[2/4] ndcnn on its fallback GEMMs (NDCNN_GEMM=wasm, then js; the JS im2col runs with both)');
+for (const gemm of ['wasm', 'js']) {
+  const fb = JSON.parse(child('bench/suite.ts', ['--fallback'], { NDCNN_GEMM: gemm }));
+  js.conv.push(...fb.conv);
+  js.train.push(...fb.train);
+}
 
 let torch: Results['torch'];
 if (peers) {
   const py = torchPython();
   if (py) {
-    console.log(`\n[2/3] PyTorch (${py} bench/torch_bench.py)`);
+    console.log(`\n[3/4] PyTorch (${py} bench/torch_bench.py)`);
     const spec = JSON.stringify({ conv: CONV_WORKLOADS, lenet: LENET });
     const r = spawnSync(py, ['bench/torch_bench.py', spec], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status === 0) torch = JSON.parse(r.stdout);
@@ -63,7 +70,7 @@ if (peers) {
 }
 notes.push('TF.js tfjs-node left out: its install downloads a prebuilt libtensorflow, which cannot be fetched here');
 
-console.log('\n[3/3] peak RSS of 200 W4 training steps (child process)');
+console.log('\n[4/4] peak RSS of 200 W4 training steps (child process)');
 const memory = JSON.parse(child('bench/memory-child.ts', ['200']));
 
 const results: Results = { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '', cores: cpus().length, node: process.version, notes, ...js, torch, memory };

@@ -87,14 +87,20 @@ function tfjsStep(t: typeof TF): () => void {
   };
 }
 
-export async function trainSuite(log: (s: string) => void, peers: boolean): Promise<{ train: TrainResult[]; curvature: CurvatureResult[] }> {
-  const train: TrainResult[] = [];
+/** W4 on ndcnn: one SGD step of the LeNet on a fixed batch. */
+export function w4Ndcnn(log: (s: string) => void, engine = 'ndcnn'): TrainResult {
   const net = lenet();
   const batch = randomBatch(net, LENET.batch, LENET.classes, 1);
   const grad = new Float32Array(net.paramCount);
-  const w4 = measureOrProbe('W4 ndcnn', () => sgdStep(net, batch, grad, LENET.learningRate));
-  train.push({ workload: 'W4', engine: 'ndcnn', timing: w4 });
-  log(`W4 ndcnn: ${w4.ms.toFixed(2)} ms/step`);
+  const timing = measureOrProbe(`W4 ${engine}`, () => sgdStep(net, batch, grad, LENET.learningRate));
+  log(`W4 ${engine}: ${timing.ms.toFixed(2)} ms/step`);
+  return { workload: 'W4', engine, timing };
+}
+
+export async function trainSuite(log: (s: string) => void, peers: boolean): Promise<{ train: TrainResult[]; curvature: CurvatureResult[] }> {
+  const train: TrainResult[] = [w4Ndcnn(log)];
+  const net = lenet();
+  const batch = randomBatch(net, LENET.batch, LENET.classes, 1);
   const v = direction(net.paramCount, 3);
   const out = new Float32Array(net.paramCount);
   for (const [kind, fn] of [['Gv', () => net.curvature(batch).gv(v, out)], ['Hv', () => net.curvature(batch).hv(v, out)]] as const) {
