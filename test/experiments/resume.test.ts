@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../experiments/checkpoint';
+import { readMetrics, type EpochMetrics } from '../../experiments/metrics';
 import { train, type Io } from '../../experiments/train';
 import type { TrainFlags } from '../../experiments/resolve';
 
@@ -43,6 +44,10 @@ describe.each([
     expect(rest.stopped).toBe(false);
     expect(metrics(parts)).toBe(metrics(whole));
     expect(loadCheckpoint(join(parts, 'checkpoint.ckpt')).params).toEqual(loadCheckpoint(join(whole, 'checkpoint.ckpt')).params);
+    // And the optimizer makes progress: the last epoch's mean batch loss is below the first batch's.
+    const lines = readMetrics(join(whole, 'metrics.jsonl'));
+    const lastEpoch = lines.filter((l): l is EpochMetrics => l.kind === 'epoch').at(-1) as EpochMetrics;
+    expect(lastEpoch.trainLoss).toBeLessThan(lines[0].kind === 'step' ? lines[0].loss : NaN);
   });
 });
 
