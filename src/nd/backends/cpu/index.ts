@@ -5,8 +5,9 @@
 import ops from 'ndarray-ops';
 import type { ActivationKind, Backend, Tensor } from '../../backend';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype';
+import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks';
 import type { ConvGeometry, PoolGeometry } from '../../geometry';
-import { ShapeError, fmt, sameShape, sizeOf, type Shape } from '../../shape';
+import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv';
 import { activationKernels } from './elementwise';
 import type { GemmFn } from './gemm';
@@ -97,14 +98,7 @@ export class CpuBackend implements Backend {
 
   gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void {
     const [c, a, b] = [cpu(C), cpu(A), cpu(B)];
-    const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
-    const [K2, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
-    if (a.shape.length !== 2 || b.shape.length !== 2 || K !== K2 || !sameShape(c.shape, [M, N])) {
-      throw new ShapeError(
-        `gemm: op(A) of ${fmt(a.shape)}${transA ? 'ᵀ' : ''} times op(B) of ${fmt(b.shape)}${transB ? 'ᵀ' : ''} ` +
-          `does not fit C ${fmt(c.shape)}`,
-      );
-    }
+    const [M, N, K] = checkGemm(C, A, B, transA, transB);
     this.gemmFn(transA, transB, M, N, K, alpha, a.data, 0, a.shape[1], b.data, 0, b.shape[1], beta, c.data, 0, N);
   }
 
@@ -152,20 +146,17 @@ export class CpuBackend implements Backend {
   }
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
-    const n = x.shape[0];
-    if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(argmax.shape, y.shape)) {
-      throw new ShapeError(`maxPool: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not fit the pool geometry`);
-    }
+    const n = checkPool(x, y, argmax, g);
     maxPool(cpu(y).data, cpu(argmax).data, cpu(x).data, g, n * g.channels);
   }
 
   gather(y: Tensor, x: Tensor, argmax: Tensor): void {
-    const [inVol, outVol] = planes('gather', x, y, argmax);
+    const [inVol, outVol] = checkPlanes('gather', x, y, argmax);
     gather(cpu(y).data, cpu(x).data, cpu(argmax).data, inVol, outVol);
   }
 
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
-    const [inVol, outVol] = planes('scatterAdd', dx, dy, argmax);
+    const [inVol, outVol] = checkPlanes('scatterAdd', dx, dy, argmax);
     scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, inVol, outVol);
   }
 }
@@ -175,35 +166,7 @@ export function cpuBackend(dtype: DType = 'float32', gemm?: GemmFn): CpuBackend 
 }
 
 function same(out: Tensor, x: Tensor, op: string): CpuTensor {
-  if (sizeOf(out.shape) !== sizeOf(x.shape)) {
-    throw new ShapeError(`${op}: shapes ${fmt(out.shape)} and ${fmt(x.shape)} differ in size`);
-  }
+  checkSameSize(op, out, x);
   return cpu(out);
 }
 
-/** Checks x-like, y-like and w-like tensors against the geometry; returns the batch size. */
-function checkConv(op: string, x: Tensor, y: Tensor, w: Tensor, g: ConvGeometry): number {
-  const n = x.shape[0];
-  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(w.shape, g.weightShape())) {
-    throw new ShapeError(
-      `${op}: input ${fmt(x.shape)}, output ${fmt(y.shape)}, weights ${fmt(w.shape)} do not fit the geometry ` +
-        `(expects ${fmt(g.inShape(n))}, ${fmt(g.outShape(n))}, ${fmt(g.weightShape())})`,
-    );
-  }
-  return n;
-}
-
-/** Elements per (n, c) for a bias over axis 1 of y. */
-function checkBias(op: string, y: Tensor, b: Tensor): number {
-  if (b.shape.length !== 1 || y.shape.length < 2 || y.shape[1] !== b.shape[0]) {
-    throw new ShapeError(`${op}: bias ${fmt(b.shape)} does not match the channels of ${fmt(y.shape)}`);
-  }
-  return sizeOf(y.shape.slice(2));
-}
-
-function planes(op: string, x: Tensor, y: Tensor, argmax: Tensor): [number, number] {
-  if (!sameShape(y.shape, argmax.shape) || x.shape[0] !== y.shape[0] || x.shape[1] !== y.shape[1]) {
-    throw new ShapeError(`${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not match`);
-  }
-  return [sizeOf(x.shape.slice(2)), sizeOf(y.shape.slice(2))];
-}

@@ -10,6 +10,7 @@
 import type { ActivationKind, Backend, Tensor } from '../../backend';
 import { ACTIVATIONS } from '../../backend';
 import type { FloatArray } from '../../dtype';
+import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks';
 import type { ConvGeometry, PoolGeometry } from '../../geometry';
 import { ShapeError, fmt, sameShape, sizeOf, type Shape } from '../../shape';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device';
@@ -125,23 +126,23 @@ export class GpuBackend implements Backend {
   // ---- elementwise ----
 
   activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2): void {
-    sameSize('activation', out, x);
+    checkSameSize('activation', out, x);
     this.put(out, K.activationK, { KIND: ACTIVATIONS.indexOf(kind), ORDER: order }, [val(x)]);
   }
 
   mul(out: Tensor, a: Tensor, b: Tensor): void {
-    sameSize('mul', out, a);
-    sameSize('mul', a, b);
+    checkSameSize('mul', out, a);
+    checkSameSize('mul', a, b);
     this.put(out, K.mulK, {}, [val(a), val(b)]);
   }
 
   axpy(y: Tensor, alpha: number, x: Tensor): void {
-    sameSize('axpy', y, x);
+    checkSameSize('axpy', y, x);
     this.put(y, K.linearK, {}, [val(x), val(y), alpha, 1]);
   }
 
   scale(out: Tensor, x: Tensor, alpha: number): void {
-    sameSize('scale', out, x);
+    checkSameSize('scale', out, x);
     this.put(out, K.linearK, {}, [val(x), val(x), alpha, 0]);
   }
 
@@ -152,19 +153,13 @@ export class GpuBackend implements Backend {
   // ---- linear algebra ----
 
   gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void {
-    const [M, KK] = transA ? [A.shape[1], A.shape[0]] : [A.shape[0], A.shape[1]];
-    const [K2, N] = transB ? [B.shape[1], B.shape[0]] : [B.shape[0], B.shape[1]];
-    if (A.shape.length !== 2 || B.shape.length !== 2 || KK !== K2 || !sameShape(C.shape, [M, N])) {
-      throw new ShapeError(
-        `gemm: op(A) of ${fmt(A.shape)}${transA ? 'ᵀ' : ''} times op(B) of ${fmt(B.shape)}${transB ? 'ᵀ' : ''} does not fit C ${fmt(C.shape)}`,
-      );
-    }
+    const [M, N, KK] = checkGemm(C, A, B, transA, transB);
     const c = { M, N, KK, TA: transA ? 1 : 0, TB: transB ? 1 : 0 };
     this.put(C, K.gemmK, c, [val(A), val(B), val(C), alpha, beta]);
   }
 
   dot(a: Tensor, b: Tensor): number {
-    sameSize('dot', a, b);
+    checkSameSize('dot', a, b);
     const n = gpu(a).storage.length;
     if (n === 0) return 0;
     const part = this.device.run(K.dotPartialK, Math.ceil(n / DOT_CHUNK), { CHUNK: DOT_CHUNK, LEN: n }, [val(a), val(b)]);
@@ -211,22 +206,19 @@ export class GpuBackend implements Backend {
   // ---- max-pooling ----
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
-    const n = x.shape[0];
-    if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(argmax.shape, y.shape)) {
-      throw new ShapeError(`maxPool: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not fit the pool geometry`);
-    }
+    checkPool(x, y, argmax, g);
     this.put(argmax, K.argmaxK, poolConstants(g), [val(x)]);
     gpu(argmax).storage.pool = g;
     this.gather(y, x, argmax);
   }
 
   gather(y: Tensor, x: Tensor, argmax: Tensor): void {
-    const [INVOL, OUTVOL] = planes('gather', x, y, argmax);
+    const [INVOL, OUTVOL] = checkPlanes('gather', x, y, argmax);
     this.put(y, K.gatherK, { INVOL, OUTVOL }, [val(x), val(argmax)]);
   }
 
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
-    planes('scatterAdd', dx, dy, argmax);
+    checkPlanes('scatterAdd', dx, dy, argmax);
     const g = gpu(argmax).storage.pool;
     if (!g) {
       throw new Error(
@@ -280,9 +272,6 @@ function val(t: Tensor): DeviceValue {
   return v;
 }
 
-function sameSize(op: string, a: Tensor, b: Tensor): void {
-  if (sizeOf(a.shape) !== sizeOf(b.shape)) throw new ShapeError(`${op}: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ in size`);
-}
 
 /** The lifted geometry as shader constants: input I, kernel K, stride S, padding P, dilation D, output O. */
 function convConstants(g: ConvGeometry, accumulate: boolean): Record<string, number> {
@@ -299,29 +288,3 @@ function poolConstants(g: PoolGeometry): Record<string, number> {
   return c;
 }
 
-/** Checks x-like, y-like and w-like tensors against the geometry; returns the batch size. */
-function checkConv(op: string, x: Tensor, y: Tensor, w: Tensor, g: ConvGeometry): number {
-  const n = x.shape[0];
-  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(w.shape, g.weightShape())) {
-    throw new ShapeError(
-      `${op}: input ${fmt(x.shape)}, output ${fmt(y.shape)}, weights ${fmt(w.shape)} do not fit the geometry ` +
-        `(expects ${fmt(g.inShape(n))}, ${fmt(g.outShape(n))}, ${fmt(g.weightShape())})`,
-    );
-  }
-  return n;
-}
-
-/** Elements per (n, c) plane for a bias over axis 1. */
-function checkBias(op: string, y: Tensor, b: Tensor): number {
-  if (b.shape.length !== 1 || y.shape.length < 2 || y.shape[1] !== b.shape[0]) {
-    throw new ShapeError(`${op}: bias ${fmt(b.shape)} does not match the channels of ${fmt(y.shape)}`);
-  }
-  return sizeOf(y.shape.slice(2));
-}
-
-function planes(op: string, x: Tensor, y: Tensor, argmax: Tensor): [number, number] {
-  if (!sameShape(y.shape, argmax.shape) || x.shape[0] !== y.shape[0] || x.shape[1] !== y.shape[1]) {
-    throw new ShapeError(`${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not match`);
-  }
-  return [sizeOf(x.shape.slice(2)), sizeOf(y.shape.slice(2))];
-}
