@@ -12,7 +12,7 @@ import { ACTIVATIONS } from '../../backend';
 import type { FloatArray } from '../../dtype';
 import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks';
 import type { ConvGeometry, PoolGeometry } from '../../geometry';
-import { ShapeError, fmt, sameShape, sizeOf, type Shape } from '../../shape';
+import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device';
 import * as K from './kernels';
 import { chooseMode, type GpuMode } from './modes';
