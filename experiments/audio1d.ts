@@ -32,7 +32,7 @@ export const audio1d: Experiment = {
   dataDefaults: { length: 8000 },
   defaults: () => ({
     sgd: { epochs: 24, batchSize: 32, lr: 0.01, weightDecay: 1e-3 },
-    hf: { epochs: 8, batchSize: 600, options: { curvatureBatch: 200, maxCgIterations: 40, lambda: 1 } },
+    hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 20, lambda: 1 } },
     // ±100 ms: the word sits anywhere near the window's centre.
     augmentShift: 800,
   }),

@@ -24,8 +24,8 @@ export const image2d: Experiment = {
           augmentShift: 2,
         }
       : {
-          sgd: { epochs: 3, batchSize: 64, lr: 0.05, weightDecay: 5e-4 },
-          hf: { epochs: 1, batchSize: 2000, options: { curvatureBatch: 400, maxCgIterations: 40, lambda: 1 } },
+          sgd: { epochs: 6, batchSize: 64, lr: 0.05, weightDecay: 5e-4 },
+          hf: { epochs: 1, batchSize: 3000, options: { curvatureBatch: 300, maxCgIterations: 30, lambda: 1 } },
           augmentShift: 0,
         },
   // Two conv/pool stages (28 → 24 → 12 → 8 → 4), then a hidden layer: LeNet's shape, small

@@ -15,7 +15,7 @@ export const mri3d: Experiment = {
   dataDefaults: { patchSize: 16 },
   defaults: () => ({
     sgd: { epochs: 15, batchSize: 32, lr: 0.02, weightDecay: 5e-4 },
-    hf: { epochs: 4, batchSize: 800, options: { curvatureBatch: 200, maxCgIterations: 40, lambda: 1 } },
+    hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 25, lambda: 1 } },
     // None: the label is the centre voxel's lobe, which a shift would move.
     augmentShift: 0,
   }),

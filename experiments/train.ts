@@ -120,6 +120,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
         progress.epochLossSum += report.loss;
         append({ kind: 'step', step: progress.step, epoch: progress.epoch + 1, ...extras(report), loss: report.loss });
         bar.tick(report.loss);
+        // The loop is synchronous work; yielding lets a SIGINT handler run between steps.
+        if (signal) await new Promise((done) => setImmediate(done));
         if (signal?.aborted) {
           stopped = true;
           break;
@@ -233,7 +235,10 @@ function summaryText(s: RunSummary): string {
       `${name} accuracy ${percent(t.accuracy)} (${Math.round(t.accuracy * t.n)}/${t.n}); ` +
       `majority-class baseline ${percent(t.baseline)} ('${t.baselineClass}')`,
   );
-  const state = s.stopped ? `stopped after epoch ${s.epochs}/${s.config.epochs}; continue with --resume ${s.dir}` : `${s.epochs} epochs`;
-  lines.push(`${state}, ${s.steps} steps, ${clock(s.seconds)} of training; run in ${s.dir}`);
+  if (s.stopped) {
+    lines.push(`stopped at step ${s.steps}, ${s.epochs} of ${s.config.epochs} epochs done, ${clock(s.seconds)} of training; continue with: ndcnn train --resume ${s.dir}`);
+  } else {
+    lines.push(`${s.epochs} epochs, ${s.steps} steps, ${clock(s.seconds)} of training; run in ${s.dir}`);
+  }
   return `${lines.join('\n')}\n`;
 }
