@@ -27,6 +27,10 @@ export class Activation implements Layer {
 
   init(): void {}
 
+  backwardParams(): void {
+    // No parameters, and the input gradient is not wanted.
+  }
+
   dispose(): void {
     this.buf.clear();
   }
@@ -64,8 +68,7 @@ export class Activation implements Layer {
   private times(a: Tensor, order: 1 | 2, key: string): Tensor {
     if (this.kind === 'identity' && order === 1) return a;
     const out = this.buf.get(key, a.shape);
-    this.backend.activation(out, this.z, this.kind, order);
-    this.backend.mul(out, out, a);
+    this.backend.activation(out, this.z, this.kind, order, a);
     return out;
   }
 }

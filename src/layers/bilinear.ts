@@ -62,14 +62,22 @@ export abstract class BilinearLayer implements Layer {
   }
 
   backward(dy: Tensor, grad: Tensor[] | null): Tensor {
-    const dz = this.act.backward(dy);
-    if (grad) {
-      this.adjointW(grad[0], this.x, dz, true);
-      if (this.bias) this.backend.biasGrad(grad[1], dz);
-    }
+    const dz = grad ? this.paramGrads(dy, grad) : this.act.backward(dy);
     const dx = this.buf.get('dx', this.x.shape);
     this.adjointX(dx, dz, this.W, false);
     return dx;
+  }
+
+  backwardParams(dy: Tensor, grad: Tensor[]): void {
+    this.paramGrads(dy, grad);
+  }
+
+  /** Adds dE/dW and dE/db into `grad`; returns δ = dE/dz. */
+  private paramGrads(dy: Tensor, grad: Tensor[]): Tensor {
+    const dz = this.act.backward(dy);
+    this.adjointW(grad[0], this.x, dz, true);
+    if (this.bias) this.backend.biasGrad(grad[1], dz);
+    return dz;
   }
 
   rForward(Rx: Tensor | null, [VW, Vb]: Tensor[]): Tensor | null {

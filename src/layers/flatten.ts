@@ -25,6 +25,10 @@ export class Flatten implements Layer {
 
   init(): void {}
 
+  backwardParams(): void {
+    // No parameters, and the input gradient is not wanted.
+  }
+
   dispose(): void {}
 
   forward(x: Tensor): Tensor {

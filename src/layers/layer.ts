@@ -23,6 +23,8 @@ export interface Layer {
   forward(x: Tensor, p: Tensor[]): Tensor;
   /** Adds dE/dθ into `grad` (when given) and returns dE/dx. */
   backward(dy: Tensor, grad: Tensor[] | null): Tensor;
+  /** backward without dE/dx, for the first layer, whose input gradient nobody reads. */
+  backwardParams(dy: Tensor, grad: Tensor[]): void;
   /** R-forward: R{y} from R{x} (null = zero, as for the network input) and the direction v. */
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */

@@ -52,6 +52,7 @@ export class Network implements Model {
     this.checkInputs = options.checkInputs ?? true;
     this.live = new Scope(backend);
     checkSizes('network', 'input sizes', inShape);
+    if (specs.length === 0) throw new ShapeError('network: no layers given');
     let shape = inShape;
     let offset = 0;
     specs.forEach((spec, i) => {
@@ -120,8 +121,7 @@ export class Network implements Model {
     grad.fill(0);
     this.scoped((s) => {
       const g = this.wrapLayers(grad, s);
-      let dy = s.upload([b.n, k], dz);
-      for (let i = this.layers.length - 1; i >= 0; i--) dy = this.layers[i].backward(dy, g[i]);
+      this.backward(s.upload([b.n, k], dz), g);
       s.writeBack(g);
     });
     return loss;
@@ -154,8 +154,7 @@ export class Network implements Model {
         out.fill(0);
         this.scoped((s) => {
           const g = this.wrapLayers(out, s);
-          let dy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s))));
-          for (let i = this.layers.length - 1; i >= 0; i--) dy = this.layers[i].backward(dy, g[i]);
+          this.backward(s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s)))), g);
           s.writeBack(g);
         });
       },
@@ -195,6 +194,13 @@ export class Network implements Model {
     for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i]);
     this.generation++;
     return x;
+  }
+
+  /** The backward pass from dE/dz at the outputs, adding into `grad`; the input gradient is skipped. */
+  private backward(dz: Tensor, grad: Tensor[][]): void {
+    let dy = dz;
+    for (let i = this.layers.length - 1; i > 0; i--) dy = this.layers[i].backward(dy, grad[i]);
+    this.layers[0].backwardParams(dy, grad[0]);
   }
 
   private rForward(V: Tensor[][]): Tensor | null {

@@ -39,6 +39,10 @@ export class MaxPool implements Layer {
 
   init(): void {}
 
+  backwardParams(): void {
+    // No parameters, and the input gradient is not wanted.
+  }
+
   dispose(): void {
     this.buf.clear();
   }

@@ -39,8 +39,8 @@ export interface Backend {
   dispose(t: Tensor): void;
 
   // ---- elementwise (out may alias an input) ----
-  /** out = f(x), f'(x) or f''(x) for order 0, 1, 2. */
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2): void;
+  /** out = f(x), f'(x) or f''(x) for order 0, 1, 2; times that by `times` elementwise when given. */
+  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void;
   /** out = a ⊙ b */
   mul(out: Tensor, a: Tensor, b: Tensor): void;
   /** y += alpha · x */

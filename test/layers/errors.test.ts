@@ -28,6 +28,9 @@ describe('shape errors name the layer and print the shapes', () => {
   it('a pooling window larger than its input', () => {
     expect(build([1, 3, 8], [maxPool({ window: 4 }), flatten()])).toThrow(/maxPool#0: window \[4, 4\] is larger than the input \[1, 3, 8\]/);
   });
+  it('a network without layers', () => {
+    expect(build([4], [])).toThrow('network: no layers given');
+  });
   it('a dense layer on a spatial input, and a network that does not end flat', () => {
     expect(build([2, 4, 4], [dense({ units: 3 })])).toThrow(/dense#0: input \[2, 4, 4\] is not flat; put flatten\(\) before/);
     expect(build([2, 4, 4], [conv({ channels: 1, kernel: 1 })])).toThrow(/output \[1, 4, 4\] must be flat/);

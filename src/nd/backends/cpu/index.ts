@@ -9,7 +9,7 @@ import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize 
 import type { ConvGeometry, PoolGeometry } from '../../geometry';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv';
-import { activationKernels } from './elementwise';
+import { activationKernels, derivativeTimes } from './elementwise';
 import type { GemmFn } from './gemm';
 import { describeGemm, gemm as selectedGemm } from './gemm-select';
 import { gather, maxPool, scatterAdd } from './pool';
@@ -73,8 +73,14 @@ export class CpuBackend implements Backend {
     // Garbage-collected memory; nothing to release early.
   }
 
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2): void {
-    activationKernels[kind][order](same(out, x, 'activation').data, cpu(x).data);
+  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void {
+    const o = same(out, x, 'activation').data;
+    if (times && order === 1) {
+      derivativeTimes[kind](o, cpu(x).data, same(times, x, 'activation').data);
+      return;
+    }
+    activationKernels[kind][order](o, cpu(x).data);
+    if (times) this.mul(out, out, times);
   }
 
   mul(out: Tensor, a: Tensor, b: Tensor): void {
