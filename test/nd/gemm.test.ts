@@ -111,8 +111,9 @@ describe.each(IMPLS)('gemm %s', (impl) => {
     });
   });
 
-  // The JS path reads undefined → NaN past the end, as any typed-array code; the others touch raw memory.
-  it.skipIf(gemm === undefined || impl === 'js')('rejects operands too short for their shape instead of reading past them', () => {
+  // The JS path reads undefined → NaN past the end, as any typed-array code, so only the paths
+  // that touch raw memory need the check.
+  if (impl !== 'js') it.skipIf(gemm === undefined)('rejects operands too short for their shape instead of reading past them', () => {
     const A = new Float32Array(5);
     const B = new Float32Array(6);
     const C = new Float32Array(4);
