@@ -144,57 +144,47 @@ export class ColBuffer {
   }
 }
 
+/** Runs `body` for every sample n and output-column chunk [o0, o0 + w), with the column scratch sized for one chunk. */
+function forEachChunk(
+  g: ConvGeometry, batch: number, scratch: ColBuffer, body: (col: FloatArray, n: number, o0: number, w: number) => void,
+): void {
+  const O = g.outVolume;
+  const step = chunkWidth(g);
+  const col = scratch.get(g.cin * g.kernelVolume * step);
+  for (let n = 0; n < batch; n++) for (let o0 = 0; o0 < O; o0 += step) body(col, n, o0, Math.min(step, O - o0));
+}
+
 export function convForward(
   gemm: GemmFn, scratch: ColBuffer, y: FloatArray, x: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
-  const CK = g.cin * g.kernelVolume;
-  const O = g.outVolume;
-  const step = chunkWidth(g);
-  const col = scratch.get(CK * step);
-  for (let n = 0; n < batch; n++) {
-    for (let o0 = 0; o0 < O; o0 += step) {
-      const o1 = Math.min(O, o0 + step);
-      lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
-      gemm(false, false, g.cout, o1 - o0, CK, 1, w, 0, CK, col, 0, o1 - o0, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
-    }
-  }
+  const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
+  forEachChunk(g, batch, scratch, (col, n, o0, width) => {
+    lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    gemm(false, false, g.cout, width, CK, 1, w, 0, CK, col, 0, width, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
+  });
 }
 
 export function convBackData(
   gemm: GemmFn, scratch: ColBuffer, dx: FloatArray, dy: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
-  const CK = g.cin * g.kernelVolume;
-  const O = g.outVolume;
-  const step = chunkWidth(g);
-  const col = scratch.get(CK * step);
+  const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   if (!accumulate) dx.fill(0);
-  for (let n = 0; n < batch; n++) {
-    for (let o0 = 0; o0 < O; o0 += step) {
-      const o1 = Math.min(O, o0 + step);
-      gemm(true, false, CK, o1 - o0, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, o1 - o0);
-      lowerCol2im(dx, n * g.cin * g.inVolume, col, g, o0, o1);
-    }
-  }
+  forEachChunk(g, batch, scratch, (col, n, o0, width) => {
+    gemm(true, false, CK, width, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, width);
+    lowerCol2im(dx, n * g.cin * g.inVolume, col, g, o0, o0 + width);
+  });
 }
 
 export function convBackFilter(
   gemm: GemmFn, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
-  const CK = g.cin * g.kernelVolume;
-  const O = g.outVolume;
-  const step = chunkWidth(g);
-  const col = scratch.get(CK * step);
-  let beta = accumulate ? 1 : 0;
-  for (let n = 0; n < batch; n++) {
-    for (let o0 = 0; o0 < O; o0 += step) {
-      const o1 = Math.min(O, o0 + step);
-      lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o1);
-      gemm(false, true, g.cout, CK, o1 - o0, 1, dy, n * g.cout * O + o0, O, col, 0, o1 - o0, beta, dw, 0, CK);
-      beta = 1;
-    }
-  }
-  if (batch === 0 && !accumulate) dw.fill(0);
+  const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
+  if (!accumulate) dw.fill(0);
+  forEachChunk(g, batch, scratch, (col, n, o0, width) => {
+    lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    gemm(false, true, g.cout, CK, width, 1, dy, n * g.cout * O + o0, O, col, 0, width, 1, dw, 0, CK);
+  });
 }
