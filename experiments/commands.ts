@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATASET_NAMES, fetchDataset, type DatasetName } from '../datasets/index.js';
 import { backends } from '../src/nd/backends';
+import { gpuModes } from '../src/nd/backends/gpu';
 import { loadCheckpoint } from './checkpoint';
 import { UsageError } from './errors';
 import { evaluate, majorityBaseline, percent } from './evaluate';
@@ -56,7 +57,7 @@ export async function fetchCommand(name: string, cacheDir: string | undefined, i
 }
 
 /** Versions, experiments, backends, the CPU GEMM in use and the modes gpu.js finds here. */
-export async function info(io: Io): Promise<void> {
+export function info(io: Io): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const require = createRequire(join(root, 'package.json'));
   const version = (pkg: string) => {
@@ -73,7 +74,8 @@ export async function info(io: Io): Promise<void> {
     `experiments: ${Object.keys(experiments).join(', ')}`,
     `backends: ${Object.keys(backends).join(', ')}`,
     ...backendLines(),
-    `gpu.js modes: ${await gpuModes()}`,
+    'gpu.js modes:',
+    ...modeLines(),
   ];
   io.out(`${lines.join('\n')}\n`);
 }
@@ -90,15 +92,7 @@ function backendLines(): string[] {
   });
 }
 
-/** gpu.js's static is*Supported probes, whichever this version has. */
-async function gpuModes(): Promise<string> {
-  try {
-    const mod = (await import('gpu.js')) as unknown as { GPU?: Record<string, unknown>; default?: { GPU?: Record<string, unknown> } };
-    const GPU = mod.GPU ?? mod.default?.GPU;
-    if (!GPU) return 'gpu.js loaded without a GPU class';
-    const probes = Object.getOwnPropertyNames(GPU).filter((k) => /^is\w+Supported$/.test(k));
-    return probes.map((k) => `${k.replace(/^is|Supported$/g, '')} ${GPU[k] ? 'yes' : 'no'}`).join(', ');
-  } catch (e) {
-    return `gpu.js does not load (${(e as Error).message.split('\n')[0]})`;
-  }
+/** Every gpu.js mode the GPU backend knows, available or with the reason it cannot run here. */
+function modeLines(): string[] {
+  return gpuModes().map((m) => `  ${m.mode}: ${m.available ? 'available' : m.reason}`);
 }

@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDataDir } from '../../datasets/index.js';
 import { backends } from '../../src/nd/backends';
+import { gpuModes } from '../../src/nd/backends/gpu';
 import { saveCheckpoint } from '../../experiments/checkpoint';
 import { main } from '../../experiments/cli';
 import { sampleConfig } from './fixtures/sample-config';
@@ -195,11 +196,12 @@ describe('ndcnn command line: help and info', () => {
     }
   });
 
-  it('info names every registered backend', () => {
+  it('info names every registered backend, and every gpu.js mode with why it cannot run', () => {
     const r = cli('info');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ndcnn \d+\.\d+\.\d+, node /);
     expect(r.stdout).toContain(`backends: ${Object.keys(backends).join(', ')}`);
-    expect(r.stdout).toMatch(/gpu\.js modes: /);
+    expect(r.stdout).toMatch(/ {2}cpu: cpu \(float32, gemm (openblas|wasm-simd|js)/);
+    for (const m of gpuModes()) expect(r.stdout).toContain(`  ${m.mode}: ${m.available ? 'available' : m.reason}`);
   });
 });
