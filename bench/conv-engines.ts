@@ -4,11 +4,11 @@
  * reason it cannot run the workload.
  */
 import type * as TF from '@tensorflow/tfjs-core';
-import { cpuBackend } from '../src/nd/backends/cpu';
-import { ConvGeometry } from '../src/nd/geometry';
-import { Rng } from '../src/nd/rng';
-import { naiveBackData, naiveBackFilter, naiveConv, type NaiveShape } from './naive';
-import { outSize, type ConvWorkload } from './workloads';
+import { cpuBackend } from '../src/nd/backends/cpu/index.js';
+import { ConvGeometry } from '../src/nd/geometry.js';
+import { Rng } from '../src/nd/rng.js';
+import { naiveBackData, naiveBackFilter, naiveConv, type NaiveShape } from './naive.js';
+import { outSize, type ConvWorkload } from './workloads.js';
 
 export interface ConvRunner {
   forward(): void;

@@ -1,8 +1,8 @@
 /** W1–W3: forward, and backward (input and filter gradients), per engine, in float32. */
-import { naiveEngine, ndcnnEngine, tfjsEngine, type ConvEngine } from './conv-engines';
-import { measureOrProbe, type Timing } from './measure';
-import { TFJS_BACKENDS, tf, useTfjs } from './tfjs';
-import { CONV_WORKLOADS, convFlops } from './workloads';
+import { naiveEngine, ndcnnEngine, tfjsEngine, type ConvEngine } from './conv-engines.js';
+import { measureOrProbe, type Timing } from './measure.js';
+import { TFJS_BACKENDS, tf, useTfjs } from './tfjs.js';
+import { CONV_WORKLOADS, convFlops } from './workloads.js';
 
 export interface ConvResult {
   workload: string;

@@ -3,11 +3,11 @@
  * K = Cin·Πkernel), for each implementation; and the cost of the copies the wasm path makes
  * (A and B in, C in and out), timed on their own, to say whether copying into wasm memory pays.
  */
-import type { GemmFn } from '../src/nd/backends/cpu/gemm';
-import { loadGemm, type GemmImpl } from '../src/nd/backends/cpu/gemm-select';
-import { Rng } from '../src/nd/rng';
-import { measure, type Timing } from './measure';
-import { CONV_WORKLOADS, outSize } from './workloads';
+import type { GemmFn } from '../src/nd/backends/cpu/gemm.js';
+import { loadGemm, type GemmImpl } from '../src/nd/backends/cpu/gemm-select.js';
+import { Rng } from '../src/nd/rng.js';
+import { measure, type Timing } from './measure.js';
+import { CONV_WORKLOADS, outSize } from './workloads.js';
 
 export interface GemmResult {
   shape: string;

@@ -8,15 +8,15 @@
  * readback. A training step (gradient + SGD update on the LeNet-like net of workloads.ts)
  * includes all its real transfers: the parameter upload, the output read and the gradient write-back.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers';
-import type { Backend, Tensor } from '../src/nd/backend';
-import { cpuBackend } from '../src/nd/backends/cpu';
-import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu';
-import { ConvGeometry, PoolGeometry } from '../src/nd/geometry';
-import { Rng } from '../src/nd/rng';
-import { sizeOf, type Shape } from '../src/nd/shape';
-import { measure } from './measure';
-import { LENET } from './workloads';
+import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import type { Backend, Tensor } from '../src/nd/backend.js';
+import { cpuBackend } from '../src/nd/backends/cpu/index.js';
+import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
+import { ConvGeometry, PoolGeometry } from '../src/nd/geometry.js';
+import { Rng } from '../src/nd/rng.js';
+import { sizeOf, type Shape } from '../src/nd/shape.js';
+import { measure } from './measure.js';
+import { LENET } from './workloads.js';
 
 const REPS = 5;
 const rng = new Rng(1);

@@ -9,13 +9,13 @@
  * gradient batches plus curvature-batch Gv products, each Gv costing about one gradient, for HF).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadMnist } from '../datasets/mnist';
-import { randomSplit } from '../datasets/splits';
-import { subset } from '../datasets/dataset';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers';
-import { cpuBackend } from '../src/nd/backends/cpu';
-import { Rng } from '../src/nd/rng';
-import { createOptimizer, MiniBatches, type HfReport, type Optimizer } from '../src/optim';
+import { loadMnist } from '../datasets/mnist.js';
+import { randomSplit } from '../datasets/splits.js';
+import { subset } from '../datasets/dataset.js';
+import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers/index.js';
+import { cpuBackend } from '../src/nd/backends/cpu/index.js';
+import { Rng } from '../src/nd/rng.js';
+import { createOptimizer, MiniBatches, type HfReport, type Optimizer } from '../src/optim/index.js';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const seconds = Number(arg('--seconds')) || 60;

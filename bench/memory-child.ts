@@ -2,8 +2,8 @@
  * Child process of the memory bench: `steps` W4 SGD steps (default 200), then one JSON line
  * with this process's peak resident set (getrusage's ru_maxrss, which Node reports in KiB).
  */
-import { lenet, randomBatch, sgdStep } from './nets';
-import { LENET } from './workloads';
+import { lenet, randomBatch, sgdStep } from './nets.js';
+import { LENET } from './workloads.js';
 
 const steps = Number(process.argv[2] ?? 200);
 const net = lenet();

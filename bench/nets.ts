@@ -1,9 +1,9 @@
 /** The networks of W4/W5 and the curvature bench, built with ndcnn's layers on the CPU backend. */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers';
-import { cpuBackend } from '../src/nd/backends/cpu';
-import type { Batch } from '../src/nd/model';
-import { Rng } from '../src/nd/rng';
-import { LENET, SMALL3D } from './workloads';
+import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { cpuBackend } from '../src/nd/backends/cpu/index.js';
+import type { Batch } from '../src/nd/model.js';
+import { Rng } from '../src/nd/rng.js';
+import { LENET, SMALL3D } from './workloads.js';
 
 export function lenet(): Network {
   return new Network(cpuBackend('float32'), [...LENET.inShape], [

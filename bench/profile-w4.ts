@@ -3,8 +3,8 @@
  *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile-w4.ts [steps]
  *   npx tsx bench/prof-summary.ts bench/results/prof/*.cpuprofile
  */
-import { lenet, randomBatch, sgdStep } from './nets';
-import { LENET } from './workloads';
+import { lenet, randomBatch, sgdStep } from './nets.js';
+import { LENET } from './workloads.js';
 
 const steps = Number(process.argv[2] ?? 100);
 const net = lenet();

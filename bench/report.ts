@@ -1,9 +1,9 @@
 /** The bench's results as markdown tables, with ratios to the baselines measured in the same run. */
-import type { ConvResult } from './conv-suite';
-import type { GemmResult } from './gemm';
-import type { GemmInfo } from '../src/nd/backends/cpu/gemm-select';
-import type { CurvatureResult, TrainResult } from './train-suite';
-import { CONV_WORKLOADS, convFlops } from './workloads';
+import type { ConvResult } from './conv-suite.js';
+import type { GemmResult } from './gemm.js';
+import type { GemmInfo } from '../src/nd/backends/cpu/gemm-select.js';
+import type { CurvatureResult, TrainResult } from './train-suite.js';
+import { CONV_WORKLOADS, convFlops } from './workloads.js';
 
 interface TorchTiming { ms: number; samples: number }
 export interface Results {

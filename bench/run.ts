@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
-import { report, type Results } from './report';
-import { CONV_WORKLOADS, LENET } from './workloads';
+import { report, type Results } from './report.js';
+import { CONV_WORKLOADS, LENET } from './workloads.js';
 
 const args = process.argv.slice(2);
 const peers = !args.includes('--no-peers');

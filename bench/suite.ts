@@ -4,10 +4,10 @@
  * to stdout. `--no-peers` runs only ndcnn. `--fallback` runs only ndcnn's W1–W4 and labels
  * them with the GEMM in use, for runs under NDCNN_GEMM=wasm or js.
  */
-import { gemmInfo } from '../src/nd/backends/cpu/gemm-select';
-import { convSuite } from './conv-suite';
-import { gemmSuite } from './gemm';
-import { trainSuite, w4Ndcnn } from './train-suite';
+import { gemmInfo } from '../src/nd/backends/cpu/gemm-select.js';
+import { convSuite } from './conv-suite.js';
+import { gemmSuite } from './gemm.js';
+import { trainSuite, w4Ndcnn } from './train-suite.js';
 
 const peers = !process.argv.includes('--no-peers');
 const log = (s: string) => process.stderr.write(`  ${s}\n`);

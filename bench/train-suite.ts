@@ -4,12 +4,12 @@
  * small 3-D net), on ndcnn; W4 also on TF.js.
  */
 import type * as TF from '@tensorflow/tfjs-core';
-import { Rng } from '../src/nd/rng';
-import { measureOrProbe, type Timing } from './measure';
-import { lenet, randomBatch, sgdStep, small3d } from './nets';
-import { TFJS_BACKENDS, tf, useTfjs } from './tfjs';
-import { LENET, SMALL3D } from './workloads';
-import type { Network } from '../src/layers';
+import { Rng } from '../src/nd/rng.js';
+import { measureOrProbe, type Timing } from './measure.js';
+import { lenet, randomBatch, sgdStep, small3d } from './nets.js';
+import { TFJS_BACKENDS, tf, useTfjs } from './tfjs.js';
+import { LENET, SMALL3D } from './workloads.js';
+import type { Network } from '../src/layers/index.js';
 
 export interface TrainResult {
   workload: string;

@@ -4,10 +4,10 @@
  * differences between them. The result goes into the page and into `window.ndcnnResult`, which
  * the browser test reads.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers';
-import { cpuBackend } from '../src/nd/backends/cpu';
-import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu';
-import { Rng } from '../src/nd/rng';
+import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { cpuBackend } from '../src/nd/backends/cpu/index.js';
+import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
+import { Rng } from '../src/nd/rng.js';
 
 export interface PageResult {
   cpu: string;

@@ -4,8 +4,8 @@
  * recordings of one seeded-chosen speaker held out (unseen voices), or FSDD's own split.
  */
 import { fsddOfficialSplit, loadFsdd, pickSpeakers, randomSplit, speakerSplit, subset, type FsddDataset, type Split } from '../datasets/index.js';
-import { conv, dense, flatten, maxPool } from '../src/layers';
-import type { Experiment } from './experiment';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import type { Experiment } from './experiment.js';
 
 const TEST_FRACTION = 0.2;
 

@@ -10,9 +10,9 @@
  * held-out accuracy past 98.5 %. The generator is its own, and its state goes into every
  * checkpoint, so resumed runs draw the same offsets.
  */
-import type { FloatArray } from '../src/nd/dtype';
-import type { Batch } from '../src/nd/model';
-import { Rng } from '../src/nd/rng';
+import type { FloatArray } from '../src/nd/dtype.js';
+import type { Batch } from '../src/nd/model.js';
+import { Rng } from '../src/nd/rng.js';
 
 export class ShiftAugmenter {
   private readonly rng: Rng;

@@ -11,11 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FloatArray } from '../src/nd/dtype';
-import type { MiniBatchState } from '../src/optim';
-import { writeFileAtomic } from './atomic';
-import { readConfig, type RunConfig } from './config';
-import { RunFileError } from './errors';
+import type { FloatArray } from '../src/nd/dtype.js';
+import type { MiniBatchState } from '../src/optim/index.js';
+import { writeFileAtomic } from './atomic.js';
+import { readConfig, type RunConfig } from './config.js';
+import { RunFileError } from './errors.js';
 
 export const CHECKPOINT_FORMAT = 'ndcnn-checkpoint';
 export const CHECKPOINT_VERSION = 1;

@@ -6,11 +6,11 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { evalRun, fetchCommand, info } from './commands';
-import { reportError, UsageError } from './errors';
-import { DEFAULT_EXPERIMENT, experiments } from './registry';
-import type { TrainFlags } from './resolve';
-import { processIo, train, type Io } from './train';
+import { evalRun, fetchCommand, info } from './commands.js';
+import { reportError, UsageError } from './errors.js';
+import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
+import type { TrainFlags } from './resolve.js';
+import { processIo, train, type Io } from './train.js';
 
 const EXIT_INTERRUPTED = 130;
 

@@ -4,15 +4,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATASET_NAMES, fetchDataset, type DatasetName } from '../datasets/index.js';
-import { backends } from '../src/nd/backends';
-import { gpuModes } from '../src/nd/backends/gpu';
-import { loadCheckpoint } from './checkpoint';
-import { UsageError } from './errors';
-import { evaluate, majorityBaseline, percent } from './evaluate';
-import { experiments } from './registry';
-import { checkpointPath } from './resolve';
-import { buildNetwork, loadData } from './session';
-import type { Io } from './train';
+import { backends } from '../src/nd/backends/index.js';
+import { gpuModes } from '../src/nd/backends/gpu/index.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { UsageError } from './errors.js';
+import { evaluate, majorityBaseline, percent } from './evaluate.js';
+import { experiments } from './registry.js';
+import { checkpointPath } from './resolve.js';
+import { buildNetwork, loadData } from './session.js';
+import type { Io } from './train.js';
 
 export interface EvalFlags {
   path: string;

@@ -3,10 +3,10 @@
  * defaults and command-line overrides, written to config.json and into every checkpoint so a
  * run can be resumed or evaluated from its files alone.
  */
-import type { LayerSpec } from '../src/layers';
-import type { LossName } from '../src/layers';
-import type { OptimizerName } from '../src/optim';
-import { UsageError } from './errors';
+import type { LayerSpec } from '../src/layers/index.js';
+import type { LossName } from '../src/layers/index.js';
+import type { OptimizerName } from '../src/optim/index.js';
+import { UsageError } from './errors.js';
 
 export interface RunConfig {
   experiment: string;

@@ -5,7 +5,7 @@
  * stack behind NDCNN_DEBUG=1.
  */
 import { DataError } from '../datasets/index.js';
-import { ShapeError } from '../src/nd/shape';
+import { ShapeError } from '../src/nd/shape.js';
 
 /** A flag or setting the user can fix: exit status 2, as for usage errors in most tools. */
 export class UsageError extends Error {

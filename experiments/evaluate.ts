@@ -1,8 +1,8 @@
 /** Held-out evaluation: mean loss and accuracy of a network on a data set, and the majority-class baseline. */
 import type { Dataset } from '../datasets/index.js';
-import type { Network } from '../src/layers';
-import { classCounts } from './experiment';
-import type { TestMetrics } from './metrics';
+import type { Network } from '../src/layers/index.js';
+import { classCounts } from './experiment.js';
+import type { TestMetrics } from './metrics.js';
 
 /** Loss (the network's own, mean over examples) and top-1 accuracy on `ds`. */
 export function evaluate(net: Network, ds: Dataset): TestMetrics {

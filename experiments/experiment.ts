@@ -4,9 +4,9 @@
  * loop (train.ts) knows nothing else about it.
  */
 import { subset, type Dataset } from '../datasets/index.js';
-import type { LayerSpec } from '../src/layers';
-import { Rng } from '../src/nd/rng';
-import type { HfOptions } from '../src/optim';
+import type { LayerSpec } from '../src/layers/index.js';
+import { Rng } from '../src/nd/rng.js';
+import type { HfOptions } from '../src/optim/index.js';
 
 export interface DataRequest {
   dataset: string;

@@ -4,8 +4,8 @@
  * 10,000 split, from --data-dir, ../shared/data or `ndcnn fetch fashion-mnist`).
  */
 import { loadFashionMnist, loadMnist, randomSplit, subset } from '../datasets/index.js';
-import { conv, dense, flatten, maxPool } from '../src/layers';
-import type { Experiment, PreparedData } from './experiment';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import type { Experiment, PreparedData } from './experiment.js';
 
 /** Held-out digits of the MNIST package's 10,000. */
 const MNIST_TEST = 2000;

@@ -4,7 +4,7 @@
  * run's file is byte-identical to an uninterrupted run's with the same seed on the CPU backend.
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { RunFileError } from './errors';
+import { RunFileError } from './errors.js';
 
 export interface StepMetrics {
   kind: 'step';

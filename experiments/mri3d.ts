@@ -4,8 +4,8 @@
  * no training and test patch share a voxel; the score to beat is the majority class.
  */
 import { loadMri, mriPatches } from '../datasets/index.js';
-import { conv, dense, flatten, maxPool } from '../src/layers';
-import type { Experiment } from './experiment';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import type { Experiment } from './experiment.js';
 
 export const mri3d: Experiment = {
   name: 'mri3d',

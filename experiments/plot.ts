@@ -3,7 +3,7 @@
  * metrics.jsonl by a few lines of SVG of our own: two panels, axes with round-number ticks,
  * one polyline per series, a legend.
  */
-import type { EpochMetrics, MetricsLine, StepMetrics } from './metrics';
+import type { EpochMetrics, MetricsLine, StepMetrics } from './metrics.js';
 
 interface Series {
   name: string;

@@ -5,14 +5,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PreparedData } from './experiment';
-import type { LossName } from '../src/layers';
-import { isOptimizerName, optimizers } from '../src/optim';
-import { loadCheckpoint, type Checkpoint } from './checkpoint';
-import { checkInteger, checkPositive, type RunConfig } from './config';
-import { UsageError } from './errors';
-import { findExperiment } from './session';
-import { DEFAULT_EXPERIMENT } from './registry';
+import type { PreparedData } from './experiment.js';
+import type { LossName } from '../src/layers/index.js';
+import { isOptimizerName, optimizers } from '../src/optim/index.js';
+import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkInteger, checkPositive, type RunConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { findExperiment } from './session.js';
+import { DEFAULT_EXPERIMENT } from './registry.js';
 
 export interface TrainFlags {
   experiment?: string;

@@ -2,12 +2,12 @@
  * What `train` and `eval` share: loading an experiment's data as a config describes it, and
  * building the backend and network the config names.
  */
-import { createBackend } from '../src/nd/backends';
-import { Network } from '../src/layers';
-import type { RunConfig } from './config';
-import { UsageError } from './errors';
-import { limit, type Experiment, type PreparedData } from './experiment';
-import { experiments } from './registry';
+import { createBackend } from '../src/nd/backends/index.js';
+import { Network } from '../src/layers/index.js';
+import type { RunConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { limit, type Experiment, type PreparedData } from './experiment.js';
+import { experiments } from './registry.js';
 
 export function findExperiment(name: string): Experiment {
   const e = Object.prototype.hasOwnProperty.call(experiments, name) ? experiments[name] : undefined;

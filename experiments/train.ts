@@ -7,21 +7,21 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Network } from '../src/layers';
-import { Rng } from '../src/nd/rng';
-import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim';
-import { writeFileAtomic } from './atomic';
-import { ShiftAugmenter } from './augment';
-import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint';
-import type { RunConfig } from './config';
-import { RunFileError, UsageError } from './errors';
-import { evaluate, majorityBaseline, percent } from './evaluate';
-import type { PreparedData } from './experiment';
-import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type TestMetrics } from './metrics';
-import { renderPlot } from './plot';
-import { clock, Progress } from './progress';
-import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve';
-import { buildNetwork, loadData } from './session';
+import type { Network } from '../src/layers/index.js';
+import { Rng } from '../src/nd/rng.js';
+import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim/index.js';
+import { writeFileAtomic } from './atomic.js';
+import { ShiftAugmenter } from './augment.js';
+import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import { RunFileError, UsageError } from './errors.js';
+import { evaluate, majorityBaseline, percent } from './evaluate.js';
+import type { PreparedData } from './experiment.js';
+import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type TestMetrics } from './metrics.js';
+import { renderPlot } from './plot.js';
+import { clock, Progress } from './progress.js';
+import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
+import { buildNetwork, loadData } from './session.js';
 
 export interface Io {
   out: (s: string) => void;

@@ -1,7 +1,7 @@
 /** Shared test tools: seeded data, central finite differences, relative error. */
-import type { FloatArray } from '../src/nd/dtype';
-import type { Batch, Model } from '../src/nd/model';
-import { Rng } from '../src/nd/rng';
+import type { FloatArray } from '../src/nd/dtype.js';
+import type { Batch, Model } from '../src/nd/model.js';
+import { Rng } from '../src/nd/rng.js';
 
 export function randn(rng: Rng, n: number, scale = 1): Float64Array {
   const a = new Float64Array(n);

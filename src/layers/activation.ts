@@ -4,9 +4,9 @@
  *   R-forward:  R{y} = σ'(z) · R{z}
  *   R-backward: R{dE/dz} = R{dE/dy} · σ'(z) + dE/dy · σ''(z) · R{z}
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend';
-import type { Shape } from '../nd/shape';
-import { Buffers, type Layer } from './layer';
+import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { Shape } from '../nd/shape.js';
+import { Buffers, type Layer } from './layer.js';
 
 export class Activation implements Layer {
   readonly paramShapes: Shape[] = [];

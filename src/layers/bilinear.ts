@@ -7,12 +7,12 @@
  *   R-backward  R{dW} = opᵀ_W(R{x}, δ) + opᵀ_W(x, R{δ}),  R{db} = Σ R{δ},
  *               R{dx} = opᵀ_x(R{δ}, W) + opᵀ_x(δ, V_W)
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend';
-import type { FloatArray } from '../nd/dtype';
-import type { Rng } from '../nd/rng';
-import type { Shape } from '../nd/shape';
-import { Activation } from './activation';
-import { Buffers, type Layer } from './layer';
+import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
+import type { Shape } from '../nd/shape.js';
+import { Activation } from './activation.js';
+import { Buffers, type Layer } from './layer.js';
 
 export abstract class BilinearLayer implements Layer {
   abstract readonly paramShapes: Shape[];

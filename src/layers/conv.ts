@@ -3,13 +3,13 @@
  * channels, stride, zero padding and dilation), then bias and activation. The calculus is the
  * bilinear one (bilinear.ts) with op = conv and its adjoints convBackData / convBackFilter.
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend';
-import type { FloatArray } from '../nd/dtype';
-import { ConvGeometry, type ConvOptions } from '../nd/geometry';
-import type { Rng } from '../nd/rng';
-import type { Shape } from '../nd/shape';
-import { BilinearLayer } from './bilinear';
-import { defaultInit, initWeights, type InitKind } from './init';
+import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import { ConvGeometry, type ConvOptions } from '../nd/geometry.js';
+import type { Rng } from '../nd/rng.js';
+import type { Shape } from '../nd/shape.js';
+import { BilinearLayer } from './bilinear.js';
+import { defaultInit, initWeights, type InitKind } from './init.js';
 
 export interface ConvSpec extends ConvOptions {
   kind: 'conv';

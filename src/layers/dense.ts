@@ -3,12 +3,12 @@
  * layout), then an activation. Bilinear calculus (bilinear.ts) with op(x, W) = x·Wᵀ,
  * opᵀ_x(δ, W) = δ·W and opᵀ_W(x, δ) = δᵀ·x.
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend';
-import type { FloatArray } from '../nd/dtype';
-import type { Rng } from '../nd/rng';
-import { ShapeError, checkSizes, fmt, type Shape } from '../nd/shape';
-import { BilinearLayer } from './bilinear';
-import { defaultInit, initWeights, type InitKind } from './init';
+import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
+import { ShapeError, checkSizes, fmt, type Shape } from '../nd/shape.js';
+import { BilinearLayer } from './bilinear.js';
+import { defaultInit, initWeights, type InitKind } from './init.js';
 
 export interface DenseSpec {
   kind: 'dense';

@@ -1,7 +1,7 @@
 /** Flatten [N, C, ...spatial] to [N, C·Πspatial] row-major (torch.flatten(x, 1)); every pass is a reshape. */
-import type { Backend, Tensor } from '../nd/backend';
-import { sizeOf, type Shape } from '../nd/shape';
-import type { Layer } from './layer';
+import type { Backend, Tensor } from '../nd/backend.js';
+import { sizeOf, type Shape } from '../nd/shape.js';
+import type { Layer } from './layer.js';
 
 export interface FlattenSpec {
   kind: 'flatten';

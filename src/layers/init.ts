@@ -1,7 +1,7 @@
 /** Weight initialisation from the seeded generator. */
-import type { ActivationKind } from '../nd/backend';
-import type { FloatArray } from '../nd/dtype';
-import type { Rng } from '../nd/rng';
+import type { ActivationKind } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
 
 export type InitKind = 'he' | 'glorot';
 

@@ -5,10 +5,10 @@
  * Parameters live in the network's one flat vector; a layer receives tensors standing for its
  * slices (weights, then bias) on every pass and never keeps its own copies between batches.
  */
-import type { Backend, Tensor } from '../nd/backend';
-import type { FloatArray } from '../nd/dtype';
-import type { Rng } from '../nd/rng';
-import { sameShape, type Shape } from '../nd/shape';
+import type { Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
+import { sameShape, type Shape } from '../nd/shape.js';
 
 export interface Layer {
   /** e.g. "conv#1": used in every error message. */

@@ -3,8 +3,8 @@
  * and the loss value must be read back anyway). Each states its value, gradient and Hessian
  * side by side; the Hessian-vector product H_L·u is what Gv and Hv need at the top.
  */
-import type { FloatArray } from '../nd/dtype';
-import { ShapeError } from '../nd/shape';
+import type { FloatArray } from '../nd/dtype.js';
+import { ShapeError } from '../nd/shape.js';
 
 export type Targets = Int32Array | FloatArray;
 

@@ -3,15 +3,15 @@
  * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
  * Hv and Gv share that layout. Implements the optimizers' Model interface.
  */
-import type { Backend, Tensor } from '../nd/backend';
-import { allocate, dtypeOf, type FloatArray } from '../nd/dtype';
-import type { Batch, Curvature, Model } from '../nd/model';
-import { sliceBatch } from '../nd/model';
-import { Rng } from '../nd/rng';
-import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape';
-import type { Layer } from './layer';
-import { losses, type Loss, type LossName } from './loss';
-import { buildLayer, type LayerSpec } from './registry';
+import type { Backend, Tensor } from '../nd/backend.js';
+import { allocate, dtypeOf, type FloatArray } from '../nd/dtype.js';
+import type { Batch, Curvature, Model } from '../nd/model.js';
+import { sliceBatch } from '../nd/model.js';
+import { Rng } from '../nd/rng.js';
+import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import type { Layer } from './layer.js';
+import { losses, type Loss, type LossName } from './loss.js';
+import { buildLayer, type LayerSpec } from './registry.js';
 
 export interface NetworkOptions {
   loss?: LossName;

@@ -5,10 +5,10 @@
  *   R-forward   R{y} = R{x} at the argmax (the max is locally linear: it picks one element)
  *   R-backward  the same routing for R{dE/dy}
  */
-import type { Backend, Tensor } from '../nd/backend';
-import { PoolGeometry, type PoolOptions } from '../nd/geometry';
-import type { Shape } from '../nd/shape';
-import { Buffers, type Layer } from './layer';
+import type { Backend, Tensor } from '../nd/backend.js';
+import { PoolGeometry, type PoolOptions } from '../nd/geometry.js';
+import type { Shape } from '../nd/shape.js';
+import { Buffers, type Layer } from './layer.js';
 
 export interface MaxPoolSpec extends PoolOptions {
   kind: 'maxPool';

@@ -1,13 +1,13 @@
 /** Layer specs (plain JSON, so configs and checkpoints can store them) and the typed registry that builds them. */
-import type { ActivationKind, Backend } from '../nd/backend';
-import { ACTIVATIONS } from '../nd/backend';
-import { ShapeError, type Shape } from '../nd/shape';
-import { Activation } from './activation';
-import { Conv, type ConvSpec } from './conv';
-import { Dense, type DenseSpec } from './dense';
-import { Flatten, type FlattenSpec } from './flatten';
-import type { Layer } from './layer';
-import { MaxPool, type MaxPoolSpec } from './pool';
+import type { ActivationKind, Backend } from '../nd/backend.js';
+import { ACTIVATIONS } from '../nd/backend.js';
+import { ShapeError, type Shape } from '../nd/shape.js';
+import { Activation } from './activation.js';
+import { Conv, type ConvSpec } from './conv.js';
+import { Dense, type DenseSpec } from './dense.js';
+import { Flatten, type FlattenSpec } from './flatten.js';
+import type { Layer } from './layer.js';
+import { MaxPool, type MaxPoolSpec } from './pool.js';
 
 export interface ActivationSpec {
   kind: 'activation';

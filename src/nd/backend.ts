@@ -3,9 +3,9 @@
  * Gauss-Newton) is composed from these primitives; nothing else touches a tensor's memory.
  * Destinations come first; nothing here allocates except the memory primitives.
  */
-import type { DType, FloatArray } from './dtype';
-import type { ConvGeometry, PoolGeometry } from './geometry';
-import type { Shape } from './shape';
+import type { DType, FloatArray } from './dtype.js';
+import type { ConvGeometry, PoolGeometry } from './geometry.js';
+import type { Shape } from './shape.js';
 
 export type ActivationKind = 'identity' | 'sigmoid' | 'tanh' | 'relu';
 export const ACTIVATIONS: readonly ActivationKind[] = ['identity', 'sigmoid', 'tanh', 'relu'];

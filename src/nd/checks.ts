@@ -2,9 +2,9 @@
  * Shape checks of the Backend contract, shared by every backend so that a misfit reads the same
  * whichever backend runs: the operation, every shape involved, and what was expected.
  */
-import type { Tensor } from './backend';
-import type { ConvGeometry, PoolGeometry } from './geometry';
-import { ShapeError, fmt, sameShape, sizeOf } from './shape';
+import type { Tensor } from './backend.js';
+import type { ConvGeometry, PoolGeometry } from './geometry.js';
+import { ShapeError, fmt, sameShape, sizeOf } from './shape.js';
 
 export function checkSameSize(op: string, a: Tensor, b: Tensor): void {
   if (sizeOf(a.shape) !== sizeOf(b.shape)) {

@@ -3,7 +3,7 @@
  * both adjoints. Spatial tuples keep the layer's own rank (1, 2 or 3); the `*3` fields lift them
  * to three axes with leading singletons, which is all a backend ever loops over.
  */
-import { ShapeError, checkSizes, fmt, lift3, perAxis, sizeOf, type Shape } from './shape';
+import { ShapeError, checkSizes, fmt, lift3, perAxis, sizeOf, type Shape } from './shape.js';
 
 type Triple = [number, number, number];
 

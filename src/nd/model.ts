@@ -2,7 +2,7 @@
  * What optimizers see of a model: one flat parameter vector and functions of it on a batch.
  * Optimizers know no layer; a Network implements this.
  */
-import type { FloatArray } from './dtype';
+import type { FloatArray } from './dtype.js';
 
 /** n samples: inputs flattened row-major per sample, targets as class labels or values. */
 export interface Batch {

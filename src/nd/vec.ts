@@ -1,5 +1,5 @@
 /** Flat-vector helpers: parameters, gradients, directions, Hv and Gv all share one layout. */
-import type { FloatArray } from './dtype';
+import type { FloatArray } from './dtype.js';
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;

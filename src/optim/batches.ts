@@ -10,9 +10,9 @@
  * - Leaving a `for ... of` over epoch() early leaves the epoch open: the next epoch() call goes on
  *   with its remaining batches.
  */
-import type { FloatArray } from '../nd/dtype';
-import type { Batch } from '../nd/model';
-import type { Rng } from '../nd/rng';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Batch } from '../nd/model.js';
+import type { Rng } from '../nd/rng.js';
 
 /** n samples: x holds n·sampleSize inputs row-major; y holds n labels or n·targetSize targets. */
 export interface Dataset {

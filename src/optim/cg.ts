@@ -13,8 +13,8 @@
  * x and r are updated out of place into a second buffer and swapped, so a product that returns
  * NaN/Inf (a bad curvature batch) is caught before it reaches the current iterate.
  */
-import type { FloatArray } from '../nd/dtype';
-import { dot, like } from '../nd/vec';
+import type { FloatArray } from '../nd/dtype.js';
+import { dot, like } from '../nd/vec.js';
 
 export interface CgProblem {
   /** out = A v. Must not keep references to v or out. */

@@ -17,10 +17,10 @@
  * is rejected, λ raised by 3/2 and the warm start reset. The parameters stay finite: they are
  * either restored to θ bit for bit or set to a θ + t·d whose loss was finite.
  */
-import type { FloatArray } from '../nd/dtype';
-import { sliceBatch, type Batch, type Model } from '../nd/model';
-import { allFinite, dot, like } from '../nd/vec';
-import { ConjugateGradient, MARTENS_EPSILON, type CgStop } from './cg';
+import type { FloatArray } from '../nd/dtype.js';
+import { sliceBatch, type Batch, type Model } from '../nd/model.js';
+import { allFinite, dot, like } from '../nd/vec.js';
+import { ConjugateGradient, MARTENS_EPSILON, type CgStop } from './cg.js';
 import {
   readNumber,
   readState,
@@ -29,7 +29,7 @@ import {
   vectorToJson,
   type Optimizer,
   type StepReport,
-} from './optimizer';
+} from './optimizer.js';
 
 export interface HfOptions {
   /** Initial damping λ₀; default 1. */

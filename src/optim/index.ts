@@ -1,5 +1,5 @@
 /** The optimizers: SGD, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
-export { MiniBatches, type Dataset, type MiniBatchState } from './batches';
+export { MiniBatches, type Dataset, type MiniBatchState } from './batches.js';
 export {
   ConjugateGradient,
   MARTENS_EPSILON,
@@ -8,10 +8,10 @@ export {
   type CgProblem,
   type CgResult,
   type CgStop,
-} from './cg';
-export { HessianFree, type HfOptions, type HfReport } from './hf';
-export type { Optimizer, StepReport } from './optimizer';
-export { createOptimizer, isOptimizerName, optimizers, type OptimizerName, type OptimizerOptions } from './registry';
+} from './cg.js';
+export { HessianFree, type HfOptions, type HfReport } from './hf.js';
+export type { Optimizer, StepReport } from './optimizer.js';
+export { createOptimizer, isOptimizerName, optimizers, type OptimizerName, type OptimizerOptions } from './registry.js';
 export {
   learningRate,
   schedules,
@@ -21,5 +21,5 @@ export {
   type Schedule,
   type ScheduleKind,
   type StepSchedule,
-} from './schedules';
-export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd';
+} from './schedules.js';
+export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd.js';

@@ -2,8 +2,8 @@
  * The one interface every optimizer implements, so experiments swap them by name (see
  * registry.ts), and the helpers that keep their state JSON-serialisable.
  */
-import type { FloatArray } from '../nd/dtype';
-import type { Batch, Model } from '../nd/model';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Batch, Model } from '../nd/model.js';
 
 /** What every step reports; each optimizer adds its own fields. */
 export interface StepReport {

@@ -3,9 +3,9 @@
  * (`createOptimizer('hf', { curvatureBatch: 256 })`). Option defaults are documented on
  * SgdOptions (sgd.ts) and HfOptions (hf.ts).
  */
-import { HessianFree, type HfOptions } from './hf';
-import type { Optimizer } from './optimizer';
-import { Sgd, type SgdOptions } from './sgd';
+import { HessianFree, type HfOptions } from './hf.js';
+import type { Optimizer } from './optimizer.js';
+import { Sgd, type SgdOptions } from './sgd.js';
 
 export const optimizers = {
   sgd: (options?: SgdOptions) => new Sgd(options),

@@ -15,9 +15,9 @@
  * Both shrink a weight with zero gradient by (1 − η_t·wd) per step without momentum; with momentum
  * 'l2' shrinks it faster, because the decay accumulates in v.
  */
-import { dtypeOf, type FloatArray } from '../nd/dtype';
-import type { Batch, Model } from '../nd/model';
-import { allFinite, like } from '../nd/vec';
+import { dtypeOf, type FloatArray } from '../nd/dtype.js';
+import type { Batch, Model } from '../nd/model.js';
+import { allFinite, like } from '../nd/vec.js';
 import {
   readNumber,
   readState,
@@ -26,8 +26,8 @@ import {
   vectorToJson,
   type Optimizer,
   type StepReport,
-} from './optimizer';
-import { learningRate, validateSchedule, type Schedule } from './schedules';
+} from './optimizer.js';
+import { learningRate, validateSchedule, type Schedule } from './schedules.js';
 
 export type MomentumKind = 'none' | 'classic' | 'nesterov';
 export type WeightDecayKind = 'decoupled' | 'l2';

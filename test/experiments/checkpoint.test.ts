@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, parseCheckpoint, saveCheckpoint, type Checkpoint } from '../../experiments/checkpoint';
-import { RunFileError } from '../../experiments/errors';
-import { sampleConfig } from './fixtures/sample-config';
+import { loadCheckpoint, parseCheckpoint, saveCheckpoint, type Checkpoint } from '../../experiments/checkpoint.js';
+import { RunFileError } from '../../experiments/errors.js';
+import { sampleConfig } from './fixtures/sample-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndcnn-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,11 +11,11 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDataDir } from '../../datasets/index.js';
-import { backends } from '../../src/nd/backends';
-import { gpuModes } from '../../src/nd/backends/gpu';
-import { saveCheckpoint } from '../../experiments/checkpoint';
-import { main } from '../../experiments/cli';
-import { sampleConfig } from './fixtures/sample-config';
+import { backends } from '../../src/nd/backends/index.js';
+import { gpuModes } from '../../src/nd/backends/gpu/index.js';
+import { saveCheckpoint } from '../../experiments/checkpoint.js';
+import { main } from '../../experiments/cli.js';
+import { sampleConfig } from './fixtures/sample-config.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-cli-'));

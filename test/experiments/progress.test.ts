@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clock, Progress } from '../../experiments/progress';
+import { clock, Progress } from '../../experiments/progress.js';
 
 /** A Progress on a fake clock that advances 50 ms per tick, collecting what it writes. */
 function harness(bar: boolean) {

@@ -11,10 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../experiments/checkpoint';
-import { readMetrics, type EpochMetrics, type StepMetrics } from '../../experiments/metrics';
-import { train, type Io } from '../../experiments/train';
-import type { TrainFlags } from '../../experiments/resolve';
+import { loadCheckpoint } from '../../experiments/checkpoint.js';
+import { readMetrics, type EpochMetrics, type StepMetrics } from '../../experiments/metrics.js';
+import { train, type Io } from '../../experiments/train.js';
+import type { TrainFlags } from '../../experiments/resolve.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-resume-'));

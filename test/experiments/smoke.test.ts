@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDataDir } from '../../datasets/index.js';
-import { shiftInto } from '../../experiments/augment';
-import { evalRun } from '../../experiments/commands';
-import { readMetrics, type EpochMetrics, type StepMetrics } from '../../experiments/metrics';
-import type { TrainFlags } from '../../experiments/resolve';
-import { train, type Io } from '../../experiments/train';
-import { backends } from '../../src/nd/backends';
+import { shiftInto } from '../../experiments/augment.js';
+import { evalRun } from '../../experiments/commands.js';
+import { readMetrics, type EpochMetrics, type StepMetrics } from '../../experiments/metrics.js';
+import type { TrainFlags } from '../../experiments/resolve.js';
+import { train, type Io } from '../../experiments/train.js';
+import { backends } from '../../src/nd/backends/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-smoke-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exampleSize, loadFsdd, loadMnist, sharedDataDir, type Dataset } from '../../datasets/index.js';
-import { audio1d, fsddSplits } from '../../experiments/audio1d';
-import type { DataRequest, PreparedData } from '../../experiments/experiment';
-import { image2d } from '../../experiments/image2d';
-import { mri3d } from '../../experiments/mri3d';
+import { audio1d, fsddSplits } from '../../experiments/audio1d.js';
+import type { DataRequest, PreparedData } from '../../experiments/experiment.js';
+import { image2d } from '../../experiments/image2d.js';
+import { mri3d } from '../../experiments/mri3d.js';
 
 const has = (set: string) => existsSync(join(sharedDataDir(), set));
 

@@ -11,13 +11,13 @@
  * float64 on |inputs|. A wrong index or a missing term is off by a whole term, ~10^6 times more.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/nd/backend';
-import { ACTIVATIONS } from '../../src/nd/backend';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry';
-import { Rng } from '../../src/nd/rng';
-import { sizeOf, type Shape } from '../../src/nd/shape';
-import { EPS32, gpu, gpuTitle, skipGpu } from './gpu-mode';
+import type { Backend } from '../../src/nd/backend.js';
+import { ACTIVATIONS } from '../../src/nd/backend.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry.js';
+import { Rng } from '../../src/nd/rng.js';
+import { sizeOf, type Shape } from '../../src/nd/shape.js';
+import { EPS32, gpu, gpuTitle, skipGpu } from './gpu-mode.js';
 
 const REF = cpuBackend('float64');
 const rng = new Rng(7);

@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowser } from '../../browser/build';
-import type { PageResult } from '../../browser/main';
-import { inCI } from './gpu-mode';
+import { buildBrowser } from '../../browser/build.js';
+import type { PageResult } from '../../browser/main.js';
+import { inCI } from './gpu-mode.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (Debian package chromium)`;

@@ -4,7 +4,7 @@
  * A missing mode skips the suites with the reason in their names; in CI (CI=true) they run
  * anyway and fail, because a CI that silently skipped its GPU run would prove nothing.
  */
-import { gpuBackend, gpuModes, MODE_ENV, type GpuBackend, type GpuMode } from '../../src/nd/backends/gpu';
+import { gpuBackend, gpuModes, MODE_ENV, type GpuBackend, type GpuMode } from '../../src/nd/backends/gpu/index.js';
 
 export const inCI = process.env.CI === 'true';
 export const modes = gpuModes();

@@ -1,7 +1,7 @@
 /** Mode selection: every mode listed with a reason when unavailable; demands and fallbacks are never silent. */
 import { describe, expect, it, vi } from 'vitest';
-import { GPU_MODES, gpuBackend, GpuModeError, gpuModes, MODE_ENV } from '../../src/nd/backends/gpu';
-import { inCI, modes } from './gpu-mode';
+import { GPU_MODES, gpuBackend, GpuModeError, gpuModes, MODE_ENV } from '../../src/nd/backends/gpu/index.js';
+import { inCI, modes } from './gpu-mode.js';
 
 const unavailable = modes.filter((m) => !m.available);
 const headless = modes.find((m) => m.mode === 'headlessgl')!;

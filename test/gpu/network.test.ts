@@ -9,13 +9,13 @@
  * leaves a 30× margin; a wrong index, a missing term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers';
-import type { Backend } from '../../src/nd/backend';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import type { Batch } from '../../src/nd/model';
-import { Rng } from '../../src/nd/rng';
-import { randn, randomBatch, relError } from '../helpers';
-import { gpu, gpuTitle, skipGpu } from './gpu-mode';
+import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import type { Backend } from '../../src/nd/backend.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import type { Batch } from '../../src/nd/model.js';
+import { Rng } from '../../src/nd/rng.js';
+import { randn, randomBatch, relError } from '../helpers.js';
+import { gpu, gpuTitle, skipGpu } from './gpu-mode.js';
 
 const TOL = 2e-5;
 const CPU = cpuBackend('float32');

@@ -6,11 +6,11 @@
  */
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { ConvGeometry } from '../../src/nd/geometry';
-import { Rng } from '../../src/nd/rng';
-import { randn, relError } from '../helpers';
-import { forEachIndex, naiveConv, naiveFilterGradient, offsetOf } from '../reference';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { ConvGeometry } from '../../src/nd/geometry.js';
+import { Rng } from '../../src/nd/rng.js';
+import { randn, relError } from '../helpers.js';
+import { forEachIndex, naiveConv, naiveFilterGradient, offsetOf } from '../reference.js';
 
 const B = cpuBackend('float64');
 const TIGHT = 1e-12;

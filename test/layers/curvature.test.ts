@@ -4,12 +4,12 @@
  * truncation error is O(h²) ≈ 1e-10 relative; 1e-6 leaves a wide margin (see helpers.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import type { Batch } from '../../src/nd/model';
-import { Rng } from '../../src/nd/rng';
-import { dot } from '../../src/nd/vec';
-import { numericHv, randn, randomBatch, relError } from '../helpers';
+import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import type { Batch } from '../../src/nd/model.js';
+import { Rng } from '../../src/nd/rng.js';
+import { dot } from '../../src/nd/vec.js';
+import { numericHv, randn, randomBatch, relError } from '../helpers.js';
 
 const B = cpuBackend('float64');
 const FD = 1e-6;

@@ -1,8 +1,8 @@
 /** Bad input throws an error naming the layer and showing the shapes involved. */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { ConvGeometry } from '../../src/nd/geometry';
+import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { ConvGeometry } from '../../src/nd/geometry.js';
 
 const B = cpuBackend('float64');
 const build = (inShape: number[], specs: LayerSpec[]) => () => new Network(B, inShape, specs);

@@ -4,13 +4,13 @@
  * relative error is justified in helpers.ts (the exact gradient agrees to ~1e-8).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, buildLayer, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers';
-import { ACTIVATIONS } from '../../src/nd/backend';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { Rng } from '../../src/nd/rng';
-import { sizeOf } from '../../src/nd/shape';
-import { dot } from '../../src/nd/vec';
-import { numericGradient, randn, randomBatch, relError } from '../helpers';
+import { activation, buildLayer, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { ACTIVATIONS } from '../../src/nd/backend.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { Rng } from '../../src/nd/rng.js';
+import { sizeOf } from '../../src/nd/shape.js';
+import { dot } from '../../src/nd/vec.js';
+import { numericGradient, randn, randomBatch, relError } from '../helpers.js';
 
 const B = cpuBackend('float64');
 const FD = 1e-6;

@@ -1,10 +1,10 @@
 /** The seed's max-pooling: forward takes each block's maximum; backward routes each error to its argmax only. */
 import { describe, expect, it } from 'vitest';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { MaxPool } from '../../src/layers';
-import { Rng } from '../../src/nd/rng';
-import { randn } from '../helpers';
-import { forEachIndex, offsetOf } from '../reference';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { MaxPool } from '../../src/layers/index.js';
+import { Rng } from '../../src/nd/rng.js';
+import { randn } from '../helpers.js';
+import { forEachIndex, offsetOf } from '../reference.js';
 
 const B = cpuBackend('float64');
 const CASES = [

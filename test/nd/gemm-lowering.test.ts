@@ -7,13 +7,13 @@
  * the last block compares the two directly.
  */
 import { describe, expect, it } from 'vitest';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import { col2im, im2col } from '../../src/nd/backends/cpu/conv';
-import { nativeLowering } from '../../src/nd/backends/cpu/gemm-select';
-import { ConvGeometry } from '../../src/nd/geometry';
-import { Rng } from '../../src/nd/rng';
-import { naiveConv, naiveFilterGradient, type ConvOpts } from '../reference';
-import { randn, relError } from '../helpers';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { col2im, im2col } from '../../src/nd/backends/cpu/conv.js';
+import { nativeLowering } from '../../src/nd/backends/cpu/gemm-select.js';
+import { ConvGeometry } from '../../src/nd/geometry.js';
+import { Rng } from '../../src/nd/rng.js';
+import { naiveConv, naiveFilterGradient, type ConvOpts } from '../reference.js';
+import { randn, relError } from '../helpers.js';
 
 const B = cpuBackend('float64');
 

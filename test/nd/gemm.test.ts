@@ -5,10 +5,10 @@
  * wider than the rows, and alpha/beta including beta = 0 over NaN.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { allocate, type DType, type FloatArray } from '../../src/nd/dtype';
-import type { GemmFn } from '../../src/nd/backends/cpu/gemm';
-import { loadGemm, type GemmImpl } from '../../src/nd/backends/cpu/gemm-select';
-import { Rng } from '../../src/nd/rng';
+import { allocate, type DType, type FloatArray } from '../../src/nd/dtype.js';
+import type { GemmFn } from '../../src/nd/backends/cpu/gemm.js';
+import { loadGemm, type GemmImpl } from '../../src/nd/backends/cpu/gemm-select.js';
+import { Rng } from '../../src/nd/rng.js';
 
 /** The reference: C = alpha·op(A)·op(B) + beta·C summed in float64, plus Σ|terms| for the bound. */
 function reference(
@@ -128,7 +128,7 @@ describe('gemm selection', () => {
     else process.env.NDCNN_GEMM = value;
     try {
       vi.resetModules();
-      return await import('../../src/nd/backends/cpu/gemm-select');
+      return await import('../../src/nd/backends/cpu/gemm-select.js');
     } finally {
       if (saved === undefined) delete process.env.NDCNN_GEMM;
       else process.env.NDCNN_GEMM = saved;

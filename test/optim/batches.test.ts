@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Batch } from '../../src/nd/model';
-import { Rng } from '../../src/nd/rng';
-import { MiniBatches, type Dataset } from '../../src/optim/batches';
+import type { Batch } from '../../src/nd/model.js';
+import { Rng } from '../../src/nd/rng.js';
+import { MiniBatches, type Dataset } from '../../src/optim/batches.js';
 
 /** Sample i has inputs [i, i + 0.5] and label i % 7, so a batch row names its sample. */
 function dataset(n: number): Dataset {

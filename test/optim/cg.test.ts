@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/nd/rng';
-import { ConjugateGradient, MARTENS_EPSILON } from '../../src/optim/cg';
+import { Rng } from '../../src/nd/rng.js';
+import { ConjugateGradient, MARTENS_EPSILON } from '../../src/optim/cg.js';
 
 /** A dense symmetric matrix as a product, row-major n×n. */
 function denseApply(a: Float64Array, n: number) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { FloatArray } from '../../src/nd/dtype';
-import type { Model } from '../../src/nd/model';
-import { HessianFree, type HfReport } from '../../src/optim/hf';
-import { blobs, DiagonalQuadratic, NO_BATCH, nanBeyond, SoftmaxRegression, withCurvature } from './models';
+import type { FloatArray } from '../../src/nd/dtype.js';
+import type { Model } from '../../src/nd/model.js';
+import { HessianFree, type HfReport } from '../../src/optim/hf.js';
+import { blobs, DiagonalQuadratic, NO_BATCH, nanBeyond, SoftmaxRegression, withCurvature } from './models.js';
 
 function quadratic(n: number): DiagonalQuadratic {
   // Curvatures 1..100 and a non-zero minimiser θ* = c / a.

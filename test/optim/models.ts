@@ -2,9 +2,9 @@
  * Small real models for the optimizer tests, with exact gradients and Gauss-Newton products,
  * plus wrappers that misbehave on purpose (underestimated curvature, NaN products, NaN losses).
  */
-import type { FloatArray } from '../../src/nd/dtype';
-import type { Batch, Curvature, Model } from '../../src/nd/model';
-import { Rng } from '../../src/nd/rng';
+import type { FloatArray } from '../../src/nd/dtype.js';
+import type { Batch, Curvature, Model } from '../../src/nd/model.js';
+import { Rng } from '../../src/nd/rng.js';
 
 /**
  * Multinomial logistic regression: z = W x + b, loss = mean softmax cross-entropy.

@@ -3,12 +3,12 @@
  * small enough to run in a second or two, large enough that the curvature is not trivial.
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network } from '../../src/layers';
-import { cpuBackend } from '../../src/nd/backends/cpu';
-import type { DType } from '../../src/nd/dtype';
-import type { Batch } from '../../src/nd/model';
-import { Rng } from '../../src/nd/rng';
-import { createOptimizer, MiniBatches, type OptimizerName } from '../../src/optim';
+import { conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import type { DType } from '../../src/nd/dtype.js';
+import type { Batch } from '../../src/nd/model.js';
+import { Rng } from '../../src/nd/rng.js';
+import { createOptimizer, MiniBatches, type OptimizerName } from '../../src/optim/index.js';
 
 /** n images 8×8 of three classes: a horizontal bar, a vertical bar, a diagonal; noise σ = 0.3. */
 function bars(n: number, dtype: DType, seed: number): { x: Float64Array | Float32Array; y: Int32Array } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createOptimizer, isOptimizerName, optimizers } from '../../src/optim';
-import { blobs, SoftmaxRegression } from './models';
+import { createOptimizer, isOptimizerName, optimizers } from '../../src/optim/index.js';
+import { blobs, SoftmaxRegression } from './models.js';
 
 describe('optimizer registry', () => {
   it.each(Object.keys(optimizers))('%s: created by name, steps a model through the shared interface', (name) => {

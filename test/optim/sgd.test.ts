@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { learningRate, validateSchedule, type Schedule } from '../../src/optim/schedules';
-import { Sgd, type SgdOptions } from '../../src/optim/sgd';
-import { blobs, DiagonalQuadratic, NO_BATCH, SoftmaxRegression } from './models';
+import { learningRate, validateSchedule, type Schedule } from '../../src/optim/schedules.js';
+import { Sgd, type SgdOptions } from '../../src/optim/sgd.js';
+import { blobs, DiagonalQuadratic, NO_BATCH, SoftmaxRegression } from './models.js';
 
 /** An ill-conditioned quadratic (curvatures 0.01..1) started away from its minimum θ* = 0. */
 function illConditioned(): DiagonalQuadratic {

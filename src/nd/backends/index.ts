@@ -1,8 +1,8 @@
 /** Backends by name, so the API and every command line choose one with a single flag. */
-import type { Backend } from '../backend';
-import type { DType } from '../dtype';
-import { cpuBackend } from './cpu';
-import { gpuBackend, type GpuMode } from './gpu';
+import type { Backend } from '../backend.js';
+import type { DType } from '../dtype.js';
+import { cpuBackend } from './cpu/index.js';
+import { gpuBackend, type GpuMode } from './gpu/index.js';
 
 export interface BackendOptions {
   /** CPU only: float64 for derivation checks, float32 (default) for training. GPU is float32. */

@@ -10,10 +10,10 @@
  * column block that im2col writes is still in L2 when GEMM reads it (and col2im reads what
  * GEMM wrote). Whole-sample blocks (a 3-D sample's col is 23 MB) made every pass memory-bound.
  */
-import type { FloatArray } from '../../dtype';
-import type { ConvGeometry } from '../../geometry';
-import type { GemmFn } from './gemm';
-import { nativeLowering } from './gemm-select';
+import type { FloatArray } from '../../dtype.js';
+import type { ConvGeometry } from '../../geometry.js';
+import type { GemmFn } from './gemm.js';
+import { nativeLowering } from './gemm-select.js';
 
 /** Elements of col per chunk: 128 Ki (512 KB in float32), the order of one core's L2. */
 const CHUNK = 1 << 17;

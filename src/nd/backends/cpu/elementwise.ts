@@ -1,6 +1,6 @@
 /** Activations and their first two derivatives, written side by side. */
-import type { ActivationKind } from '../../backend';
-import type { FloatArray } from '../../dtype';
+import type { ActivationKind } from '../../backend.js';
+import type { FloatArray } from '../../dtype.js';
 
 type Fn = (out: FloatArray, x: FloatArray) => void;
 

@@ -4,8 +4,8 @@
  * can touch and throws a RangeError naming the operand otherwise.
  */
 import { createRequire } from 'node:module';
-import type { FloatArray } from '../../dtype';
-import type { GemmFn } from './gemm';
+import type { FloatArray } from '../../dtype.js';
+import type { GemmFn } from './gemm.js';
 
 /**
  * The convolution lowering's copies in C (native/src/lowering.c): columns [o0, o1) of the

@@ -4,10 +4,10 @@
  * NDCNN_GEMM=openblas|wasm|js asks for one; when the asked-for one cannot load, the next in
  * that order is taken and gemmInfo().reason says why, so `ndcnn info` and logs show the truth.
  */
-import type { DType } from '../../dtype';
-import { gemmJs, type GemmFn } from './gemm';
-import { loadNativeGemm, type NativeLowering } from './gemm-native';
-import { loadWasmGemm } from './gemm-wasm';
+import type { DType } from '../../dtype.js';
+import { gemmJs, type GemmFn } from './gemm.js';
+import { loadNativeGemm, type NativeLowering } from './gemm-native.js';
+import { loadWasmGemm } from './gemm-wasm.js';
 
 export type GemmImpl = 'openblas' | 'wasm-simd' | 'js';
 

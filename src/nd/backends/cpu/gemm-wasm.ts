@@ -8,8 +8,8 @@
  * For im2col shapes (K ≥ 25) that is under 3 % of the multiply; bench/gemm.ts measures it.
  */
 import { readFileSync } from 'node:fs';
-import type { FloatArray } from '../../dtype';
-import { gemmJs, type GemmFn } from './gemm';
+import type { FloatArray } from '../../dtype.js';
+import { gemmJs, type GemmFn } from './gemm.js';
 
 interface GemmExports {
   memory: WebAssembly.Memory;

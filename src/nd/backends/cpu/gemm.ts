@@ -11,7 +11,7 @@
  * live in locals (doubles, whatever the storage type) for a whole KC slice, so each element of
  * C is loaded and stored once per slice instead of once per k.
  */
-import type { FloatArray } from '../../dtype';
+import type { FloatArray } from '../../dtype.js';
 
 export type GemmFn = (
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,

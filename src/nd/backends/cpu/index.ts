@@ -3,19 +3,19 @@
  * convolution lowered to GEMM (conv.ts), pooling by argmax (pool.ts). float64 and float32.
  */
 import ops from 'ndarray-ops';
-import type { ActivationKind, Backend, Tensor } from '../../backend';
-import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks';
-import type { ConvGeometry, PoolGeometry } from '../../geometry';
-import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
-import { ColBuffer, convBackData, convBackFilter, convForward } from './conv';
-import { activationKernels, derivativeTimes } from './elementwise';
-import type { GemmFn } from './gemm';
-import { describeGemm, gemm as selectedGemm } from './gemm-select';
-import { gather, maxPool, scatterAdd } from './pool';
-import { CpuTensor, cpu } from './tensor';
+import type { ActivationKind, Backend, Tensor } from '../../backend.js';
+import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
+import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
+import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
+import { ColBuffer, convBackData, convBackFilter, convForward } from './conv.js';
+import { activationKernels, derivativeTimes } from './elementwise.js';
+import type { GemmFn } from './gemm.js';
+import { describeGemm, gemm as selectedGemm } from './gemm-select.js';
+import { gather, maxPool, scatterAdd } from './pool.js';
+import { CpuTensor, cpu } from './tensor.js';
 
-export { CpuTensor } from './tensor';
+export { CpuTensor } from './tensor.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';

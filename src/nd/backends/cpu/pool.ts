@@ -1,6 +1,6 @@
 /** Max-pooling over a lifted 3-D geometry; argmax is the winner's offset in its (n, c) plane. */
-import type { FloatArray } from '../../dtype';
-import type { PoolGeometry } from '../../geometry';
+import type { FloatArray } from '../../dtype.js';
+import type { PoolGeometry } from '../../geometry.js';
 
 export function maxPool(y: FloatArray, argmax: FloatArray, x: FloatArray, g: PoolGeometry, planes: number): void {
   const [D, H, W] = g.in3;

@@ -1,7 +1,7 @@
 import ndarray, { type NdArray } from 'ndarray';
-import type { FloatArray } from '../../dtype';
-import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
-import type { Tensor } from '../../backend';
+import type { FloatArray } from '../../dtype.js';
+import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
+import type { Tensor } from '../../backend.js';
 
 /** A CPU tensor is a contiguous typed array seen through an ndarray view. */
 export class CpuTensor implements Tensor {

@@ -12,8 +12,8 @@
  */
 import { CPUKernel, GPU, HeadlessGLKernel, Texture, WebAssemblyKernel, WebGL2Kernel, WebGLKernel } from 'gpu.js';
 import type { IKernelRunShortcut, KernelFunction } from 'gpu.js';
-import { idiv } from './kernels';
-import type { GpuMode } from './modes';
+import { idiv } from './kernels.js';
+import type { GpuMode } from './modes.js';
 
 /** A device buffer: a GL texture on the GL modes, a host array on webasm and cpu. */
 export type DeviceValue = Texture | Float32Array;

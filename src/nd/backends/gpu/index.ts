@@ -7,18 +7,18 @@
  * new buffer and the destination tensor takes it over, releasing its old one at once. Views
  * made by `reshape` share one Storage, so a write through any of them is seen by all.
  */
-import type { ActivationKind, Backend, Tensor } from '../../backend';
-import { ACTIVATIONS } from '../../backend';
-import type { FloatArray } from '../../dtype';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks';
-import type { ConvGeometry, PoolGeometry } from '../../geometry';
-import { ShapeError, fmt, sizeOf, type Shape } from '../../shape';
-import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device';
-import * as K from './kernels';
-import { chooseMode, type GpuMode } from './modes';
+import type { ActivationKind, Backend, Tensor } from '../../backend.js';
+import { ACTIVATIONS } from '../../backend.js';
+import type { FloatArray } from '../../dtype.js';
+import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
+import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
+import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
+import * as K from './kernels.js';
+import { chooseMode, type GpuMode } from './modes.js';
 
-export { gpuModes, GPU_MODES, GpuModeError, MODE_ENV, type GpuMode, type ModeStatus } from './modes';
-export type { DeviceStats } from './device';
+export { gpuModes, GPU_MODES, GpuModeError, MODE_ENV, type GpuMode, type ModeStatus } from './modes.js';
+export type { DeviceStats } from './device.js';
 
 /** dot's first stage sums this many products per thread; the host adds the partial sums in float64. */
 const DOT_CHUNK = 256;
