@@ -1,5 +1,5 @@
 /** Layer specs (plain JSON, so configs and checkpoints can store them) and the typed registry that builds them. */
-import type { ActivationKind, Backend } from '../nd/backend.js';
+import type { ActivationFn, Backend } from '../nd/backend.js';
 import { ACTIVATIONS } from '../nd/backend.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import { Activation } from './activation.js';
@@ -11,10 +11,11 @@ import { MaxPool, type MaxPoolSpec } from './pool.js';
 
 export interface ActivationSpec {
   kind: 'activation';
-  fn: ActivationKind;
+  fn: ActivationFn;
 }
 
-export function activation(fn: ActivationKind): ActivationSpec {
+/** An activation layer: a name, or `{ kind: 'leaky-relu', slope }` for another negative slope. */
+export function activation(fn: ActivationFn): ActivationSpec {
   return { kind: 'activation', fn };
 }
 
@@ -37,8 +38,16 @@ export function buildLayer(backend: Backend, index: number, inShape: Shape, spec
   const name = `${spec.kind}#${index}`;
   if (!build) throw new ShapeError(`${name}: unknown layer kind '${spec.kind}' (known: ${Object.keys(layerTypes).join(', ')})`);
   const act = 'activation' in spec ? spec.activation : 'fn' in spec ? spec.fn : undefined;
-  if (act !== undefined && !ACTIVATIONS.includes(act)) {
-    throw new ShapeError(`${name}: unknown activation '${act}' (known: ${ACTIVATIONS.join(', ')})`);
-  }
+  if (act !== undefined) checkActivation(name, act);
   return build(backend, name, inShape, spec);
+}
+
+function checkActivation(name: string, act: ActivationFn): void {
+  const kind = typeof act === 'object' && act !== null ? act.kind : act;
+  if (!ACTIVATIONS.includes(kind)) {
+    throw new ShapeError(`${name}: unknown activation ${JSON.stringify(kind)} (known: ${ACTIVATIONS.join(', ')})`);
+  }
+  if (typeof act === 'object' && (kind !== 'leaky-relu' || !Number.isFinite(act.slope))) {
+    throw new ShapeError(`${name}: activation ${JSON.stringify(act)}: only leaky-relu takes an object, { kind: 'leaky-relu', slope: <finite number> }`);
+  }
 }

@@ -3,7 +3,7 @@
  * convolution lowered to GEMM (conv.ts), pooling by argmax (pool.ts). float64 and float32.
  */
 import ops from 'ndarray-ops';
-import type { ActivationKind, Backend, Tensor } from '../../backend.js';
+import { activationParts, type ActivationFn, type Backend, type Tensor } from '../../backend.js';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
 import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
@@ -73,13 +73,15 @@ export class CpuBackend implements Backend {
     // Garbage-collected memory; nothing to release early.
   }
 
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void {
+  activation(out: Tensor, x: Tensor, fn: ActivationFn, order: 0 | 1 | 2, times?: Tensor): void {
     const o = same(out, x, 'activation').data;
-    if (times && order === 1) {
-      derivativeTimes[kind](o, cpu(x).data, same(times, x, 'activation').data);
+    const { kind, slope } = activationParts(fn);
+    const fused = derivativeTimes[kind];
+    if (times && order === 1 && fused) {
+      fused(o, cpu(x).data, same(times, x, 'activation').data, slope);
       return;
     }
-    activationKernels[kind][order](o, cpu(x).data);
+    activationKernels[kind][order](o, cpu(x).data, slope);
     if (times) this.mul(out, out, times);
   }
 

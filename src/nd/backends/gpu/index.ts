@@ -7,8 +7,8 @@
  * new buffer and the destination tensor takes it over, releasing its old one at once. Views
  * made by `reshape` share one Storage, so a write through any of them is seen by all.
  */
-import type { ActivationKind, Backend, Tensor } from '../../backend.js';
-import { ACTIVATIONS } from '../../backend.js';
+import type { ActivationFn, Backend, Tensor } from '../../backend.js';
+import { ACTIVATIONS, activationParts, SOFTPLUS_THRESHOLD } from '../../backend.js';
 import type { FloatArray } from '../../dtype.js';
 import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
@@ -125,9 +125,10 @@ export class GpuBackend implements Backend {
 
   // ---- elementwise ----
 
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void {
+  activation(out: Tensor, x: Tensor, fn: ActivationFn, order: 0 | 1 | 2, times?: Tensor): void {
     checkSameSize('activation', out, x);
-    this.put(out, K.activationK, { KIND: ACTIVATIONS.indexOf(kind), ORDER: order }, [val(x)]);
+    const { kind, slope } = activationParts(fn);
+    this.put(out, K.activationK, { KIND: ACTIVATIONS.indexOf(kind), ORDER: order, THRESHOLD: SOFTPLUS_THRESHOLD }, [val(x), slope]);
     // Two kernels where the CPU fuses: on the device the extra pass costs a texture round, not a page walk.
     if (times) this.mul(out, out, times);
   }

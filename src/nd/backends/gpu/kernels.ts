@@ -40,38 +40,70 @@ export function mulK(this: K, a: number[], b: number[]): number {
 }
 
 /**
- * f, f' or f'' of sigmoid, tanh, relu, identity (constants KIND 0..3 in ACTIVATIONS order,
- * ORDER 0..2). With s = σ(v): σ' = s(1−s), σ'' = s(1−s)(1−2s). With t = tanh v: tanh' = 1−t²,
- * tanh'' = −2t(1−t²). relu' = [v > 0] (0 at the kink, as on the CPU), relu'' = 0.
+ * f, f' or f'' (constant ORDER 0..2) of the activation KIND, its index in ACTIVATIONS:
+ * 0 identity, 1 sigmoid, 2 tanh, 3 relu, 4 leaky-relu (negative slope `slope`), 5 gelu-tanh,
+ * 6 softplus. The formulas are the CPU's (cpu/elementwise.ts, derivatives stated there); GLSL
+ * ES 1.00 has no tanh or log1p, so tanh comes from e^{−2|u|}, which cannot overflow, and
+ * log(1 + e) from its series e − e²/2 where 1 + e would round e away.
  */
-export function activationK(this: K, x: number[]): number {
+export function activationK(this: K, x: number[], slope: number): number {
   const v = x[this.thread.x];
   let r = 0;
   if (this.constants.KIND === 0) {
     if (this.constants.ORDER === 0) r = v;
     if (this.constants.ORDER === 1) r = 1;
   }
-  if (this.constants.KIND === 1) {
-    // σ(v) from exp(−|v|) so neither branch overflows.
+  if (this.constants.KIND === 1 || this.constants.KIND === 6) {
+    // σ(v) from exp(−|v|) so neither branch overflows; softplus' = σ, softplus'' = σ(1 − σ).
     const e = Math.exp(-Math.abs(v));
     let s = 1 / (1 + e);
     if (v < 0) s = e / (1 + e);
-    r = s;
-    if (this.constants.ORDER === 1) r = s * (1 - s);
-    if (this.constants.ORDER === 2) r = s * (1 - s) * (1 - 2 * s);
+    if (this.constants.KIND === 1) {
+      r = s;
+      if (this.constants.ORDER === 1) r = s * (1 - s);
+      if (this.constants.ORDER === 2) r = s * (1 - s) * (1 - 2 * s);
+    } else {
+      // softplus(v) = max(v, 0) + log(1 + e^{−|v|}); linear above THRESHOLD (SOFTPLUS_THRESHOLD).
+      let l = Math.log(1 + e);
+      if (e < 1e-4) l = e - 0.5 * e * e;
+      r = Math.max(v, 0) + l;
+      if (this.constants.ORDER === 1) r = s;
+      if (this.constants.ORDER === 2) r = s * (1 - s);
+      if (v > this.constants.THRESHOLD) {
+        r = 0;
+        if (this.constants.ORDER === 0) r = v;
+        if (this.constants.ORDER === 1) r = 1;
+      }
+    }
   }
-  if (this.constants.KIND === 2) {
-    // tanh v = sign(v)(1 − e^{−2|v|})/(1 + e^{−2|v|}): GLSL ES 1.00 has no tanh, and this form cannot overflow.
-    const e = Math.exp(-2 * Math.abs(v));
+  if (this.constants.KIND === 2 || this.constants.KIND === 5) {
+    // tanh u = sign(u)(1 − e^{−2|u|})/(1 + e^{−2|u|}); u = v for tanh, c(v + k v³) for GELU.
+    let u = v;
+    if (this.constants.KIND === 5) u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    const e = Math.exp(-2 * Math.abs(u));
     let t = (1 - e) / (1 + e);
-    if (v < 0) t = -t;
-    r = t;
-    if (this.constants.ORDER === 1) r = 1 - t * t;
-    if (this.constants.ORDER === 2) r = -2 * t * (1 - t * t);
+    if (u < 0) t = -t;
+    if (this.constants.KIND === 2) {
+      r = t;
+      if (this.constants.ORDER === 1) r = 1 - t * t;
+      if (this.constants.ORDER === 2) r = -2 * t * (1 - t * t);
+    } else {
+      const u1 = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
+      r = 0.5 * v * (1 + t);
+      if (this.constants.ORDER === 1) r = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * u1;
+      if (this.constants.ORDER === 2) r = (1 - t * t) * (u1 - v * t * u1 * u1 + 3 * 0.7978845608028654 * 0.044715 * v * v);
+    }
   }
-  if (this.constants.KIND === 3) {
-    if (this.constants.ORDER === 0) r = Math.max(v, 0);
-    if (this.constants.ORDER === 1 && v > 0) r = 1;
+  if (this.constants.KIND === 3 || this.constants.KIND === 4) {
+    // relu is leaky ReLU with slope 0: f = v or a·v, f' = 1 or a (a at the kink, as on the CPU).
+    let a = slope;
+    if (this.constants.KIND === 3) a = 0;
+    if (this.constants.ORDER === 0) r = a * v;
+    if (this.constants.ORDER === 1) r = a;
+    if (v > 0) {
+      if (this.constants.ORDER === 0) r = v;
+      if (this.constants.ORDER === 1) r = 1;
+    }
   }
   return r;
 }
