@@ -1,4 +1,5 @@
 export { Activation } from './activation.js';
+export { AvgPool, avgPool, globalAvgPool, type AvgPoolSpec, type GlobalAvgPoolSpec } from './avgpool.js';
 export { Conv, conv, type ConvSpec } from './conv.js';
 export { Dense, dense, type DenseSpec } from './dense.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
@@ -6,4 +7,5 @@ export type { Layer } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { Network, type NetworkOptions } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
+export { Residual, residual, type ResidualSpec } from './residual.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';

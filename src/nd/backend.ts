@@ -89,4 +89,14 @@ export interface Backend {
   gather(y: Tensor, x: Tensor, argmax: Tensor): void;
   /** dx[n, c, argmax[n,c,o]] += dy[n,c,o] (the pool's backward); dx is not cleared first. */
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void;
+
+  // ---- average pooling (linear: the forward pass is y = A·x, its adjoint dx = Aᵀ·dy) ----
+  /**
+   * y[n,c,o] = Σ_{j ∈ W_o} x[n,c,j] / |W_o| over window o (padding holds zeros). |W_o| is the
+   * whole window when `countPad` (PyTorch's count_include_pad=True), else only its positions
+   * inside the input.
+   */
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void;
+  /** dx[n,c,j] = Σ_{o : j ∈ W_o} dy[n,c,o] / |W_o|: avgPool's adjoint (overwrites dx). */
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void;
 }

@@ -44,6 +44,17 @@ export function checkPool(x: Tensor, y: Tensor, argmax: Tensor, g: PoolGeometry)
   return n;
 }
 
+/** Checks an average pool's input-like x and output-like y against its geometry; returns the batch size. */
+export function checkAvgPool(op: string, x: Tensor, y: Tensor, g: PoolGeometry): number {
+  const n = x.shape[0];
+  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n))) {
+    throw new ShapeError(
+      `${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)} do not fit the pool geometry (expects ${fmt(g.inShape(n))} → ${fmt(g.outShape(n))})`,
+    );
+  }
+  return n;
+}
+
 /** For gather/scatterAdd: returns the plane sizes [Π spatial of x, Π spatial of y]. */
 export function checkPlanes(op: string, x: Tensor, y: Tensor, argmax: Tensor): [number, number] {
   if (!sameShape(y.shape, argmax.shape) || x.shape[0] !== y.shape[0] || x.shape[1] !== y.shape[1]) {

@@ -5,14 +5,14 @@
 import ops from 'ndarray-ops';
 import { activationParts, type ActivationFn, type Backend, type Tensor } from '../../backend.js';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv.js';
 import { activationKernels, derivativeTimes } from './elementwise.js';
 import type { GemmFn } from './gemm.js';
 import { describeGemm, gemm as selectedGemm } from './gemm-select.js';
-import { gather, maxPool, scatterAdd } from './pool.js';
+import { avgPool, avgPoolBack, gather, maxPool, scatterAdd } from './pool.js';
 import { CpuTensor, cpu } from './tensor.js';
 
 export { CpuTensor } from './tensor.js';
@@ -166,6 +166,16 @@ export class CpuBackend implements Backend {
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
     const [inVol, outVol] = checkPlanes('scatterAdd', dx, dy, argmax);
     scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, inVol, outVol);
+  }
+
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void {
+    const n = checkAvgPool('avgPool', x, y, g);
+    avgPool(cpu(y).data, cpu(x).data, g, n * g.channels, countPad);
+  }
+
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void {
+    const n = checkAvgPool('avgPoolBack', dx, dy, g);
+    avgPoolBack(cpu(dx).data, cpu(dy).data, g, n * g.channels, countPad);
   }
 }
 

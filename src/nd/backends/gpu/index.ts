@@ -10,7 +10,7 @@
 import type { ActivationFn, Backend, Tensor } from '../../backend.js';
 import { ACTIVATIONS, activationParts, SOFTPLUS_THRESHOLD } from '../../backend.js';
 import type { FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
@@ -233,6 +233,20 @@ export class GpuBackend implements Backend {
     this.put(dx, K.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
   }
 
+  // ---- average pooling ----
+
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void {
+    checkAvgPool('avgPool', x, y, g);
+    this.put(y, K.avgPoolK, { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0 }, [val(x)]);
+  }
+
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void {
+    checkAvgPool('avgPoolBack', dx, dy, g);
+    const R = g.w3.map((w, a) => Math.ceil(w / g.s3[a]));
+    const c = { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0, R0: R[0], R1: R[1], R2: R[2] };
+    this.put(dx, K.avgPoolBackK, c, [val(dy)]);
+  }
+
   // ---- helpers ----
 
   private alloc(shape: Shape): GpuTensor {
@@ -286,7 +300,7 @@ function convConstants(g: ConvGeometry, accumulate: boolean): Record<string, num
 
 function poolConstants(g: PoolGeometry): Record<string, number> {
   const c: Record<string, number> = {};
-  const axes = { I: g.in3, W: g.w3, S: g.s3, O: g.o3 };
+  const axes = { I: g.in3, W: g.w3, S: g.s3, P: g.p3, O: g.o3 };
   for (const [name, v] of Object.entries(axes)) for (let a = 0; a < 3; a++) c[`${name}${a}`] = v[a];
   return c;
 }
