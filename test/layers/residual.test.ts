@@ -1,0 +1,79 @@
+/**
+ * Residual blocks y = f(x) + P(x): the forward sum against the body and projection run as
+ * separate networks' layers, the parameter layout (body's, then projection's, contiguous),
+ * finite differences of gradients and Hv (float64, ranks 1–3), Gv = Jᵀ H_L J, shape errors.
+ */
+import { describe, expect, it } from 'vitest';
+import { activation, avgPool, buildLayer, conv, dense, flatten, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Rng } from '../../src/nd/rng.js';
+import { sizeOf } from '../../src/nd/shape.js';
+import { randn, relError } from '../helpers.js';
+import { B64, checkGaussNewton, checkLayer, checkNetwork } from './checks.js';
+
+const SPATIAL: Record<number, number[]> = { 1: [8], 2: [6, 5], 3: [4, 5, 4] };
+
+describe('residual forward: y = f(x) + P(x)', () => {
+  it('identity skip: the body\'s output plus the input', () => {
+    const body: LayerSpec[] = [conv({ channels: 2, kernel: 3, padding: 1, activation: 'relu' }), conv({ channels: 2, kernel: 3, padding: 1 })];
+    const inShape = [2, 6, 5];
+    const block = new Network(B64, inShape, [residual(body), flatten()], { seed: 3 });
+    const plain = new Network(B64, inShape, [...body, flatten()], { seed: 3 });
+    plain.setParams(block.params);
+    const x = randn(new Rng(1), 2 * sizeOf(inShape));
+    const expected = plain.predict(x, 2).map((v, i) => v + x[i]);
+    expect(relError(block.predict(x, 2), expected)).toBeLessThan(1e-15);
+  });
+
+  it('projection: the body\'s parameters, then the 1×1 stride-2 convolution\'s, contiguous in the flat vector', () => {
+    const body: LayerSpec[] = [conv({ channels: 4, kernel: 3, stride: 2, padding: 1, activation: 'tanh' })];
+    const inShape = [2, 7, 6];
+    const block = new Network(B64, inShape, [residual(body, { projection: true }), flatten()], { seed: 2 });
+    expect(block.layers[0].paramShapes).toEqual([[4, 2, 3, 3], [4], [4, 2, 1, 1]]);
+    expect(block.layers[0].outShape).toEqual([4, 4, 3]);
+    const f = new Network(B64, inShape, [...body, flatten()]);
+    const p = new Network(B64, inShape, [conv({ channels: 4, kernel: 1, stride: 2, bias: false }), flatten()]);
+    f.setParams(block.params.subarray(0, f.paramCount));
+    p.setParams(block.params.subarray(f.paramCount));
+    const x = randn(new Rng(5), 3 * sizeOf(inShape));
+    const fx = f.predict(x, 3);
+    const px = p.predict(x, 3);
+    expect(relError(block.predict(x, 3), fx.map((v, i) => v + px[i]))).toBeLessThan(1e-15);
+  });
+
+  it('a shape change without a projection, or one no 1×1 stride can follow, is an error naming the block', () => {
+    expect(() => buildLayer(B64, 3, [2, 6, 6], residual([conv({ channels: 3, kernel: 3, padding: 1 })]))).toThrow(
+      /residual#3: the body maps \[2, 6, 6\] to \[3, 6, 6\]; .*projection: true/,
+    );
+    expect(() => buildLayer(B64, 1, [2, 6, 6], residual([conv({ channels: 2, kernel: 3 })], { projection: true }))).toThrow(
+      /residual#1: no 1×1 convolution stride maps the grid of \[2, 6, 6\] onto that of \[2, 4, 4\]/,
+    );
+    expect(() => buildLayer(B64, 0, [2, 6], residual([]))).toThrow(/residual#0: the body needs at least one layer/);
+    expect(() => buildLayer(B64, 0, [2, 6], residual([conv({ channels: 2, kernel: 9 })]))).toThrow(/residual#0\.body\.0: kernel/);
+  });
+});
+
+describe('finite differences and curvature, ranks 1–3', () => {
+  for (const rank of [1, 2, 3]) {
+    const s = SPATIAL[rank];
+    it(`rank ${rank}: a block alone, with and without projection, w.r.t. inputs and parameters`, () => {
+      checkLayer(residual([conv({ channels: 2, kernel: 3, padding: 1, activation: 'gelu-tanh' }), conv({ channels: 2, kernel: 1 })]), [2, ...s]);
+      checkLayer(residual([conv({ channels: 3, kernel: 3, stride: 2, padding: 1, activation: 'tanh' })], { projection: true }), [2, ...s]);
+    });
+    it(`rank ${rank}: a residual network's gradient and Hv`, () => {
+      checkNetwork([1, ...s], [
+        conv({ channels: 2, kernel: 3, padding: 1, activation: 'tanh' }),
+        residual([conv({ channels: 2, kernel: 3, padding: 1, activation: { kind: 'leaky-relu', slope: 0.2 } }), conv({ channels: 2, kernel: 3, padding: 1 })]),
+        activation('softplus'),
+        residual([conv({ channels: 3, kernel: 3, stride: 2, padding: 1, activation: 'gelu-tanh' }), avgPool({ window: 3, stride: 1, padding: 1 })], { projection: true }),
+        globalAvgPool(),
+        dense({ units: 3 }),
+      ], 'softmax-cross-entropy', rank);
+    });
+  }
+  it('Hv through parameter-free bodies, first (R{x} = 0: the block\'s R-forward is null) and later', () => {
+    checkNetwork([6], [residual([activation('gelu-tanh')]), dense({ units: 4, activation: 'tanh' }), residual([activation('softplus')]), dense({ units: 3 })], 'mse');
+  });
+  it('Gv = Jᵀ H_L J through a residual block with projection', () => {
+    checkGaussNewton([1, 5, 4], [residual([conv({ channels: 2, kernel: 3, padding: 1, activation: 'tanh' })], { projection: true }), flatten(), dense({ units: 3 })]);
+  });
+});
