@@ -56,9 +56,9 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     config = resumed.config;
     data = loadData(config);
   } else {
-    const { base, peakLr } = newConfig(f);
+    const { base, lr } = newConfig(f);
     data = loadData(base);
-    config = completeConfig(base, peakLr, data);
+    config = completeConfig(base, lr, data);
   }
   const net = buildNetwork(config);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
