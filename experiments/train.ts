@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim/index.js';
@@ -62,10 +63,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   }
   const net = buildNetwork(config);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
-  const n = data.train.labels.length;
-  const sampleSize = net.inShape.reduce((a, b) => a * b, 1);
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
-  const batches = new MiniBatches({ x: data.train.inputs, y: data.train.labels, sampleSize }, config.batchSize, new Rng(config.seed + 1));
+  const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
   const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
   const progress: RunProgress = resumed ? { ...resumed.ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
   if (resumed) restore(resumed.ckpt, net, optimizer, batches, augmenter, resumed.path);

@@ -15,7 +15,7 @@ import type { Batch } from '../nd/model.js';
 import type { Rng } from '../nd/rng.js';
 
 /** n samples: x holds n·sampleSize inputs row-major; y holds n labels or n·targetSize targets. */
-export interface Dataset {
+export interface Samples {
   readonly x: FloatArray;
   readonly y: Int32Array | FloatArray;
   readonly sampleSize: number;
@@ -46,7 +46,7 @@ export class MiniBatches {
   private inEpoch = false;
 
   constructor(
-    private readonly data: Dataset,
+    private readonly data: Samples,
     batchSize: number,
     private readonly rng: Rng,
   ) {
