@@ -22,7 +22,7 @@ import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type Test
 import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
 import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend } from './session.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -51,17 +51,13 @@ export interface RunSummary {
 export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSignal): Promise<RunSummary> {
   checkFlags(f);
   const resumed = f.resume !== undefined ? resumeConfig(f) : undefined;
-  let config: RunConfig;
-  let data: PreparedData;
-  if (resumed) {
-    config = resumed.config;
-    data = loadData(config);
-  } else {
-    const { base, peakLr } = newConfig(f);
-    data = loadData(base);
-    config = completeConfig(base, peakLr, data);
-  }
-  const net = buildNetwork(config);
+  const fresh = resumed ? undefined : newConfig(f);
+  const known = resumed ? resumed.config : fresh!.base;
+  // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
+  const backend = openBackend(known.backend, f);
+  const data = loadData(known);
+  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
   const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
