@@ -12,6 +12,7 @@ import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js'
 import type { Layer } from './layer.js';
 import { losses, type Loss, type LossName } from './loss.js';
 import { buildLayer, type LayerSpec } from './registry.js';
+import { oneLine, summaryTable } from './summary.js';
 
 export interface NetworkOptions {
   loss?: LossName;
@@ -33,6 +34,7 @@ export class Network implements Model {
   readonly paramCount: number;
   readonly params: FloatArray;
   readonly lossFn: Loss;
+  readonly lossName: LossName;
   private readonly slices: Slice[][] = [];
   private readonly checkInputs: boolean;
   /** Counts forward passes, so a Curvature knows when the layers' saved state is no longer its own. */
@@ -46,9 +48,11 @@ export class Network implements Model {
     readonly specs: readonly LayerSpec[],
     options: NetworkOptions = {},
   ) {
-    const lossName = options.loss ?? 'softmax-cross-entropy';
-    this.lossFn = losses[lossName];
-    if (!this.lossFn) throw new Error(`network: unknown loss '${lossName}' (known: ${Object.keys(losses).join(', ')})`);
+    this.lossName = options.loss ?? 'softmax-cross-entropy';
+    if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
+      throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
+    }
+    this.lossFn = losses[this.lossName];
     this.checkInputs = options.checkInputs ?? true;
     this.live = new Scope(backend);
     checkSizes('network', 'input sizes', inShape);
@@ -87,6 +91,16 @@ export class Network implements Model {
       throw new ShapeError(`network: ${p.length} parameters given, the network has ${this.paramCount}`);
     }
     this.params.set(p);
+  }
+
+  /** A table of the layers (options, output shape, parameter shapes and counts), the totals, dtype and backend. */
+  summary(): string {
+    return summaryTable(this);
+  }
+
+  /** One line: input → layer kinds → output, parameter count, dtype and backend. */
+  toString(): string {
+    return oneLine(this);
   }
 
   /** Frees every buffer the layers hold (device memory on the GPU backend); the network cannot be used afterwards. */
