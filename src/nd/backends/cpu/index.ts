@@ -28,6 +28,7 @@ export class CpuBackend implements Backend {
     readonly dtype: DType,
     gemm?: GemmFn,
   ) {
+    if (dtype !== 'float32' && dtype !== 'float64') throw new TypeError(`cpu backend: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
     this.gemmFn = gemm ?? selectedGemm;
     this.gemmNote = gemm ? 'gemm supplied by the caller' : describeGemm(dtype);
     this.scratch = new ColBuffer((n) => allocate(dtype, n));
