@@ -5,7 +5,7 @@ export { Flatten, flatten, type FlattenSpec } from './flatten.js';
 export type { Layer, LayerBuffer } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';
-export { Network, type NetworkOptions } from './network.js';
+export { Network, type NetworkCurvature, type NetworkOptions } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';
 export type { StateDict, TensorData } from './state.js';
