@@ -76,6 +76,8 @@ export interface TopEigenOptions {
   maxSteps?: number;
   /** Seed of the random start vector (default 1). */
   seed?: number;
+  /** Start vector instead of a random one (warm start from an earlier eigenvector, say). */
+  start?: Float64Array;
   /** Recompute each residual from a product (k more products; default true). */
   verify?: boolean;
   /** Called after every step with the step count and the top Ritz value. */
@@ -113,7 +115,8 @@ export function topEigenpairs(op: SymmetricOperator, options: TopEigenOptions = 
     const estimates = eig.values.slice(0, k).map((_, i) => Math.abs(last * eig.vectors[i][m - 1]));
     return { eig, estimates, norm };
   };
-  const run = lanczos(op, randomUnit(rng, op.dim), maxSteps, rng, (r) => {
+  if (options.start && options.start.length !== op.dim) throw new Error(`top eigenpairs: start vector of length ${options.start.length}, the operator's dimension is ${op.dim}`);
+  const run = lanczos(op, options.start ?? randomUnit(rng, op.dim), maxSteps, rng, (r) => {
     const { eig, estimates, norm } = ritz(r);
     options.onStep?.(r.alpha.length, eig.values[0]);
     return r.alpha.length >= k && (r.alpha.length === op.dim || estimates.every((e) => e <= tol * norm));
