@@ -1,7 +1,7 @@
 /** The optimizers: SGD, Adam/AdamW, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { clipGradNorm } from './clip.js';
-export { MiniBatches, type Dataset, type MiniBatchState } from './batches.js';
+export { MiniBatches, type Samples, type MiniBatchState } from './batches.js';
 export {
   ConjugateGradient,
   MARTENS_EPSILON,
@@ -26,3 +26,12 @@ export {
   type WarmupCosineSchedule,
 } from './schedules.js';
 export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd.js';
+export {
+  train,
+  TrainingDiverged,
+  type EpochInfo,
+  type StepInfo,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainSummary,
+} from './train.js';
