@@ -8,7 +8,8 @@
  * W_o is window o, clipped to the input; |W_o| is the whole window with `countIncludePad`
  * (PyTorch's count_include_pad, default true: padded zeros are averaged in), else the positions
  * inside the input. Global average pooling is one window over all spatial positions, with
- * output [C] per sample (torch.mean(x, spatial axes)), so a dense layer can follow directly.
+ * output [C] per sample (torch.mean(x, spatial axes): PyTorch's AdaptiveAvgPoolNd(1) then
+ * Flatten, two modules in its state-dict numbering), so a dense layer can follow directly.
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import { PoolGeometry, type PoolOptions } from '../nd/geometry.js';
@@ -37,6 +38,8 @@ export class AvgPool implements Layer {
   readonly geometry: PoolGeometry;
   readonly outShape: Shape;
   readonly paramShapes: Shape[] = [];
+  /** Slots in an equivalent nn.Sequential: AvgPoolNd, or AdaptiveAvgPoolNd(1) then Flatten for the global pool. */
+  readonly modules: number;
   private readonly countPad: boolean;
   private readonly buf: Buffers;
   private xShape!: Shape;
@@ -52,6 +55,7 @@ export class AvgPool implements Layer {
     this.geometry = new PoolGeometry(name, inShape, spec);
     this.outShape = outShape ?? [this.geometry.channels, ...this.geometry.outSize];
     this.countPad = spec.countIncludePad ?? true;
+    this.modules = outShape ? 2 : 1;
     this.buf = new Buffers(backend);
   }
 

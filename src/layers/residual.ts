@@ -15,7 +15,8 @@ import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
-import { Buffers, type Layer } from './layer.js';
+import { Buffers, type Layer, type LayerBuffer } from './layer.js';
+import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
 import type { LayerSpec } from './registry.js';
 
 export interface ResidualSpec {
@@ -37,6 +38,9 @@ export class Residual implements Layer {
   readonly projection: Layer | null;
   readonly outShape: Shape;
   readonly paramShapes: Shape[];
+  /** PyTorch names as a module with a `body` nn.Sequential and a `projection` conv: `body.0.weight`, `projection.weight`. */
+  readonly paramNames: readonly string[];
+  readonly buffers: readonly LayerBuffer[];
   private readonly children: Layer[];
   private readonly buf: Buffers;
 
@@ -64,6 +68,10 @@ export class Residual implements Layer {
     this.projection = spec.projection ? build(inShape, projectionSpec(name, inShape, shape), `${name}.projection`) : null;
     this.children = this.projection ? [...this.body, this.projection] : this.body;
     this.paramShapes = this.children.flatMap((c) => c.paramShapes);
+    const projected = this.projection ? paramNamesOf(this.projection).map((n) => `projection.${n}`) : [];
+    this.paramNames = [...sequentialParamNames(this.body, 'body.'), ...projected];
+    const projBuffers = (this.projection?.buffers ?? []).map((b) => ({ ...b, name: `projection.${b.name}` }));
+    this.buffers = [...sequentialBuffers(this.body, 'body.'), ...projBuffers];
     this.buf = new Buffers(backend);
   }
 

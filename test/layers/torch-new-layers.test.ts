@@ -1,5 +1,5 @@
 /**
- * The new layers against PyTorch 1.13 in float64 (fixtures/torch-new-layers.py, its output
+ * The new layers against PyTorch 1.13 in float64 (and their state-dict names, `3.body.0.weight`) (fixtures/torch-new-layers.py, its output
  * committed beside it): one network per rank using GELU (tanh), leaky ReLU, softplus, residual
  * blocks with and without projection, both average-pooling divisors and global average pooling.
  * Outputs, loss, gradients w.r.t. inputs and parameters, and Hv by double backprop.
@@ -19,6 +19,7 @@ import { B64 } from './checks.js';
 interface Case {
   rank: number;
   inShape: number[];
+  names: string[];
   params: number[];
   x: number[];
   y: number[];
@@ -64,6 +65,7 @@ describe('new layers against PyTorch (float64)', () => {
   it.each(fixture.cases)('rank $rank: outputs, loss, gradients w.r.t. inputs and parameters, Hv', (c) => {
     const net = new Network(B64, c.inShape, specs);
     expect(net.paramCount).toBe(c.params.length);
+    expect(net.namedParameters().map((p) => p.name)).toEqual(c.names);
     net.setParams(c.params);
     const batch = { x: Float64Array.from(c.x), y: Int32Array.from(c.y), n: 3 };
     expect(relError(net.predict(batch.x, 3), c.outputs)).toBeLessThan(TOL);
