@@ -15,6 +15,7 @@ import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
 import * as K from './kernels.js';
+import * as P from './pool-kernels.js';
 import { chooseMode, type GpuMode } from './modes.js';
 
 export { gpuModes, GPU_MODES, GpuModeError, MODE_ENV, type GpuMode, type ModeStatus } from './modes.js';
@@ -208,34 +209,34 @@ export class GpuBackend implements Backend {
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
     checkPool('maxPool', x, y, argmax, g);
-    this.put(argmax, K.argmaxK, poolConstants(g), [val(x)]);
+    this.put(argmax, P.argmaxK, poolConstants(g), [val(x)]);
     this.gather(y, x, argmax, g);
   }
 
   gather(y: Tensor, x: Tensor, argmax: Tensor, g: PoolGeometry): void {
     checkPool('gather', x, y, argmax, g);
-    this.put(y, K.gatherK, { INVOL: g.inVolume, OUTVOL: g.outVolume }, [val(x), val(argmax)]);
+    this.put(y, P.gatherK, { INVOL: g.inVolume, OUTVOL: g.outVolume }, [val(x), val(argmax)]);
   }
 
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void {
     checkPool('scatterAdd', dx, dy, argmax, g);
     // Each thread owns one element of dx and visits only the windows that can contain it.
     const c = { ...poolConstants(g), R0: Math.ceil(g.w3[0] / g.s3[0]), R1: Math.ceil(g.w3[1] / g.s3[1]), R2: Math.ceil(g.w3[2] / g.s3[2]) };
-    this.put(dx, K.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
+    this.put(dx, P.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
   }
 
   // ---- average pooling ----
 
   avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void {
     checkAvgPool('avgPool', x, y, g);
-    this.put(y, K.avgPoolK, { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0 }, [val(x)]);
+    this.put(y, P.avgPoolK, { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0 }, [val(x)]);
   }
 
   avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void {
     checkAvgPool('avgPoolBack', dx, dy, g);
     const R = g.w3.map((w, a) => Math.ceil(w / g.s3[a]));
     const c = { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0, R0: R[0], R1: R[1], R2: R[2] };
-    this.put(dx, K.avgPoolBackK, c, [val(dy)]);
+    this.put(dx, P.avgPoolBackK, c, [val(dy)]);
   }
 
   // ---- helpers ----
