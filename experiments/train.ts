@@ -222,6 +222,11 @@ function prepareOutDir(out: string | undefined, experiment: string, overwrite: b
       }
       for (const file of RUN_FILES) rmSync(join(dir, file), { force: true });
     }
+    // Found now, not after the first epoch, when the first write would fail on it.
+    for (const file of RUN_FILES) {
+      const path = join(dir, file);
+      if (existsSync(path) && statSync(path).isDirectory()) throw new RunFileError(path, 'is a directory, so it cannot be written as a file');
+    }
     return dir;
   }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
