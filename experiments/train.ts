@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
@@ -21,7 +22,7 @@ import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type Test
 import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
 import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend } from './session.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -50,22 +51,16 @@ export interface RunSummary {
 export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSignal): Promise<RunSummary> {
   checkFlags(f);
   const resumed = f.resume !== undefined ? resumeConfig(f) : undefined;
-  let config: RunConfig;
-  let data: PreparedData;
-  if (resumed) {
-    config = resumed.config;
-    data = loadData(config);
-  } else {
-    const { base, peakLr } = newConfig(f);
-    data = loadData(base);
-    config = completeConfig(base, peakLr, data);
-  }
-  const net = buildNetwork(config);
+  const fresh = resumed ? undefined : newConfig(f);
+  const known = resumed ? resumed.config : fresh!.base;
+  // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
+  const backend = openBackend(known.backend, f);
+  const data = loadData(known);
+  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
-  const n = data.train.labels.length;
-  const sampleSize = net.inShape.reduce((a, b) => a * b, 1);
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
-  const batches = new MiniBatches({ x: data.train.inputs, y: data.train.labels, sampleSize }, config.batchSize, new Rng(config.seed + 1));
+  const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
   const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
   const progress: RunProgress = resumed ? { ...resumed.ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
   if (resumed) restore(resumed.ckpt, net, optimizer, batches, augmenter, resumed.path);

@@ -11,9 +11,11 @@ import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
 import { Rng } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import type { Layer } from './layer.js';
+import type { Layer, LayerBuffer } from './layer.js';
 import { losses, type Loss, type LossName } from './loss.js';
+import { layerTensors, type NamedParameter } from './naming.js';
 import { buildLayer, type LayerSpec } from './registry.js';
+import { applyState, collectState, type StateDict } from './state.js';
 import { Scope } from './scope.js';
 import { oneLine, summaryTable } from './summary.js';
 
@@ -102,6 +104,27 @@ export class Network implements Model {
     checkLength('setParams', 'params', p, this.paramCount, 'the network has');
     checkFinite('setParams', 'params', p);
     this.params.set(p);
+  }
+
+  /** Each parameter tensor's PyTorch name (`0.weight`, as nn.Sequential numbers it), shape and offset in `params`. */
+  namedParameters(): NamedParameter[] {
+    return layerTensors(this.layers).flatMap((l) => l.params);
+  }
+
+  /** The layers' non-trainable tensors (batch norm statistics) under their PyTorch names; live arrays. */
+  namedBuffers(): LayerBuffer[] {
+    return layerTensors(this.layers).flatMap((l) => l.buffers);
+  }
+
+  /** Copies of every parameter and buffer by PyTorch name, as `{shape, data}` in the network's dtype. */
+  stateDict(): StateDict {
+    return collectState(this.params, layerTensors(this.layers), this.backend.dtype);
+  }
+
+  /** Sets every parameter and buffer from `dict`; names must match exactly and shapes agree, or nothing changes. */
+  loadStateDict(dict: StateDict): void {
+    const t = layerTensors(this.layers);
+    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers));
   }
 
   /** A table of the layers (options, output shape, parameter shapes and counts), the totals, dtype and backend. */

@@ -21,7 +21,7 @@ import type { Rng } from '../nd/rng.js';
  * x, such as number[] or Uint8Array, as Float64Array, which holds every number exactly), and y as
  * given when it is an Int32Array, Float32Array or Float64Array (else Float64Array).
  */
-export interface Dataset {
+export interface Samples {
   readonly x: ArrayLike<number>;
   readonly y: ArrayLike<number>;
   readonly sampleSize: number;
@@ -52,7 +52,7 @@ export class MiniBatches {
   private inEpoch = false;
 
   constructor(
-    private readonly data: Dataset,
+    private readonly data: Samples,
     batchSize: number,
     private readonly rng: Rng,
   ) {

@@ -1,5 +1,5 @@
 /** The optimizers: SGD, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
-export { MiniBatches, type Dataset, type MiniBatchState } from './batches.js';
+export { MiniBatches, type Samples, type MiniBatchState } from './batches.js';
 export {
   ConjugateGradient,
   MARTENS_EPSILON,

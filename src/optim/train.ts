@@ -9,7 +9,7 @@
  */
 import type { Batch, Model } from '../nd/model.js';
 import { Rng } from '../nd/rng.js';
-import { MiniBatches, type Dataset } from './batches.js';
+import { MiniBatches, type Samples } from './batches.js';
 import type { Optimizer, StepReport } from './optimizer.js';
 
 /** Where a run stands; `train` updates it in place, so a checkpoint written from a callback is current. */
@@ -48,9 +48,9 @@ export interface TrainOptions<R extends StepReport = StepReport> {
   optimizer: Optimizer<R>;
   /** Train until this many epochs are complete (those already in `progress` count). */
   epochs: number;
-  /** Samples per batch; required when `data` is a Dataset, and must match a MiniBatches' own. */
+  /** Samples per batch; required when `data` is Samples, and must match a MiniBatches' own. */
   batchSize?: number;
-  /** Seed of the shuffling generator when `data` is a Dataset (default 1); or give `rng`. */
+  /** Seed of the shuffling generator when `data` is Samples (default 1); or give `rng`. */
   seed?: number;
   rng?: Rng;
   /** Called with each batch before its step; may change it in place (augmentation). */
@@ -91,10 +91,10 @@ export class TrainingDiverged extends Error {
 
 const KNOWN = new Set(['optimizer', 'epochs', 'batchSize', 'seed', 'rng', 'augment', 'onStep', 'onEpoch', 'signal', 'progress']);
 
-/** Trains `model` on `data` (a Dataset of samples, or a MiniBatches iterator) as `options` say. */
+/** Trains `model` on `data` (Samples, or a MiniBatches iterator) as `options` say. */
 export async function train<R extends StepReport>(
   model: Model,
-  data: Dataset | MiniBatches,
+  data: Samples | MiniBatches,
   options: TrainOptions<R>,
 ): Promise<TrainSummary> {
   const batches = checkOptions(model, data, options);
@@ -145,7 +145,7 @@ export async function train<R extends StepReport>(
   };
 }
 
-function checkOptions<R extends StepReport>(model: Model, data: Dataset | MiniBatches, o: TrainOptions<R>): MiniBatches {
+function checkOptions<R extends StepReport>(model: Model, data: Samples | MiniBatches, o: TrainOptions<R>): MiniBatches {
   const fail = (problem: string) => new TypeError(`train: ${problem}`);
   if (typeof model !== 'object' || model === null || typeof (model as Model).gradient !== 'function') {
     throw fail('the model must implement Model (a Network, for example)');
@@ -164,16 +164,16 @@ function checkOptions<R extends StepReport>(model: Model, data: Dataset | MiniBa
     throw fail(`options.batchSize must be a positive integer, got ${String(o.batchSize)}`);
   }
   if (data instanceof MiniBatches) {
-    if (o.seed !== undefined || o.rng !== undefined) throw fail('seed and rng are for a Dataset; MiniBatches carry their own generator');
+    if (o.seed !== undefined || o.rng !== undefined) throw fail('seed and rng are for Samples; MiniBatches carry their own generator');
     if (o.batchSize !== undefined && o.batchSize !== data.batchSize && o.batchSize <= data.n) {
       throw fail(`options.batchSize ${o.batchSize} differs from the MiniBatches' ${data.batchSize}`);
     }
     return data;
   }
   if (typeof data !== 'object' || data === null || !('x' in data) || !('y' in data)) {
-    throw fail('data must be a Dataset {x, y, sampleSize} or MiniBatches');
+    throw fail('data must be Samples {x, y, sampleSize} or MiniBatches');
   }
-  if (o.batchSize === undefined) throw fail('options.batchSize is required when data is a Dataset');
+  if (o.batchSize === undefined) throw fail('options.batchSize is required when data is Samples');
   if (o.seed !== undefined && o.rng !== undefined) throw fail('give seed or rng, not both');
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw fail(`options.seed must be an integer, got ${String(o.seed)}`);
   return new MiniBatches(data, o.batchSize, o.rng ?? new Rng(o.seed ?? 1));

@@ -9,7 +9,7 @@ import { Rng } from '../../src/nd/rng.js';
 import { MiniBatches, Sgd, train, TrainingDiverged, type EpochInfo, type StepInfo, type TrainOptions } from '../../src/optim/index.js';
 import { blobs, SoftmaxRegression } from './models.js';
 
-/** 60 samples of 4 features in 3 separable blobs, as a Dataset. */
+/** 60 samples of 4 features in 3 separable blobs, as Samples. */
 function problem() {
   const b = blobs(60, 4, 3, 11);
   return { x: b.x, y: b.y, sampleSize: 4 };
@@ -150,7 +150,7 @@ describe('train', () => {
     await expect(train(model, new MiniBatches(data, 8, new Rng(1)), { optimizer, epochs: 1, batchSize: 16 })).rejects.toThrow(
       /batchSize 16 differs from the MiniBatches' 8/,
     );
-    await expect(train(model, { x: data.x } as never, { optimizer, epochs: 1, batchSize: 8 })).rejects.toThrow(/data must be a Dataset/);
+    await expect(train(model, { x: data.x } as never, { optimizer, epochs: 1, batchSize: 8 })).rejects.toThrow(/data must be Samples/);
     await expect(train({} as never, data, { optimizer, epochs: 1, batchSize: 8 })).rejects.toThrow(/must implement Model/);
     // Nothing was trained by any refused call.
     expect(Array.from(model.params).every((p) => p === 0)).toBe(true);
