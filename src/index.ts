@@ -12,3 +12,4 @@ export { Rng } from './nd/rng.js';
 export { ShapeError, type Shape } from './nd/shape.js';
 export * from './layers/index.js';
 export * from './optim/index.js';
+export * from './analysis/index.js';

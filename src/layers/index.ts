@@ -4,6 +4,7 @@ export { Dense, dense, type DenseSpec } from './dense.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
 export type { Layer, LayerBuffer } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
+export { parameterBlocks } from './blocks.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';
 export { Network, type NetworkCurvature, type NetworkOptions } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
