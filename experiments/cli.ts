@@ -26,7 +26,7 @@ function trainOptions(y: Argv) {
     .option('lr', { type: 'number', describe: 'SGD peak learning rate (cosine schedule to 0)' })
     .option('seed', { type: 'number', describe: 'seed of the initial weights and the shuffling (default 1)' })
     .option('split-seed', { type: 'number', describe: 'seed of the train/test split (default 1)' })
-    .option('data-dir', { type: 'string', describe: 'directory holding the data set folder (default ../shared/data, then the fetch cache)' })
+    .option('data-dir', { type: 'string', describe: 'directory holding the data set folder (default $NDCNN_DATA, else ../shared/data, then the fetch cache)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<experiment>-<time>)' })
     .option('resume', { type: 'string', describe: 'continue the run in this directory (or from this checkpoint)' })
     .option('patch-size', { type: 'number', describe: 'mri3d: edge of the cubic patches in voxels (default 16)' })
@@ -101,7 +101,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 const entry = process.argv[1] ?? '';
-// Run when executed directly (tsx experiments/cli.ts); bin.mjs imports it and calls main itself.
+// Run when executed directly (tsx experiments/cli.ts); bin.ts imports it and calls main itself.
 if (/experiments[\\/]cli\.ts$/.test(entry)) {
   main(hideBin(process.argv)).then((status) => {
     process.exitCode = status;
