@@ -4,7 +4,7 @@ export { readWav, type Wav } from './wav.js';
 export { resample, resampleInto, resampledLength } from './resample.js';
 export { readIdx, type Idx, type IdxData } from './idx.js';
 export { readNifti, type Nifti } from './nifti.js';
-export { exampleSize, pick, subset, type Dataset } from './dataset.js';
+export { exampleSize, pick, samples, subset, type LabeledSet } from './dataset.js';
 export { loadMnist, type MnistOptions } from './mnist.js';
 export { FASHION_CLASSES, loadFashionMnist } from './fashion.js';
 export { fitCentred, loadFsdd, type FsddDataset, type FsddOptions } from './fsdd.js';

@@ -10,10 +10,10 @@ import { UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
 import { checkpointPath } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
-export interface EvalFlags {
+export interface EvalFlags extends BackendFlags {
   path: string;
   backend?: string;
   dataDir?: string;
@@ -26,8 +26,9 @@ export function evalRun(f: EvalFlags, io: Io): void {
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  const backend = openBackend(config.backend, f);
   const data = loadData(config);
-  const net = buildNetwork(config);
+  const net = buildNetwork(config, backend);
   if (ckpt.params.length !== net.paramCount) {
     throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
   }

@@ -5,7 +5,7 @@
  * Fashion-MNIST and the MRI volume from the committed excerpts (splits.data.test.ts: full sets).
  */
 import { describe, expect, it } from 'vitest';
-import { exampleSize, loadFsdd, loadMnist, type Dataset } from '../../datasets/index.js';
+import { exampleSize, loadFsdd, loadMnist, type LabeledSet } from '../../datasets/index.js';
 import { audio1d, fsddSplits } from '../../experiments/audio1d.js';
 import type { DataRequest, PreparedData } from '../../experiments/experiment.js';
 import { image2d } from '../../experiments/image2d.js';
@@ -13,7 +13,7 @@ import { mri3d } from '../../experiments/mri3d.js';
 import { FIXTURE_DATA } from '../data.js';
 
 /** FNV-1a over an example's float bits and its label: equal examples, equal keys. */
-function keys(ds: Dataset): string[] {
+function keys(ds: LabeledSet): string[] {
   const size = exampleSize(ds);
   const bits = new Uint32Array(ds.inputs.buffer, ds.inputs.byteOffset, ds.inputs.length);
   const out: string[] = [];
@@ -28,7 +28,7 @@ function keys(ds: Dataset): string[] {
 const sorted = (a: string[]) => [...a].sort();
 
 /** Train ∪ every test set is the whole data as a multiset, and no example is on both sides. */
-function expectPartition(whole: Dataset, p: PreparedData): void {
+function expectPartition(whole: LabeledSet, p: PreparedData): void {
   const train = keys(p.train);
   const tests = Object.values(p.tests).flatMap(keys);
   expect(sorted([...train, ...tests])).toEqual(sorted(keys(whole)));
