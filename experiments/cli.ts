@@ -37,7 +37,7 @@ function trainOptions(y: Argv) {
     .option('damping', { type: 'number', requiresArg: true, describe: `HF initial damping λ₀ in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (default 1)` })
     .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the initial weights and the shuffling (default 1)' })
     .option('split-seed', { type: 'number', requiresArg: true, describe: 'seed of the train/test split (default 1)' })
-    .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder (default ../shared/data, then the fetch cache)' })
+    .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder (default $NDCNN_DATA, else ../shared/data, then the fetch cache)' })
     .option('out', { type: 'string', requiresArg: true, describe: 'run directory (default runs/<experiment>-<time>)' })
     .option('overwrite', { type: 'boolean', describe: 'replace the run files of a run already in --out' })
     .option('resume', { type: 'string', requiresArg: true, describe: 'continue the run in this directory (or from this checkpoint)' })
@@ -122,7 +122,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 const entry = process.argv[1] ?? '';
-// Run when executed directly (tsx experiments/cli.ts); bin.mjs imports it and calls main itself.
+// Run when executed directly (tsx experiments/cli.ts); bin.ts imports it and calls main itself.
 if (/experiments[\\/]cli\.ts$/.test(entry)) {
   main(hideBin(process.argv)).then((status) => {
     process.exitCode = status;
