@@ -54,6 +54,9 @@ export class AvgPool implements Layer {
   ) {
     this.geometry = new PoolGeometry(name, inShape, spec);
     this.outShape = outShape ?? [this.geometry.channels, ...this.geometry.outSize];
+    if (spec.countIncludePad !== undefined && typeof spec.countIncludePad !== 'boolean') {
+      throw new ShapeError(`${name}: countIncludePad must be true or false, got ${JSON.stringify(spec.countIncludePad)}`);
+    }
     this.countPad = spec.countIncludePad ?? true;
     this.modules = outShape ? 2 : 1;
     this.buf = new Buffers(backend);

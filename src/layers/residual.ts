@@ -52,6 +52,9 @@ export class Residual implements Layer {
     build: ChildBuilder,
   ) {
     if (!Array.isArray(spec.body) || spec.body.length === 0) throw new ShapeError(`${name}: the body needs at least one layer`);
+    if (spec.projection !== undefined && typeof spec.projection !== 'boolean') {
+      throw new ShapeError(`${name}: projection must be true or false, got ${JSON.stringify(spec.projection)}`);
+    }
     let shape = inShape;
     spec.body.forEach((s, i) => {
       const child = build(shape, s, `${name}.body.${i}`);

@@ -94,6 +94,10 @@ describe('global average pooling', () => {
     const mean = Array.from({ length: 2 * inShape[0] }, (_, p) => x.subarray(p * plane, (p + 1) * plane).reduce((a, b) => a + b) / plane);
     expect(relError(y, mean)).toBeLessThan(1e-15);
   });
+  it('rejects a bad divisor option and too much padding, naming the layer', () => {
+    expect(() => buildLayer(B64, 1, [2, 6], avgPool({ window: 2, countIncludePad: 'no' as never }))).toThrow(/avgPool#1: countIncludePad must be true or false, got "no"/);
+    expect(() => buildLayer(B64, 1, [2, 6], avgPool({ window: 2, padding: 2 }))).toThrow(/avgPool#1: padding \[2\] exceeds half the window \[2\]/);
+  });
   it('rejects a flat input', () => {
     expect(() => buildLayer(B64, 0, [5], globalAvgPool())).toThrow(/globalAvgPool#0: input \[5\] must be \[C, \.\.\.spatial\]/);
   });

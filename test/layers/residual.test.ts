@@ -49,6 +49,8 @@ describe('residual forward: y = f(x) + P(x)', () => {
       /residual#1: no 1×1 convolution stride maps the grid of \[2, 6, 6\] onto that of \[2, 4, 4\]/,
     );
     expect(() => buildLayer(B64, 0, [2, 6], residual([]))).toThrow(/residual#0: the body needs at least one layer/);
+    expect(() => buildLayer(B64, 0, [2, 6], residual([activation('tanh')], { projection: 'yes' as never }))).toThrow(/residual#0: projection must be true or false, got "yes"/);
+    expect(() => buildLayer(B64, 0, [2, 6], residual([activation('tanh')], { proj: true } as never))).toThrow(/residual#0: unknown option 'proj'/);
     expect(() => buildLayer(B64, 0, [2, 6], residual([conv({ channels: 2, kernel: 9 })]))).toThrow(/residual#0\.body\.0: kernel/);
   });
 });
