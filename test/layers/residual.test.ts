@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { activation, avgPool, buildLayer, conv, dense, flatten, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
+import { createOptimizer } from '../../src/optim/index.js';
 import { sizeOf } from '../../src/nd/shape.js';
 import { randn, randomBatch, relError } from '../helpers.js';
 import { B64, checkGaussNewton, checkLayer, checkNetwork } from './checks.js';
@@ -109,5 +110,27 @@ describe('float32 CPU backend', () => {
     n64.curvature(b64).hv(v, h64);
     n32.curvature(b32).hv(Float32Array.from(v), h32);
     expect(relError(h32, h64)).toBeLessThan(1e-5);
+  });
+});
+
+describe('optimizers on a network of the new layers', () => {
+  it.each(['hf', 'adam', 'adamw'] as const)('%s lowers the loss of a residual, average-pooled network on a fixed batch', (name) => {
+    const net = new Network(B64, [1, 8, 8], [
+      conv({ channels: 3, kernel: 3, padding: 1, activation: 'gelu-tanh' }),
+      residual([conv({ channels: 3, kernel: 3, padding: 1, activation: 'leaky-relu' }), conv({ channels: 3, kernel: 3, padding: 1 })]),
+      avgPool({ window: 2 }),
+      globalAvgPool(),
+      dense({ units: 3 }),
+    ], { seed: 2 });
+    // Learnable: each image is noise plus a level −1, 0 or +1, its class; the global pool sees the level.
+    const b = randomBatch(new Rng(8), [1, 8, 8], 24, 3);
+    b.x.forEach((v, i) => (b.x[i] = 0.5 * v + (b.y[Math.floor(i / 64)] - 1)));
+    const batch = b;
+    const opt = name === 'hf' ? createOptimizer('hf', { curvatureBatch: 12, maxCgIterations: 10 }) : createOptimizer(name, { lr: 0.02 });
+    const before = net.loss(batch);
+    for (let s = 0; s < 10; s++) opt.step(net, batch);
+    // Ten steps on one learnable batch: a working optimizer at least halves the loss (measured:
+    // 1.08 → 0.004 for HF, → 0.28 for Adam and AdamW).
+    expect(net.loss(batch)).toBeLessThan(0.5 * before);
   });
 });
