@@ -1,0 +1,118 @@
+/**
+ * ONNX export of an ndcnn network (opset 13, float32): Conv (1-, 2-, 3-D, strides, symmetric
+ * pads, dilations), MaxPool, Flatten, Gemm, the activations, and optionally a final Softmax.
+ * Initializers carry the PyTorch names (`0.weight`), nodes torch-style scoped names (`/0/Conv`),
+ * so an exported graph reads like torch.onnx.export's of the equivalent nn.Sequential. The batch
+ * axis is symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32
+ * only), so a float32 network round-trips exactly and a float64 one is rounded.
+ */
+import type { ActivationKind } from '../../nd/backend.js';
+import { layerTensors, slotPrefixes, type Layer, type LayerSpec, type Network } from '../../layers/index.js';
+import { ConvGeometry, PoolGeometry } from '../../nd/geometry.js';
+import { writeFileAtomic } from '../atomic.js';
+import { FormatError } from '../errors.js';
+import { AttrType, DataType, encodeModel, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './proto.js';
+
+export const OPSET = 13;
+/** ONNX IR version 7 goes with opset 13 (onnx/docs/Versioning.md). */
+const IR_VERSION = 7;
+
+export interface OnnxExportOptions {
+  /** End the graph with Softmax over the classes, so it outputs probabilities (default false: logits). */
+  softmax?: boolean;
+}
+
+export const ONNX_ACTIVATIONS: Record<ActivationKind, string> = { identity: 'Identity', relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' };
+
+/** Builds the node list and initializers while walking the layers. */
+class Graph {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
+  private count = 0;
+
+  constructor(public current: string) {}
+
+  /** Appends `op` reading the current tensor (and `extra` inputs); its output becomes current. */
+  node(op: string, scope: string, attrs: OnnxAttribute[] = [], extra: string[] = []): void {
+    const output = `/${scope}/${op}_output_${this.count++}`;
+    this.nodes.push({ name: `/${scope}/${op}`, op_type: op, input: [this.current, ...extra], output: [output], attribute: attrs });
+    this.current = output;
+  }
+
+  initializer(name: string, dims: readonly number[], values: ArrayLike<number>): string {
+    const data = Float32Array.from(values);
+    this.initializers.push({ name, dims: [...dims], data_type: DataType.FLOAT, raw_data: new Uint8Array(data.buffer) });
+    return name;
+  }
+}
+
+const ints = (name: string, v: readonly number[]): OnnxAttribute => ({ name, type: AttrType.INTS, ints: [...v] });
+const int = (name: string, v: number): OnnxAttribute => ({ name, type: AttrType.INT, i: v });
+
+interface Context {
+  g: Graph;
+  layer: Layer;
+  /** Module slot of the layer, and its parameters by PyTorch name. */
+  slot: number;
+  params: { name: string; shape: readonly number[]; values: ArrayLike<number> }[];
+}
+
+type Exporter<S extends LayerSpec> = (c: Context, spec: S) => void;
+type Exporters = { [K in LayerSpec['kind']]: Exporter<Extract<LayerSpec, { kind: K }>> };
+
+/** A fused activation sits in the next module slot, as in the equivalent nn.Sequential. */
+function fused(c: Context, fn: ActivationKind | undefined): void {
+  if (fn && fn !== 'identity') c.g.node(ONNX_ACTIVATIONS[fn], String(c.slot + 1));
+}
+
+const inits = (c: Context) => c.params.map((p) => c.g.initializer(p.name, p.shape, p.values));
+
+export const onnxExporters: Exporters = {
+  conv: (c, spec) => {
+    const geo = new ConvGeometry(c.layer.name, c.layer.inShape, spec);
+    const attrs = [ints('kernel_shape', geo.kernel), ints('strides', geo.stride), ints('pads', [...geo.padding, ...geo.padding]), ints('dilations', geo.dilation), int('group', 1)];
+    c.g.node('Conv', String(c.slot), attrs, inits(c));
+    fused(c, spec.activation);
+  },
+  dense: (c, spec) => {
+    c.g.node('Gemm', String(c.slot), [int('transB', 1)], inits(c));
+    fused(c, spec.activation);
+  },
+  maxPool: (c, spec) => {
+    const geo = new PoolGeometry(c.layer.name, c.layer.inShape, spec);
+    c.g.node('MaxPool', String(c.slot), [ints('kernel_shape', geo.window), ints('strides', geo.stride)]);
+  },
+  flatten: (c) => c.g.node('Flatten', String(c.slot), [int('axis', 1)]),
+  activation: (c, spec) => c.g.node(ONNX_ACTIVATIONS[spec.fn], String(c.slot)),
+};
+
+/** The ONNX model of `net` as bytes (ModelProto). */
+export function networkToOnnx(net: Network, o: OnnxExportOptions = {}): Uint8Array {
+  const g = new Graph('input');
+  const prefixes = slotPrefixes(net.layers);
+  const tensors = layerTensors(net.layers);
+  net.layers.forEach((layer, i) => {
+    const spec = net.specs[i];
+    const exporter = Object.prototype.hasOwnProperty.call(onnxExporters, spec.kind) ? (onnxExporters[spec.kind] as Exporter<LayerSpec>) : undefined;
+    if (!exporter) throw new FormatError('onnx export', `layer ${layer.name} (kind '${spec.kind}') has no ONNX exporter (known: ${Object.keys(onnxExporters).join(', ')})`);
+    if (tensors[i].buffers.length) throw new FormatError('onnx export', `layer ${layer.name} keeps buffers, which the ONNX exporter does not write`);
+    const params = tensors[i].params.map((p) => ({ name: p.name, shape: p.shape, values: net.params.subarray(p.offset, p.offset + p.size) }));
+    exporter({ g, layer, slot: Number(prefixes[i].slice(0, -1)), params }, spec);
+  });
+  if (o.softmax) g.node('Softmax', 'softmax', [int('axis', 1)]);
+  const last = g.nodes[g.nodes.length - 1];
+  last.output = ['output'];
+  const dims = (shape: readonly number[]) => [{ dim_param: 'batch' }, ...shape.map((d) => ({ dim_value: d }))];
+  const value = (name: string, shape: readonly number[]) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape) } } } });
+  return encodeModel({
+    ir_version: IR_VERSION,
+    opset_import: [{ domain: '', version: OPSET }],
+    producer_name: 'ndcnn',
+    graph: { name: 'ndcnn', node: g.nodes, initializer: g.initializers, input: [value('input', net.inShape)], output: [value('output', net.outShape)] },
+  });
+}
+
+/** Writes the ONNX model of `net` to `path` atomically. */
+export function saveOnnx(net: Network, path: string, o: OnnxExportOptions = {}): void {
+  writeFileAtomic(path, networkToOnnx(net, o));
+}
