@@ -10,3 +10,11 @@ export class FormatError extends Error {
     super(`${source}: ${problem}`);
   }
 }
+
+/**
+ * A fresh copy of bytes[begin, end) in its own ArrayBuffer. Node's Buffer.slice is a view into a
+ * shared (possibly pooled) buffer at any byte offset: typed arrays over it need a copy, aligned.
+ */
+export function copyBytes(bytes: Uint8Array, begin = 0, end = bytes.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, begin, end);
+}

@@ -7,7 +7,7 @@
  * The zip container is fflate's.
  */
 import { unzipSync, zipSync } from 'fflate';
-import { FormatError } from './errors.js';
+import { copyBytes, FormatError } from './errors.js';
 
 export type NpyDescr = '<f4' | '<f8' | '<i8' | '<i4';
 const WIDTH: Record<NpyDescr, number> = { '<f4': 4, '<f8': 8, '<i8': 8, '<i4': 4 };
@@ -71,7 +71,7 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   const d = descr as NpyDescr;
   const need = shape.reduce((x, y) => x * y, 1) * WIDTH[d];
   if (bytes.length - start !== need) throw fail(`shape (${shape.join(', ')}) of ${d} needs ${need} data bytes, the file holds ${bytes.length - start}`);
-  const raw = bytes.slice(start);
+  const raw = copyBytes(bytes, start);
   const data =
     d === '<f8' ? new Float64Array(raw.buffer)
     : d === '<f4' ? new Float32Array(raw.buffer)
@@ -84,7 +84,8 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
 export function encodeNpz(arrays: Record<string, ArrayToWrite>, compress = false): Uint8Array {
   const files: Record<string, Uint8Array> = {};
   for (const [name, a] of Object.entries(arrays)) files[`${name}.npy`] = encodeNpy(a);
-  return zipSync(files, { level: compress ? 6 : 0 });
+  // A fixed timestamp (the zip epoch) keeps the archive a function of its contents alone.
+  return zipSync(files, { level: compress ? 6 : 0, mtime: new Date(1980, 0, 1) });
 }
 
 export function decodeNpz(bytes: Uint8Array, source = 'npz'): Record<string, NpyArray> {

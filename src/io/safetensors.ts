@@ -9,7 +9,7 @@
  * Reads F64, F32, F16, BF16 (widened to float32), I64 and I32 (as float64, exact up to 2^53);
  * writes F64, F32 and I64 (for integer buffers such as batch norm's num_batches_tracked).
  */
-import { FormatError } from './errors.js';
+import { copyBytes, FormatError } from './errors.js';
 
 /** The reference implementation's bound: larger headers are refused before they are parsed. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -106,7 +106,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   if (end !== dataLength) throw fail(`the tensors cover ${end} data bytes but the file holds ${dataLength} (truncated or padded?)`);
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const e of entries) {
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: decodeValues(e.dtype, bytes.slice(dataStart + e.begin, dataStart + e.end)) };
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: decodeValues(e.dtype, copyBytes(bytes, dataStart + e.begin, dataStart + e.end)) };
   }
   return { tensors, metadata };
 }

@@ -13,7 +13,7 @@ import type { DType } from '../../nd/dtype.js';
 import { fmt, sameShape } from '../../nd/shape.js';
 import { FormatError } from '../errors.js';
 import { ONNX_ACTIVATIONS } from './export.js';
-import { decodeModel, tensorValues, type OnnxNode, type OnnxTensor } from './proto.js';
+import { AttrType, decodeModel, tensorValues, type OnnxNode, type OnnxTensor } from './proto.js';
 
 export interface OnnxImportOptions {
   /** Backend of the network (default: the CPU backend in `dtype`). */
@@ -61,7 +61,7 @@ class Attributes {
   require(name: string, ok: (v: unknown) => boolean, what: string): void {
     const a = this.node.attribute?.find((x) => x.name === name);
     if (!a) return;
-    const v = a.ints ?? a.i ?? a.f ?? (a.s && new TextDecoder().decode(a.s));
+    const v = a.type === AttrType.INTS ? a.ints : a.type === AttrType.INT ? a.i : a.type === AttrType.FLOAT ? a.f : a.s && new TextDecoder().decode(a.s);
     if (!ok(v)) throw this.fail(`${name}=${JSON.stringify(v)} is not supported (${what})`);
   }
 }
@@ -126,7 +126,8 @@ const importers: Record<string, Importer> = {
 for (const [op, fn] of Object.entries(ACTIVATION_OF)) {
   importers[op] = (node, s) => {
     const last = s.specs[s.specs.length - 1];
-    if (s.fusable && (last.kind === 'conv' || last.kind === 'dense')) last.activation = fn;
+    // An Identity stays a layer of its own: fused it would vanish and shift the module slots.
+    if (s.fusable && fn !== 'identity' && (last.kind === 'conv' || last.kind === 'dense')) last.activation = fn;
     else s.specs.push(activation(fn));
     s.fusable = false;
   };

@@ -4,7 +4,7 @@
  * bytes as Uint8Array.
  */
 import protobuf from 'protobufjs';
-import { FormatError } from '../errors.js';
+import { copyBytes, FormatError } from '../errors.js';
 import { onnxSchema } from './schema.js';
 
 const ModelProto = protobuf.Root.fromJSON(onnxSchema).lookupType('onnx.ModelProto');
@@ -95,7 +95,7 @@ export function tensorValues(t: OnnxTensor, source: string): Float64Array {
     const width = t.data_type === DataType.FLOAT ? 4 : 8;
     if (t.raw_data && t.raw_data.length) {
       if (t.raw_data.length !== n * width) throw fail(`dims [${t.dims.join(', ')}] need ${n * width} bytes, raw_data holds ${t.raw_data.length}`);
-      const copy = t.raw_data.slice();
+      const copy = copyBytes(t.raw_data);
       out = Float64Array.from(width === 4 ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer));
     } else {
       out = Float64Array.from((width === 4 ? t.float_data : t.double_data) ?? []);
