@@ -2,6 +2,7 @@
 export { architectureOf, buildArchitecture, readArchitecture, ARCHITECTURE_FORMAT, type Architecture } from './architecture.js';
 export { writeFileAtomic } from './atomic.js';
 export { FormatError } from './errors.js';
+export { exportFormats, exportNetwork, isExportFormat, type ExportFormat, type ExportOptions } from './export.js';
 export { loadNetwork, networkToNpz, networkToSafetensors, readSafetensors, saveNpz, saveSafetensors, ARCHITECTURE_KEY, type LoadOptions, type SaveOptions } from './model.js';
 export { decodeNpy, decodeNpz, encodeNpy, encodeNpz, type ArrayToWrite, type NpyArray } from './npy.js';
 export { networkToOnnx, saveOnnx, type OnnxExportOptions } from './onnx/export.js';
