@@ -58,7 +58,8 @@ interface Context {
 }
 
 type Exporter<S extends LayerSpec> = (c: Context, spec: S) => void;
-type Exporters = { [K in LayerSpec['kind']]: Exporter<Extract<LayerSpec, { kind: K }>> };
+/** Partial: a layer kind without an exporter is refused at export time, naming the layer. */
+type Exporters = { [K in LayerSpec['kind']]?: Exporter<Extract<LayerSpec, { kind: K }>> };
 
 /** A fused activation sits in the next module slot, as in the equivalent nn.Sequential. */
 function fused(c: Context, fn: ActivationKind | undefined): void {
