@@ -6,7 +6,6 @@
  * axis is symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32
  * only), so a float32 network round-trips exactly and a float64 one is rounded.
  */
-import type { ActivationKind } from '../../nd/backend.js';
 import { layerTensors, slotPrefixes, type Layer, type LayerSpec, type Network } from '../../layers/index.js';
 import { ConvGeometry, PoolGeometry } from '../../nd/geometry.js';
 import { writeFileAtomic } from '../atomic.js';
@@ -22,7 +21,18 @@ export interface OnnxExportOptions {
   softmax?: boolean;
 }
 
-export const ONNX_ACTIVATIONS: Record<ActivationKind, string> = { identity: 'Identity', relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' };
+/** ONNX operators of the activations with one (opset 13); others are refused by name. */
+export const ONNX_ACTIVATIONS: Readonly<Record<string, string>> = { identity: 'Identity', relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' };
+
+/** An activation as specs hold it: a name, or an object with a kind (and its options). */
+type ActivationLike = string | { readonly kind: string };
+
+function activationNode(g: Graph, fn: ActivationLike, scope: string, layer: string): void {
+  const kind = typeof fn === 'string' ? fn : fn.kind;
+  const op = Object.prototype.hasOwnProperty.call(ONNX_ACTIVATIONS, kind) ? ONNX_ACTIVATIONS[kind] : undefined;
+  if (!op) throw new FormatError('onnx export', `layer ${layer}: activation ${JSON.stringify(fn)} has no ONNX exporter (known: ${Object.keys(ONNX_ACTIVATIONS).join(', ')})`);
+  g.node(op, scope);
+}
 
 /** Builds the node list and initializers while walking the layers. */
 class Graph {
@@ -62,8 +72,8 @@ type Exporter<S extends LayerSpec> = (c: Context, spec: S) => void;
 type Exporters = { [K in LayerSpec['kind']]?: Exporter<Extract<LayerSpec, { kind: K }>> };
 
 /** A fused activation sits in the next module slot, as in the equivalent nn.Sequential. */
-function fused(c: Context, fn: ActivationKind | undefined): void {
-  if (fn && fn !== 'identity') c.g.node(ONNX_ACTIVATIONS[fn], String(c.slot + 1));
+function fused(c: Context, fn: ActivationLike | undefined): void {
+  if (fn !== undefined && fn !== 'identity') activationNode(c.g, fn, String(c.slot + 1), c.layer.name);
 }
 
 const inits = (c: Context) => c.params.map((p) => c.g.initializer(p.name, p.shape, p.values));
@@ -84,7 +94,7 @@ export const onnxExporters: Exporters = {
     c.g.node('MaxPool', String(c.slot), [ints('kernel_shape', geo.window), ints('strides', geo.stride)]);
   },
   flatten: (c) => c.g.node('Flatten', String(c.slot), [int('axis', 1)]),
-  activation: (c, spec) => c.g.node(ONNX_ACTIVATIONS[spec.fn], String(c.slot)),
+  activation: (c, spec) => activationNode(c.g, spec.fn, String(c.slot), c.layer.name),
 };
 
 /** The ONNX model of `net` as bytes (ModelProto). */

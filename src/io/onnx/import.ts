@@ -28,7 +28,7 @@ export interface OnnxImport {
   softmax: boolean;
 }
 
-const ACTIVATION_OF: Record<string, ActivationKind> = Object.fromEntries(Object.entries(ONNX_ACTIVATIONS).map(([k, v]) => [v, k as ActivationKind]));
+const ACTIVATION_OF = Object.fromEntries(Object.entries(ONNX_ACTIVATIONS).map(([k, v]) => [v, k as ActivationKind]));
 
 interface State {
   specs: LayerSpec[];
@@ -52,10 +52,6 @@ class Attributes {
   }
   ints(name: string): number[] | undefined {
     return this.node.attribute?.find((a) => a.name === name)?.ints;
-  }
-  string(name: string): string | undefined {
-    const s = this.node.attribute?.find((a) => a.name === name)?.s;
-    return s && new TextDecoder().decode(s);
   }
   /** Throws unless the attribute is absent or `ok`. */
   require(name: string, ok: (v: unknown) => boolean, what: string): void {
