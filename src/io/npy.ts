@@ -88,13 +88,19 @@ export function encodeNpz(arrays: Record<string, ArrayToWrite>, compress = false
   return zipSync(files, { level: compress ? 6 : 0, mtime: new Date(1980, 0, 1) });
 }
 
-export function decodeNpz(bytes: Uint8Array, source = 'npz'): Record<string, NpyArray> {
+/**
+ * The arrays of a .npz by name. `maxBytes` bounds the members' total unpacked size as their zip
+ * headers declare it (default 2 GiB), so a small hostile archive cannot claim unbounded memory.
+ */
+export function decodeNpz(bytes: Uint8Array, source = 'npz', maxBytes = 2 ** 31): Record<string, NpyArray> {
   let files: Record<string, Uint8Array>;
+  let total = 0;
   try {
-    files = unzipSync(bytes);
+    files = unzipSync(bytes, { filter: (f) => (total += f.originalSize) <= maxBytes });
   } catch (e) {
     throw new FormatError(source, `not a readable zip archive (${(e as Error).message})`);
   }
+  if (total > maxBytes) throw new FormatError(source, `members unpack to ${total} bytes, more than the ${maxBytes}-byte limit`);
   const out: Record<string, NpyArray> = {};
   for (const [file, content] of Object.entries(files)) {
     if (!file.endsWith('.npy')) throw new FormatError(source, `member '${file}' is not a .npy file`);

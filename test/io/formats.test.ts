@@ -152,6 +152,15 @@ describe('.npy and .npz', () => {
   ])('.npy %s is refused', (_, bytes, message) => {
     expect(() => decodeNpy(bytes as Uint8Array)).toThrow(message);
   });
+  it('an archive unpacking to more than the limit is refused before it is unpacked', () => {
+    const z = encodeNpz({ a: { shape: [1000], data: new Float64Array(1000) } }, true);
+    expect(() => decodeNpz(z, 'big.npz', 4096)).toThrow(/big.npz: members unpack to 8\d\d\d bytes, more than the 4096-byte limit/);
+  });
+  it('arrays inside a larger buffer at an odd offset decode (a Buffer.slice view is copied first)', () => {
+    const bytes = encodeNpy({ shape: [3], data: Float64Array.from([1, 2, 3]) });
+    const shifted = Buffer.concat([Buffer.alloc(3), Buffer.from(bytes)]).subarray(3);
+    expect(decodeNpy(shifted).data).toEqual(Float64Array.from([1, 2, 3]));
+  });
   it('a damaged .npz is refused', () => {
     const z = encodeNpz({ a: { shape: [2], data: [1, 2] } });
     expect(() => decodeNpz(z.subarray(0, z.length - 30), 'x.npz')).toThrow(/x.npz: not a readable zip archive/);

@@ -175,7 +175,12 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   });
   if (g.output.length !== 1 || g.output[0].name !== cur) throw fail(`the graph's output should be the last node's output '${cur}'`);
   if (!s.specs.length) throw fail('the graph has no layers');
-  const network = new Network(o.backend ?? cpuBackend(o.dtype ?? 'float32'), inShape, s.specs);
+  let network: Network;
+  try {
+    network = new Network(o.backend ?? cpuBackend(o.dtype ?? 'float32'), inShape, s.specs);
+  } catch (e) {
+    throw fail(`its layers do not fit together: ${(e as Error).message}`);
+  }
   const named = network.namedParameters();
   named.forEach((p, k) => {
     if (!sameShape(p.shape, s.params[k].shape)) throw fail(`parameter ${p.name} should have shape ${fmt(p.shape)}, the graph gives ${fmt(s.params[k].shape)}`);
