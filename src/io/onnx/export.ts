@@ -6,7 +6,7 @@
  * axis is symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32
  * only), so a float32 network round-trips exactly and a float64 one is rounded.
  */
-import { layerTensors, slotPrefixes, type Layer, type LayerSpec, type Network } from '../../layers/index.js';
+import { paramNamesOf, slotPrefixes, type Layer, type LayerSpec, type Network } from '../../layers/index.js';
 import { ConvGeometry, PoolGeometry } from '../../nd/geometry.js';
 import { writeFileAtomic } from '../atomic.js';
 import { FormatError } from '../errors.js';
@@ -62,9 +62,14 @@ const int = (name: string, v: number): OnnxAttribute => ({ name, type: AttrType.
 interface Context {
   g: Graph;
   layer: Layer;
-  /** Module slot of the layer, and its parameters by PyTorch name. */
-  slot: number;
-  params: { name: string; shape: readonly number[]; values: ArrayLike<number> }[];
+  /** Torch-style node scope of the module `offset` slots after the layer's first ("3", "3/body/0"). */
+  scope: (offset?: number) => string;
+  /** The layer's parameters as initializers, by their PyTorch names, in order. */
+  params: () => string[];
+  /** A network tensor (parameter or buffer) as an initializer, by full name (containers' children). */
+  tensor: (name: string) => string;
+  /** Exports a sub-sequence (a container's children) under a name prefix such as "3.body.". */
+  sequence: (layers: readonly Layer[], specs: readonly LayerSpec[], prefix: string) => void;
 }
 
 type Exporter<S extends LayerSpec> = (c: Context, spec: S) => void;
@@ -73,43 +78,52 @@ type Exporters = { [K in LayerSpec['kind']]?: Exporter<Extract<LayerSpec, { kind
 
 /** A fused activation sits in the next module slot, as in the equivalent nn.Sequential. */
 function fused(c: Context, fn: ActivationLike | undefined): void {
-  if (fn !== undefined && fn !== 'identity') activationNode(c.g, fn, String(c.slot + 1), c.layer.name);
+  if (fn !== undefined && fn !== 'identity') activationNode(c.g, fn, c.scope(1), c.layer.name);
 }
-
-const inits = (c: Context) => c.params.map((p) => c.g.initializer(p.name, p.shape, p.values));
 
 export const onnxExporters: Exporters = {
   conv: (c, spec) => {
     const geo = new ConvGeometry(c.layer.name, c.layer.inShape, spec);
     const attrs = [ints('kernel_shape', geo.kernel), ints('strides', geo.stride), ints('pads', [...geo.padding, ...geo.padding]), ints('dilations', geo.dilation), int('group', 1)];
-    c.g.node('Conv', String(c.slot), attrs, inits(c));
+    c.g.node('Conv', c.scope(), attrs, c.params());
     fused(c, spec.activation);
   },
   dense: (c, spec) => {
-    c.g.node('Gemm', String(c.slot), [int('transB', 1)], inits(c));
+    c.g.node('Gemm', c.scope(), [int('transB', 1)], c.params());
     fused(c, spec.activation);
   },
   maxPool: (c, spec) => {
     const geo = new PoolGeometry(c.layer.name, c.layer.inShape, spec);
-    c.g.node('MaxPool', String(c.slot), [ints('kernel_shape', geo.window), ints('strides', geo.stride)]);
+    c.g.node('MaxPool', c.scope(), [ints('kernel_shape', geo.window), ints('strides', geo.stride)]);
   },
-  flatten: (c) => c.g.node('Flatten', String(c.slot), [int('axis', 1)]),
-  activation: (c, spec) => activationNode(c.g, spec.fn, String(c.slot), c.layer.name),
+  flatten: (c) => c.g.node('Flatten', c.scope(), [int('axis', 1)]),
+  activation: (c, spec) => activationNode(c.g, spec.fn, c.scope(), c.layer.name),
 };
 
 /** The ONNX model of `net` as bytes (ModelProto). */
 export function networkToOnnx(net: Network, o: OnnxExportOptions = {}): Uint8Array {
   const g = new Graph('input');
-  const prefixes = slotPrefixes(net.layers);
-  const tensors = layerTensors(net.layers);
-  net.layers.forEach((layer, i) => {
-    const spec = net.specs[i];
-    const exporter = Object.prototype.hasOwnProperty.call(onnxExporters, spec.kind) ? (onnxExporters[spec.kind] as Exporter<LayerSpec>) : undefined;
-    if (!exporter) throw new FormatError('onnx export', `layer ${layer.name} (kind '${spec.kind}') has no ONNX exporter (known: ${Object.keys(onnxExporters).join(', ')})`);
-    if (tensors[i].buffers.length) throw new FormatError('onnx export', `layer ${layer.name} keeps buffers, which the ONNX exporter does not write`);
-    const params = tensors[i].params.map((p) => ({ name: p.name, shape: p.shape, values: net.params.subarray(p.offset, p.offset + p.size) }));
-    exporter({ g, layer, slot: Number(prefixes[i].slice(0, -1)), params }, spec);
-  });
+  const values = new Map<string, { shape: readonly number[]; data: ArrayLike<number> }>();
+  for (const p of net.namedParameters()) values.set(p.name, { shape: p.shape, data: net.params.subarray(p.offset, p.offset + p.size) });
+  for (const b of net.namedBuffers()) values.set(b.name, { shape: b.shape, data: b.data });
+  const tensor = (name: string) => {
+    const v = values.get(name);
+    if (!v) throw new FormatError('onnx export', `the network has no tensor '${name}'`);
+    return g.initializer(name, v.shape, v.data);
+  };
+  const sequence = (layers: readonly Layer[], specs: readonly LayerSpec[], prefix: string) => {
+    const prefixes = slotPrefixes(layers, prefix);
+    layers.forEach((layer, i) => {
+      const spec = specs[i];
+      const exporter = Object.prototype.hasOwnProperty.call(onnxExporters, spec.kind) ? (onnxExporters[spec.kind] as Exporter<LayerSpec>) : undefined;
+      if (!exporter) throw new FormatError('onnx export', `layer ${layer.name} (kind '${spec.kind}') has no ONNX exporter (known: ${Object.keys(onnxExporters).join(', ')})`);
+      const slot = Number(prefixes[i].slice(prefix.length, -1));
+      const scope = (offset = 0) => `${prefix}${slot + offset}`.replace(/\./g, '/');
+      const params = () => paramNamesOf(layer).map((n) => tensor(prefixes[i] + n));
+      exporter({ g, layer, scope, params, tensor, sequence }, spec);
+    });
+  };
+  sequence(net.layers, net.specs, '');
   if (o.softmax) g.node('Softmax', 'softmax', [int('axis', 1)]);
   const last = g.nodes[g.nodes.length - 1];
   last.output = ['output'];
