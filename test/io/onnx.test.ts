@@ -104,6 +104,18 @@ describe.each(NETS)('ONNX export of a %s network', (_, inShape, specs) => {
   });
 });
 
+describe('a float64 network', () => {
+  it('exports its parameters rounded to float32; onnxruntime agrees with its float64 predict to 1e-5', async () => {
+    const [, inShape, specs] = NETS[1];
+    const net = new Network(cpuBackend('float64'), inShape, specs, { seed: 9 });
+    const x = randomInput(3, inShape, 2);
+    const bytes = networkToOnnx(net);
+    // Rounding the weights (relative 6e-8) and float32 arithmetic stay within the same bound.
+    expect(maxAbsDiff(await runOrt(bytes, x, [3, ...inShape]), net.predict(x, 3))).toBeLessThan(TOL);
+    expect(networkFromOnnx(bytes, { dtype: 'float64' }).network.params).toEqual(Float64Array.from(Float32Array.from(net.params)));
+  });
+});
+
 describe('importing what torch.onnx.export wrote (PyTorch 1.13, fixtures)', () => {
   const record = JSON.parse(readFileSync(new URL('torch.json', FIXTURES), 'utf8'));
   it.each(['cnn1d', 'cnn2d', 'cnn3d'])('%s reproduces PyTorch outputs and state-dict names', (name) => {
