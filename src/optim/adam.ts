@@ -29,6 +29,8 @@ export interface AdamOptions {
   clipNorm?: number;
 }
 
+const OPTION_KEYS: readonly (keyof AdamOptions)[] = ['lr', 'betas', 'eps', 'weightDecay', 'clipNorm'];
+
 interface Moments {
   m: FloatArray;
   v: FloatArray;
@@ -55,6 +57,11 @@ export class Adam implements Optimizer<SgdReport> {
     private readonly decoupled = false,
   ) {
     this.name = decoupled ? 'adamw' : 'adam';
+    const who = decoupled ? 'AdamW' : 'Adam';
+    // What TypeScript would catch, for plain JavaScript: a misspelt key would otherwise train with a default.
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
+    const unknown = Object.keys(options).filter((k) => !(OPTION_KEYS as string[]).includes(k));
+    if (unknown.length > 0) throw new TypeError(`${who}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${OPTION_KEYS.join(', ')})`);
     const lr = options.lr ?? 0.001;
     this.schedule = typeof lr === 'number' ? { kind: 'constant', lr } : lr;
     validateSchedule(this.schedule);
@@ -62,7 +69,6 @@ export class Adam implements Optimizer<SgdReport> {
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? (decoupled ? 0.01 : 0);
     this.clipNorm = options.clipNorm;
-    const who = decoupled ? 'AdamW' : 'Adam';
     for (const [what, b] of [['betas[0]', this.beta1], ['betas[1]', this.beta2]] as const) {
       if (!(b >= 0 && b < 1)) throw new Error(`${who}: ${what} must be in [0, 1), got ${b}`);
     }

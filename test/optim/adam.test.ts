@@ -128,6 +128,7 @@ describe('the update rule', () => {
     [{ weightDecay: -1 }, /weightDecay must be ≥ 0/],
     [{ clipNorm: 0 }, /clipNorm must be a finite number > 0/],
     [{ lr: -1 }, /lr must be a finite number ≥ 0/],
+    [{ beta1: 0.9 }, /Adam: unknown option 'beta1' \(known: lr, betas, eps, weightDecay, clipNorm\)/],
   ] as [AdamOptions, RegExp][])('rejects %j', (o, re) => {
     expect(() => new Adam(o)).toThrow(re);
   });
