@@ -1,5 +1,5 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, fetch, info. Every failure ends as ONE line on
+ * The `ndcnn` command line (yargs): train, eval, hessian, fetch, info. Every failure ends as ONE line on
  * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). Flags have no
  * yargs defaults on purpose: the experiment supplies them, and a resumed run must be able to
  * tell a flag the user gave from one they did not.
@@ -8,6 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { reportError, UsageError } from './errors.js';
+import { hessian, type HessianFlags } from './hessian.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
@@ -75,6 +76,28 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir }, io),
       )
       .command(
+        'hessian <run>',
+        'curvature of a run\'s training loss at its checkpoint: top eigenvalues, trace, spectral density, per layer',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('top', { type: 'number', describe: 'how many of the largest eigenvalues (default 1)' })
+            .option('trace', { type: 'boolean', describe: 'estimate the trace (Hutchinson, Rademacher probes)' })
+            .option('trace-se', { type: 'number', describe: 'stop the trace at this relative standard error (default 0.05)' })
+            .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
+            .option('probes', { type: 'number', describe: 'random probes of the density (default 10)' })
+            .option('samples', { type: 'number', describe: 'training samples the loss is taken over (default 1000 or all)' })
+            .option('operator', { type: 'string', describe: 'hessian | gauss-newton (default hessian)' })
+            .option('batch-size', { type: 'number', describe: 'samples per product batch (default: all in one)' })
+            .option('tol', { type: 'number', describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
+            .option('seed', { type: 'number', describe: 'seed of the sample subset and the probes (default 1)' })
+            .option('out', { type: 'string', describe: 'output directory (default RUN/hessian)' })
+            .option('backend', { type: 'string', describe: 'compute backend (default: the run\'s)' })
+            .option('data-dir', { type: 'string', describe: 'directory holding the data set folder' })
+            .option('quiet', { type: 'boolean', describe: 'no progress bar' }),
+        (a) => hessian({ ...(a as unknown as HessianFlags), run: a.run as string }, io),
+      )
+      .command(
         'fetch <dataset>',
         'download a data set from its official source and verify it',
         (y) =>
@@ -84,7 +107,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
-      .demandCommand(1, 'name a command: train, eval, fetch or info')
+      .demandCommand(1, 'name a command: train, eval, hessian, fetch or info')
       .strict()
       .help()
       .version(false)
