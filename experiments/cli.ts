@@ -43,6 +43,7 @@ function trainOptions(y: Argv) {
     .option('max-train', { type: 'number', describe: 'use a seeded subset of this many training examples' })
     .option('max-test', { type: 'number', describe: 'use a seeded subset of this many held-out examples' })
     .option('checkpoint-every', { type: 'number', describe: 'also checkpoint every N steps (default: after each epoch only)' })
+    .option('track-sharpness', { type: 'number', describe: 'log the top Hessian eigenvalue (Lanczos, 256 fixed training samples) every N steps' })
     .option('stop-after', { type: 'number', describe: 'stop (resumably) after this many epochs of this invocation' })
     .option('quiet', { type: 'boolean', describe: 'no progress bar; one line per epoch' });
 }

@@ -35,6 +35,7 @@ export interface TrainFlags {
   maxTrain?: number;
   maxTest?: number;
   checkpointEvery?: number;
+  trackSharpness?: number;
   stopAfter?: number;
   quiet?: boolean;
 }
@@ -45,6 +46,7 @@ const LOSS: LossName = 'softmax-cross-entropy';
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
+  'trackSharpness',
 ];
 
 /** Checks the numeric flags once, before any data is read. */
@@ -59,6 +61,7 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('max-train', f.maxTrain, 1);
   checkInteger('max-test', f.maxTest, 1);
   checkInteger('checkpoint-every', f.checkpointEvery, 0);
+  checkInteger('track-sharpness', f.trackSharpness, 0);
   checkInteger('stop-after', f.stopAfter, 1);
 }
 
@@ -133,6 +136,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     maxTrain: f.maxTrain ?? null,
     maxTest: f.maxTest ?? null,
     checkpointEvery: f.checkpointEvery ?? 0,
+    trackSharpness: f.trackSharpness ?? 0,
     inShape: [],
     network: [],
     loss: LOSS,

@@ -83,3 +83,29 @@ describe('ndcnn hessian', () => {
     }
   });
 });
+
+describe('ndcnn train --track-sharpness', () => {
+  it('logs the top eigenvalue every N steps, plots it, and resumes byte for byte', async () => {
+    const flags = { experiment: 'image2d', maxTrain: 32, maxTest: 16, batchSize: 8, epochs: 2, seed: 5, trackSharpness: 3 };
+    const whole = join(tmp, 'sharp-whole');
+    const parts = join(tmp, 'sharp-parts');
+    await train({ ...flags, out: whole }, quiet);
+    await train({ ...flags, out: parts, stopAfter: 1 }, quiet);
+    await train({ resume: parts }, quiet);
+    const text = readFileSync(join(whole, 'metrics.jsonl'), 'utf8');
+    expect(readFileSync(join(parts, 'metrics.jsonl'), 'utf8')).toBe(text);
+    const steps = text.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.kind === 'step');
+    expect(steps).toHaveLength(8);
+    // Steps 3 and 6 carry it (one in each epoch, so the resumed half computes one too).
+    expect(steps.filter((s) => 'sharpness' in s).map((s) => s.step)).toEqual([3, 6]);
+    for (const s of steps.filter((x) => 'sharpness' in x)) expect(s.sharpness).toBeGreaterThan(0);
+    expect(readFileSync(join(whole, 'plot.svg'), 'utf8')).toContain('sharpness (top Hessian eigenvalue)');
+  }, 300_000);
+
+  it('rejects a negative interval and a change on resume', async () => {
+    const r = await cli('train', 'image2d', '--track-sharpness', '-1');
+    expect(r.stderr).toMatch(/--track-sharpness must be an integer ≥ 0/);
+    const s = await cli('train', '--resume', run, '--track-sharpness', '5');
+    expect(s.stderr).toMatch(/--track-sharpness cannot change when resuming/);
+  });
+});
