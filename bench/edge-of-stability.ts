@@ -41,7 +41,7 @@ for (const [k, v] of [['samples', SAMPLES], ['steps', STEPS], ['every', EVERY]] 
 /** 2/η for each loss: chosen above the initial sharpness (≈13 for MSE, ≈1.4 for CE). */
 const RUNS: { loss: 'mse' | 'softmax-cross-entropy'; twoOverEta: number[] }[] = [
   { loss: 'mse', twoOverEta: [15, 20, 30] },
-  { loss: 'softmax-cross-entropy', twoOverEta: [3, 5, 8] },
+  { loss: 'softmax-cross-entropy', twoOverEta: [2, 2.5, 3] },
 ];
 
 function digits(n: number): { x: Float32Array; labels: Int32Array; onehot: Float32Array } {
