@@ -24,10 +24,10 @@ import { UsageError } from './errors.js';
 import { renderPanels, type Series } from './plot.js';
 import { clock, Progress } from './progress.js';
 import { checkpointPath } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
-export interface HessianFlags {
+export interface HessianFlags extends BackendFlags {
   run: string;
   top?: number;
   trace?: boolean;
@@ -60,6 +60,9 @@ function positive(name: string, v: number | undefined): void {
 }
 
 export function hessian(f: HessianFlags, io: Io): void {
+  for (const [flag, v] of [['out', f.out], ['operator', f.operator], ['backend', f.backend], ['data-dir', f.dataDir]] as const) {
+    if (typeof v === 'string' && v.trim() === '') throw new UsageError(`--${flag} needs a non-empty value`);
+  }
   positiveInteger('top', f.top);
   positiveInteger('samples', f.samples);
   positiveInteger('batch-size', f.batchSize);
@@ -74,12 +77,13 @@ export function hessian(f: HessianFlags, io: Io): void {
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  const backend = openBackend(config.backend, f);
   const train = loadData(config).train;
   const available = train.labels.length;
   if (f.samples !== undefined && f.samples > available) {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
-  const net = buildNetwork(config);
+  const net = buildNetwork(config, backend);
   if (ckpt.params.length !== net.paramCount) throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
   net.setParams(ckpt.params);
 

@@ -73,6 +73,8 @@ describe('ndcnn hessian', () => {
       [['hessian', run, '--samples', '1000'], /--samples 1000: the run's training set holds only 32/],
       [['hessian', run, '--operator', 'fisher'], /--operator must be hessian or gauss-newton/],
       [['hessian', run, '--trace-se', '-1'], /--trace-se must be a positive number/],
+      [['hessian', run, '--out', ''], /--out needs a non-empty value/],
+      [['hessian', run, '--top'], /Not enough arguments following: top/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(...args);
