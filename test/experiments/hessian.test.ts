@@ -74,7 +74,7 @@ describe('ndcnn hessian', () => {
       [['hessian', run, '--operator', 'fisher'], /--operator must be hessian or gauss-newton/],
       [['hessian', run, '--trace-se', '-1'], /--trace-se must be a positive number/],
       [['hessian', run, '--out', ''], /--out needs a non-empty value/],
-      [['hessian', run, '--top'], /Not enough arguments following: top/],
+      [['hessian', run, '--top'], /--top needs a value/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(...args);
