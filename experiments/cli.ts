@@ -1,5 +1,5 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, export, fetch, info. Every failure ends as ONE line on
+ * The `ndcnn` command line (yargs): train, eval, export, hessian, fetch, info. Every failure ends as ONE line on
  * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). Flags have no
  * yargs defaults on purpose: the experiment supplies them, and a resumed run must be able to
  * tell a flag the user gave from one they did not. Every flag that takes a value demands one
@@ -12,6 +12,7 @@ import { LAMBDA_MAX, LAMBDA_MIN } from '../src/optim/index.js';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { reportError, UsageError } from './errors.js';
 import { exportRun } from './export.js';
+import { hessian, type HessianFlags } from './hessian.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
@@ -47,6 +48,7 @@ function trainOptions(y: Argv) {
     .option('max-train', { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many training examples' })
     .option('max-test', { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many held-out examples' })
     .option('checkpoint-every', { type: 'number', requiresArg: true, describe: 'also checkpoint every N steps (default: after each epoch only)' })
+    .option('track-sharpness', { type: 'number', requiresArg: true, describe: 'log the top Hessian eigenvalue (Lanczos, 256 fixed training samples) every N steps' })
     .option('stop-after', { type: 'number', requiresArg: true, describe: 'stop (resumably) after this many epochs of this invocation' })
     .option('quiet', { type: 'boolean', describe: 'no progress bar; one line per epoch' });
 }
@@ -100,10 +102,33 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (y) =>
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
-            .option('format', { type: 'string', demandOption: true, describe: 'safetensors | onnx | npz' })
-            .option('out', { type: 'string', describe: 'output file (default RUN/model.<format extension>)' })
+            .option('format', { type: 'string', demandOption: true, requiresArg: true, describe: 'safetensors | onnx | npz' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output file (default RUN/model.<format extension>)' })
             .option('softmax', { type: 'boolean', describe: 'onnx: end the graph with Softmax (probabilities, not logits)' }),
         (a) => exportRun({ run: a.run as string, format: a.format as string, out: a.out, softmax: a.softmax }, io),
+      )
+      .command(
+        'hessian <run>',
+        'curvature of a run\'s training loss at its checkpoint: top eigenvalues, trace, spectral density, per layer',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('top', { type: 'number', requiresArg: true, describe: 'how many of the largest eigenvalues (default 1)' })
+            .option('trace', { type: 'boolean', describe: 'estimate the trace (Hutchinson, Rademacher probes)' })
+            .option('trace-se', { type: 'number', requiresArg: true, describe: 'stop the trace at this relative standard error (default 0.05)' })
+            .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
+            .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
+            .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton (default hessian)' })
+            .option('batch-size', { type: 'number', requiresArg: true, describe: 'samples per product batch (default: all in one)' })
+            .option('tol', { type: 'number', requiresArg: true, describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
+            .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the sample subset and the probes (default 1)' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default RUN/hessian)' })
+            .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend (default: the run\'s)' })
+            .options(gpuOptions)
+            .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder' })
+            .option('quiet', { type: 'boolean', describe: 'no progress bar' }),
+        (a) => hessian({ ...(a as unknown as HessianFlags), run: a.run as string }, io),
       )
       .command(
         'fetch <dataset>',
@@ -115,7 +140,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
-      .demandCommand(1, 'name a command: train, eval, export, fetch or info')
+      .demandCommand(1, 'name a command: train, eval, export, hessian, fetch or info')
       .strict()
       .help()
       .version(false)
