@@ -1,41 +1,61 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, fetch, info. Every failure ends as ONE line on
- * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). Flags have no
- * yargs defaults on purpose: the experiment supplies them, and a resumed run must be able to
- * tell a flag the user gave from one they did not.
+ * The `ndcnn` command line (yargs): train, eval, fetch, info, sweep, worker. Every failure ends as ONE line on
+ * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The train flags
+ * live in flags.ts, shared with `ndcnn sweep`.
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { evalRun, fetchCommand, info } from './commands.js';
+import { checkInteger } from './config.js';
 import { reportError, UsageError } from './errors.js';
+import { TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
+import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
+import { runWorker } from './sweep/worker.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
 
 const EXIT_INTERRUPTED = 130;
 
 function trainOptions(y: Argv) {
+  let out = y.positional('experiment', { type: 'string', describe: `${Object.keys(experiments).join(' | ')} (default ${DEFAULT_EXPERIMENT})` });
+  for (const [name, spec] of Object.entries(TRAIN_FLAGS)) out = out.option(name, spec);
+  return out;
+}
+
+function sweepOptions(y: Argv) {
   return y
-    .positional('experiment', { type: 'string', describe: `${Object.keys(experiments).join(' | ')} (default ${DEFAULT_EXPERIMENT})` })
-    .option('dataset', { type: 'string', describe: 'data set (image2d: mnist | fashion-mnist)' })
-    .option('split', { type: 'string', describe: 'train/test split (audio1d: random | speakers | official)' })
-    .option('backend', { type: 'string', describe: 'compute backend, by registered name (default cpu)' })
-    .option('optimizer', { type: 'string', describe: 'sgd | hf (default sgd)' })
-    .option('epochs', { type: 'number', describe: 'passes over the training set' })
-    .option('batch-size', { type: 'number', describe: 'examples per optimizer step' })
-    .option('lr', { type: 'number', describe: 'SGD peak learning rate (cosine schedule to 0)' })
-    .option('seed', { type: 'number', describe: 'seed of the initial weights and the shuffling (default 1)' })
-    .option('split-seed', { type: 'number', describe: 'seed of the train/test split (default 1)' })
-    .option('data-dir', { type: 'string', describe: 'directory holding the data set folder (default ../shared/data, then the fetch cache)' })
-    .option('out', { type: 'string', describe: 'run directory (default runs/<experiment>-<time>)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this directory (or from this checkpoint)' })
-    .option('patch-size', { type: 'number', describe: 'mri3d: edge of the cubic patches in voxels (default 16)' })
-    .option('shift', { type: 'number', describe: 'augmentation: largest random translation per spatial axis (0 = off)' })
-    .option('max-train', { type: 'number', describe: 'use a seeded subset of this many training examples' })
-    .option('max-test', { type: 'number', describe: 'use a seeded subset of this many held-out examples' })
-    .option('checkpoint-every', { type: 'number', describe: 'also checkpoint every N steps (default: after each epoch only)' })
-    .option('stop-after', { type: 'number', describe: 'stop (resumably) after this many epochs of this invocation' })
-    .option('quiet', { type: 'boolean', describe: 'no progress bar; one line per epoch' });
+    .positional('spec', { type: 'string', demandOption: true, describe: 'sweep spec (.json, .yaml) or a sweep directory to resume' })
+    .option('out', { type: 'string', describe: 'sweep directory (default sweeps/<name>-<time>)' })
+    .option('workers', { type: 'number', describe: 'local pool: training processes at once (default: the cores)' })
+    .option('queue', { type: 'string', describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
+    .option('attempts', { type: 'number', describe: 'with --queue: tries per point before it fails (default 3)' })
+    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' });
+}
+
+function workerOptions(y: Argv) {
+  return y
+    .option('queue', { type: 'string', demandOption: true, describe: 'redis://HOST:PORT of the sweep queue' })
+    .option('store', { type: 'string', describe: 'keep run directories here; shared storage lets a retried point resume' })
+    .option('concurrency', { type: 'number', describe: 'points trained at once (default 1)' })
+    .option('stall-seconds', { type: 'number', describe: 'how soon a dead worker\'s point is taken over (default 30)' });
+}
+
+/** Runs `work` with an AbortSignal that the first Ctrl-C aborts (a second one exits at once). */
+async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 }
 
 /** Runs the CLI on `argv` (without node and script); returns the exit status. */
@@ -84,7 +104,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
-      .demandCommand(1, 'name a command: train, eval, fetch or info')
+      .command('sweep', 'run a sweep spec\'s points (local pool or queue), or report on a sweep directory', (y) =>
+        y
+          .command('report <dir>', 'table (mean ± std over seeds) and SVG plots of a sweep directory', (r) =>
+            r.positional('dir', { type: 'string', demandOption: true, describe: 'sweep directory' }),
+            (a) => reportCommand(a.dir as string, io),
+          )
+          .command('$0 <spec>', 'run every point of SPEC (JSON or YAML), or resume a sweep directory', (r) => sweepOptions(r), async (a) => {
+            status = await withInterrupt((signal) => sweepCommand(a as unknown as SweepFlags, io, signal));
+          }),
+      )
+      .command('worker', 'take sweep points from a BullMQ queue and train them', (y) => workerOptions(y), async (a) => {
+        checkInteger('concurrency', a.concurrency, 1);
+        checkInteger('stall-seconds', a.stallSeconds, 1);
+        await withInterrupt((signal) =>
+          runWorker({ url: a.queue as string, store: a.store, concurrency: a.concurrency ?? 1, stallSeconds: a.stallSeconds ?? 30 }, io, signal),
+        );
+      })
+      .demandCommand(1, 'name a command: train, eval, fetch, info, sweep or worker')
       .strict()
       .help()
       .version(false)
