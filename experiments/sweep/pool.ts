@@ -31,8 +31,15 @@ export async function runLocal(sweep: Sweep, workers: number, status: SweepStatu
   const lane = async () => {
     for (let p = todo.shift(); p && !signal?.aborted; p = todo.shift()) {
       const dir = runDir(sweep, p.id);
+      let run: ReturnType<typeof trainPoint>;
+      try {
+        run = trainPoint(p.args, dir, logFile(sweep, p.id));
+      } catch (e) {
+        outcome.failed.push({ id: p.id, reason: (e as Error).message });
+        status.set(p.id, 'failed', p.label, (e as Error).message);
+        continue;
+      }
       status.set(p.id, 'running', p.label);
-      const run = trainPoint(p.args, dir, logFile(sweep, p.id));
       running.add(run.kill);
       const { code, lastLine } = await run.done;
       running.delete(run.kill);

@@ -57,9 +57,11 @@ export async function runQueued(sweep: Sweep, opts: QueueOptions, status: SweepS
   const queue = new Queue<PointJob, PointResult>(QUEUE_NAME, {
     connection: connection(opts.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 500 }),
   });
+  // The connection's own error (ECONNREFUSED) says more than a refused command's.
+  let connectionError = '';
   let lastError = '';
   queue.on('error', (e) => {
-    lastError = e.message;
+    connectionError = e.message;
   });
   const outcome: SweepOutcome = { failed: [], interrupted: false };
   const pending = new Map(sweep.points.map((p) => [p.id, p]));
@@ -71,8 +73,8 @@ export async function runQueued(sweep: Sweep, opts: QueueOptions, status: SweepS
   }
   const lost = (since: number) =>
     new QueueLostError(
-      `no answer from Redis at ${opts.url} for ${Math.round((performance.now() - since) / 1000)} s (${lastError || 'no answer'}); ` +
-        `${status.count('done')} finished points are saved in ${sweep.dir}; start Redis again and resume with: ndcnn sweep ${sweep.dir} --queue ${opts.url}`,
+      `no answer from Redis at ${opts.url} for ${Math.round((performance.now() - since) / 1000)} s (${connectionError || lastError}); ` +
+        `the ${status.count('done')} finished points are saved in ${sweep.dir}; start Redis again and resume with: ndcnn sweep ${sweep.dir} --queue ${opts.url}`,
     );
   let lostSince: number | undefined;
   let submitted = false;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../atomic.js';
 import { CHECKPOINT_FILE } from '../resolve.js';
 import type { RunSummary } from '../train.js';
+import { PointLock } from './lock.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'child.ts');
 /** Exit status of a run that stopped on SIGINT with a checkpoint (cli.ts). */
@@ -38,12 +39,30 @@ export interface TrainOutcome {
   lastLine: string;
 }
 
+/** Another process trains this point right now (lock.ts). */
+export class PointBusyError extends Error {
+  override name = 'PointBusyError';
+}
+
 /**
- * Trains (or resumes) the point in `dir`, its output appended to `log`. A fresh point's partial
- * directory (killed before its first checkpoint) is cleared first: train refuses to overwrite a
- * run. One BLAS thread per child: the pool's parallelism is its processes.
+ * Trains (or resumes) the point in `dir`, its output appended to `log`, holding the directory's
+ * lock (lock.ts; PointBusyError if another process holds it). A fresh point's partial directory
+ * (killed before its first checkpoint) is cleared first: train refuses to overwrite a run. One
+ * BLAS thread per child: the pool's parallelism is its processes.
  */
 export function trainPoint(args: string[], dir: string, log: string): { done: Promise<TrainOutcome>; kill: () => void } {
+  mkdirSync(dirname(dir), { recursive: true });
+  const lock = PointLock.acquire(dir);
+  if (typeof lock === 'string') throw new PointBusyError(`${dir} is being trained by ${lock}`);
+  try {
+    return spawnTrain(args, dir, log, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+function spawnTrain(args: string[], dir: string, log: string, lock: PointLock): { done: Promise<TrainOutcome>; kill: () => void } {
   const state = pointState(dir);
   if (state === 'fresh') rmSync(dir, { recursive: true, force: true });
   const argv = state === 'resumable' ? ['train', '--resume', dir, '--quiet'] : ['train', ...args, '--out', dir, '--quiet'];
@@ -57,19 +76,20 @@ export function trainPoint(args: string[], dir: string, log: string): { done: Pr
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
   closeSync(fd);
+  lock.addChild(child.pid);
   const done = new Promise<TrainOutcome>((resolve) => {
     child.on('error', (e) => resolve({ code: null, lastLine: e.message }));
     child.on('close', (code) => resolve({ code, lastLine: lastLine(log) }));
-  });
+  }).finally(() => lock.release());
   return { done, kill: () => child.kill('SIGINT') };
 }
 
-/** The files of a finished run, as sent back through a queue (base64, so the checkpoint travels too). */
 function lastLine(file: string): string {
   const text = readFileSync(file, 'utf8');
   return text.trimEnd().split('\n').at(-1) ?? '';
 }
 
+/** The files of a finished run, as sent back through a queue (base64, so the checkpoint travels too). */
 export type RunFiles = Record<string, string>;
 
 export function collectRun(dir: string): RunFiles {

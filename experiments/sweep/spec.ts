@@ -91,7 +91,7 @@ export function checkSpec(raw: unknown, file: string, defaultName: string): Swee
     if (new Set(list).size !== list.length) throw fail(file, `grid.${k} repeats a value`);
     grid[k] = list as FlagValue[];
   }
-  const random = raw.random === undefined ? null : checkRandom(raw.random, file);
+  const random = raw.random === undefined || raw.random === null ? null : checkRandom(raw.random, file);
   if (Object.keys(grid).length === 0 && random === null) throw fail(file, 'the grid is empty and there is no random sample: nothing to sweep');
   const varying = [...Object.keys(grid), ...Object.keys(random?.flags ?? {})];
   for (const k of varying) if (k in flags) throw fail(file, `'${k}' is both fixed (flags) and swept`);

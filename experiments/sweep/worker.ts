@@ -13,7 +13,7 @@ import { Worker } from 'bullmq';
 import { clock } from '../progress.js';
 import type { Io } from '../train.js';
 import { connection, QUEUE_NAME, type PointJob, type PointResult } from './queue.js';
-import { collectRun, pointState, trainPoint } from './runner.js';
+import { collectRun, PointBusyError, pointState, trainPoint } from './runner.js';
 
 export interface WorkerOptions {
   url: string;
@@ -38,14 +38,27 @@ export async function runWorker(opts: WorkerOptions, io: Io, signal: AbortSignal
       const root = store ?? (scratch as string);
       const dir = join(root, 'runs', id);
       try {
-        const state = pointState(dir);
-        if (state === 'done') {
-          say(`${what}: finished earlier (in ${store}), sending its result`);
-          return { files: collectRun(dir), worker: name };
+        let run: ReturnType<typeof trainPoint> | undefined;
+        let waiting = false;
+        while (!run) {
+          const state = pointState(dir);
+          if (state === 'done') {
+            say(`${what}: finished earlier (in ${store}), sending its result`);
+            return { files: collectRun(dir), worker: name };
+          }
+          try {
+            run = trainPoint(job.data.args, dir, join(root, 'logs', `${id}.log`));
+            say(`${what}: ${state === 'resumable' ? 'resuming from its checkpoint' : 'training'} (try ${job.attemptsMade + 1})`);
+          } catch (e) {
+            // BullMQ gave us a point another worker still trains (Redis was away): wait for it.
+            if (!(e instanceof PointBusyError)) throw e;
+            if (!waiting) say(`${what}: waiting: ${e.message}`);
+            waiting = true;
+            await new Promise((r) => setTimeout(r, 1000));
+          }
         }
-        say(`${what}: ${state === 'resumable' ? 'resuming from its checkpoint' : 'training'} (try ${job.attemptsMade + 1})`);
         const started = performance.now();
-        const { code, lastLine } = await trainPoint(job.data.args, dir, join(root, 'logs', `${id}.log`)).done;
+        const { code, lastLine } = await run.done;
         if (code !== 0 || pointState(dir) !== 'done') {
           say(`${what}: failed: ${lastLine || `exit status ${code}`}`);
           throw new Error(lastLine || `exit status ${code}`);
