@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { checkInteger } from './config.js';
 import { reportError, UsageError } from './errors.js';
-import { TRAIN_FLAGS } from './flags.js';
+import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
 import { runWorker } from './sweep/worker.js';
@@ -91,8 +91,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
             .option('backend', { type: 'string', describe: 'compute backend (default: the run\'s)' })
+            .options(GPU_FLAGS)
             .option('data-dir', { type: 'string', describe: 'directory holding the data set folder' }),
-        (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir }, io),
+        (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
       )
       .command(
         'fetch <dataset>',

@@ -4,15 +4,24 @@
  * accepts. Flags have no yargs defaults on purpose: the experiment supplies them, and a resumed
  * run must be able to tell a flag the user gave from one they did not.
  */
+import { GPU_MODES } from '../src/nd/backends/gpu/index.js';
+
 export interface FlagSpec {
   type: 'string' | 'number' | 'boolean';
   describe: string;
 }
 
+/** The GPU backend's choices, for train and eval. */
+export const GPU_FLAGS = {
+  'gpu-mode': { type: 'string', describe: `gpu.js mode to demand (${GPU_MODES.join(' | ')}; default $NDCNN_GPU_MODE, else the best available)` },
+  'allow-fallback': { type: 'boolean', describe: 'if the demanded gpu.js mode cannot run, run the best available one (with a warning)' },
+} as const satisfies Record<string, FlagSpec>;
+
 export const TRAIN_FLAGS = {
   dataset: { type: 'string', describe: 'data set (image2d: mnist | fashion-mnist)' },
   split: { type: 'string', describe: 'train/test split (audio1d: random | speakers | official)' },
   backend: { type: 'string', describe: 'compute backend, by registered name (default cpu)' },
+  ...GPU_FLAGS,
   optimizer: { type: 'string', describe: 'sgd | hf (default sgd)' },
   epochs: { type: 'number', describe: 'passes over the training set' },
   'batch-size': { type: 'number', describe: 'examples per optimizer step' },
