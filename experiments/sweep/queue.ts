@@ -14,7 +14,8 @@ import type { SweepStatus } from './status.js';
 import { runDir, type Sweep } from './sweepdir.js';
 
 export const QUEUE_NAME = 'ndcnn-sweep';
-const POLL_MS = 250;
+/** Poll period: a few times a second for a small sweep, less often for a large one (two Redis calls per point per poll). */
+const pollMs = (pending: number) => Math.min(5000, 250 + 10 * pending);
 /** How long the submitter waits for Redis (at start, or after losing it) before it gives up. */
 export const REDIS_GRACE_MS = 5000;
 
@@ -119,7 +120,7 @@ export async function runQueued(sweep: Sweep, opts: QueueOptions, status: SweepS
         lostSince ??= performance.now();
         if (performance.now() - lostSince > REDIS_GRACE_MS) throw lost(lostSince);
       }
-      if (pending.size > 0) await new Promise((r) => setTimeout(r, POLL_MS));
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, pollMs(pending.size)));
     }
     outcome.interrupted = pending.size > 0;
   } finally {
