@@ -42,13 +42,15 @@ export async function sweepCommand(f: SweepFlags, io: Io, signal: AbortSignal): 
     io.err(`interrupted; resume with: ndcnn sweep ${sweep.dir}${f.queue ? ` --queue ${f.queue}` : ''}\n`);
     return 130;
   }
+  const report = writeReport(sweep);
   if (outcome.failed.length > 0) {
-    throw new UsageError(
+    io.out(report.table);
+    throw new Error(
       `${outcome.failed.length} of ${sweep.points.length} points failed (first: ${outcome.failed[0].id}: ${outcome.failed[0].reason}); ` +
         `logs in ${sweep.dir}/logs; fix and resume with: ndcnn sweep ${sweep.dir}`,
     );
   }
-  io.out(writeReport(sweep).table);
+  io.out(report.table);
   return 0;
 }
 

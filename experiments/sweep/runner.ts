@@ -86,7 +86,7 @@ function spawnTrain(args: string[], dir: string, log: string, lock: PointLock): 
 
 function lastLine(file: string): string {
   const text = readFileSync(file, 'utf8');
-  return text.trimEnd().split('\n').at(-1) ?? '';
+  return (text.trimEnd().split('\n').at(-1) ?? '').replace(/^ndcnn: /, '');
 }
 
 /** The files of a finished run, as sent back through a queue (base64, so the checkpoint travels too). */
