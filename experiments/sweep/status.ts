@@ -12,6 +12,8 @@ export class SweepStatus {
   private readonly status = new Map<string, PointStatus>();
   private readonly started = performance.now();
   private drawn = false;
+  /** Redraws the live line every second, so its clock runs between events. */
+  private readonly timer?: NodeJS.Timeout;
 
   constructor(
     ids: string[],
@@ -19,6 +21,10 @@ export class SweepStatus {
     private readonly write: (s: string) => void,
   ) {
     for (const id of ids) this.status.set(id, 'queued');
+    if (live) {
+      this.timer = setInterval(() => this.draw(), 1000);
+      this.timer.unref();
+    }
   }
 
   /** Records a change; `note` (an accuracy, an error) goes into the per-event line. */
@@ -26,8 +32,7 @@ export class SweepStatus {
     if (this.status.get(id) === status) return;
     this.status.set(id, status);
     if (this.live) {
-      this.drawn = true;
-      this.write(`\r${this.line()}\x1b[K`);
+      this.draw();
       if (status === 'failed') this.event(id, status, label, note);
     } else {
       this.event(id, status, label, note);
@@ -46,14 +51,20 @@ export class SweepStatus {
 
   /** Ends the live line (or prints the totals once). */
   finish(): void {
+    clearInterval(this.timer);
     if (this.drawn) this.write('\r\x1b[K');
     this.write(`${this.line()}\n`);
+  }
+
+  private draw(): void {
+    this.drawn = true;
+    this.write(`\r${this.line()}\x1b[K`);
   }
 
   private event(id: string, status: PointStatus, label: Record<string, FlagValue>, note: string): void {
     if (this.drawn) this.write('\r\x1b[K');
     const what = Object.entries(label).map(([k, v]) => `${k}=${v}`).join(' ');
     this.write(`point ${id} (${what}): ${status}${note ? ` ${note}` : ''}  [${this.line()}]\n`);
-    if (this.live) this.write(`\r${this.line()}\x1b[K`);
+    if (this.live) this.draw();
   }
 }

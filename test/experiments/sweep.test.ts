@@ -128,6 +128,18 @@ describe('ndcnn sweep on the local pool', () => {
     expect(report.stdout).toBe(r.stdout);
   });
 
+  it('a point that fails does not stop the others: its reason, the report of the rest, exit status 1', () => {
+    const spec = join(tmp, 'diverge.yaml');
+    writeFileSync(spec, 'experiment: image2d\nflags: { max-train: 60, max-test: 40, epochs: 1, batch-size: 20 }\ngrid:\n  lr: [0.05, 100000]\n');
+    const out = join(tmp, 'diverge');
+    const r = cli('sweep', spec, '--out', out, '--workers', '2', '--quiet');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\(lr=100000\): failed training diverged at step \d+/);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ndcnn: 1 of 2 points failed \(first: \w+: training diverged .*\); logs in .*; fix and resume with: ndcnn sweep /);
+    expect(r.stdout).toMatch(/\| lr=0.05 \| 1 \| [\d.]+ \|/);
+    expect(r.stdout).toContain('| lr=100000 | 0 of 1 | – |');
+  });
+
   it('a bad spec is one line on stderr and exit status 2', () => {
     const spec = join(tmp, 'bad.json');
     writeFileSync(spec, JSON.stringify({ experiment: 'image2d', grid: { learning_rate: [0.1] } }));
