@@ -1,7 +1,8 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, fetch, info, sweep, worker. Every failure ends as ONE line on
- * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The train flags
- * live in flags.ts, shared with `ndcnn sweep`.
+ * The `ndcnn` command line (yargs): train, eval, fetch, info, sweep, worker. Every failure ends as
+ * ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The
+ * train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value demands
+ * one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -26,19 +27,19 @@ function trainOptions(y: Argv) {
 function sweepOptions(y: Argv) {
   return y
     .positional('spec', { type: 'string', demandOption: true, describe: 'sweep spec (.json, .yaml) or a sweep directory to resume' })
-    .option('out', { type: 'string', describe: 'sweep directory (default sweeps/<name>-<time>)' })
-    .option('workers', { type: 'number', describe: 'local pool: training processes at once (default: the cores)' })
-    .option('queue', { type: 'string', describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
-    .option('attempts', { type: 'number', describe: 'with --queue: tries per point before it fails (default 3)' })
+    .option('out', { type: 'string', requiresArg: true, describe: 'sweep directory (default sweeps/<name>-<time>)' })
+    .option('workers', { type: 'number', requiresArg: true, describe: 'local pool: training processes at once (default: the cores)' })
+    .option('queue', { type: 'string', requiresArg: true, describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
+    .option('attempts', { type: 'number', requiresArg: true, describe: 'with --queue: tries per point before it fails (default 3)' })
     .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' });
 }
 
 function workerOptions(y: Argv) {
   return y
-    .option('queue', { type: 'string', demandOption: true, describe: 'redis://HOST:PORT of the sweep queue' })
-    .option('store', { type: 'string', describe: 'keep run directories here; shared storage lets a retried point resume' })
-    .option('concurrency', { type: 'number', describe: 'points trained at once (default 1)' })
-    .option('stall-seconds', { type: 'number', describe: 'how soon a dead worker\'s point is taken over (default 30)' });
+    .option('queue', { type: 'string', demandOption: true, requiresArg: true, describe: 'redis://HOST:PORT of the sweep queue' })
+    .option('store', { type: 'string', requiresArg: true, describe: 'keep run directories here; shared storage lets a retried point resume' })
+    .option('concurrency', { type: 'number', requiresArg: true, describe: 'points trained at once (default 1)' })
+    .option('stall-seconds', { type: 'number', requiresArg: true, describe: 'how soon a dead worker\'s point is taken over (default 30)' });
 }
 
 /** Runs `work` with an AbortSignal that the first Ctrl-C aborts (a second one exits at once). */
@@ -56,6 +57,12 @@ async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Prom
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
+}
+
+/** yargs' "Not enough arguments following: epochs" as "--epochs needs a value". */
+function usage(message: string): string {
+  const m = /^Not enough arguments following: (\S+)$/.exec(message);
+  return m ? `--${m[1]} needs a value` : message;
 }
 
 /** Runs the CLI on `argv` (without node and script); returns the exit status. */
@@ -90,9 +97,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (y) =>
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
-            .option('backend', { type: 'string', describe: 'compute backend (default: the run\'s)' })
+            .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend (default: the run\'s)' })
             .options(GPU_FLAGS)
-            .option('data-dir', { type: 'string', describe: 'directory holding the data set folder' }),
+            .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder' }),
         (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
       )
       .command(
@@ -101,7 +108,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (y) =>
           y
             .positional('dataset', { type: 'string', demandOption: true, describe: 'fsdd | fashion-mnist | mri' })
-            .option('dir', { type: 'string', describe: 'cache root (default $NDCNN_CACHE or ~/.cache/ndcnn)' }),
+            .option('dir', { type: 'string', requiresArg: true, describe: 'cache root (default $NDCNN_CACHE or ~/.cache/ndcnn)' }),
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
@@ -129,7 +136,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .showHelpOnFail(false)
       .wrap(Math.min(110, process.stdout.columns || 80))
       .fail((msg, err) => {
-        throw err ?? new UsageError(`${msg.split('\n')[0]} (see ndcnn --help)`);
+        // yargs' own complaints (YError) are usage errors; anything else came from a command.
+        if (err && err.name !== 'YError') throw err;
+        throw new UsageError(`${usage((msg ?? err.message).split('\n')[0])} (see ndcnn --help)`);
       })
       .parseAsync();
   } catch (e) {
@@ -139,7 +148,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 const entry = process.argv[1] ?? '';
-// Run when executed directly (tsx experiments/cli.ts); bin.mjs imports it and calls main itself.
+// Run when executed directly (tsx experiments/cli.ts); bin.ts imports it and calls main itself.
 if (/experiments[\\/]cli\.ts$/.test(entry)) {
   main(hideBin(process.argv)).then((status) => {
     process.exitCode = status;

@@ -12,7 +12,11 @@ import { CHECKPOINT_FILE } from '../resolve.js';
 import type { RunSummary } from '../train.js';
 import { PointLock } from './lock.js';
 
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'child.ts');
+const HERE = fileURLToPath(import.meta.url);
+const COMPILED = HERE.endsWith('.js');
+const CHILD = join(dirname(HERE), COMPILED ? 'child.js' : 'child.ts');
+/** From the sources (tsx, vitest) the child needs tsx to load TypeScript; compiled, plain node. */
+const NODE_ARGS = COMPILED ? [] : ['--import', 'tsx'];
 /** Exit status of a run that stopped on SIGINT with a checkpoint (cli.ts). */
 export const EXIT_INTERRUPTED = 130;
 
@@ -68,7 +72,7 @@ function spawnTrain(args: string[], dir: string, log: string, lock: PointLock): 
   const argv = state === 'resumable' ? ['train', '--resume', dir, '--quiet'] : ['train', ...args, '--out', dir, '--quiet'];
   mkdirSync(dirname(log), { recursive: true });
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...argv], {
+  const child = spawn(process.execPath, [...NODE_ARGS, CHILD, ...argv], {
     stdio: ['pipe', fd, fd],
     // Its own process group: a Ctrl-C reaches it once, forwarded by kill(), never twice (a second
     // SIGINT makes train exit without its checkpoint).

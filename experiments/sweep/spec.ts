@@ -54,6 +54,7 @@ const SWEEP_OWNED: Record<string, string> = {
   resume: 'the sweep resumes unfinished points by itself',
   'stop-after': 'a sweep point runs to its end',
   quiet: 'the sweep sets it',
+  overwrite: 'a sweep never replaces a finished run (delete its directory to train it again)',
 };
 /** Flags that do not change what a run computes, so they stay out of its identity. */
 const NOT_IDENTITY: (keyof ReturnType<typeof newConfig>['base'])[] = ['dataDir', 'checkpointEvery'];

@@ -3,7 +3,7 @@
  * their identities, the seeded random sample, the report's statistics, and a small sweep on the
  * local pool run through the real executable — resubmitted, it trains nothing again.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,7 +53,9 @@ describe('sweep spec', () => {
   it('identity is a hash of the resolved config: defaults spelled out or not, key order, data location and checkpoint cadence do not change it', () => {
     const id = identity({ experiment: 'image2d', epochs: 2, lr: 0.1 });
     expect(identity({ lr: 0.1, epochs: 2, experiment: 'image2d', seed: 1, optimizer: 'sgd', dataset: 'mnist' })).toBe(id);
-    expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, dataDir: '/elsewhere', checkpointEvery: 5 })).toBe(id);
+    expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, checkpointEvery: 5 })).toBe(id);
+    const fashion = { experiment: 'image2d', dataset: 'fashion-mnist', epochs: 2 };
+    expect(identity({ ...fashion, dataDir: '/elsewhere' })).toBe(identity(fashion));
     expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.2 })).not.toBe(id);
     expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, seed: 2 })).not.toBe(id);
     // Two spellings of one run are one point.
@@ -95,14 +97,22 @@ describe('sweep report statistics', () => {
 });
 
 describe('ndcnn sweep on the local pool', () => {
+  /** The real executable, asynchronously (a blocking spawnSync would starve vitest's own RPC). */
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'experiments', 'cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'experiments', 'cli.ts'), ...args], { cwd: ROOT });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (status) => done({ status, stdout, stderr }));
+    });
 
-  it('runs each point as an ordinary run directory, reports mean ± std, and a resubmission trains nothing', () => {
+  it('runs each point as an ordinary run directory, reports mean ± std, and a resubmission trains nothing', async () => {
     const spec = join(tmp, 'pool.yaml');
     writeFileSync(spec, 'name: pool\nexperiment: image2d\nflags: { max-train: 60, max-test: 40, epochs: 2, batch-size: 20 }\ngrid:\n  seed: [1, 2]\n');
     const out = join(tmp, 'pool');
-    const r = cli('sweep', spec, '--out', out, '--workers', '2', '--quiet');
+    const r = await cli('sweep', spec, '--out', out, '--workers', '2', '--quiet');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/sweep: 2 done, 0 running, 0 failed, 0 queued/);
     const runs = readdirSync(join(out, 'runs')).sort();
@@ -115,24 +125,24 @@ describe('ndcnn sweep on the local pool', () => {
     expect(curves).toMatch(/<polygon points="[^"]+" fill="#d62728" fill-opacity="0.18"/);
     expect(readFileSync(join(out, 'accuracy.svg'), 'utf8')).toMatch(/<circle cx="[\d.]+" cy="[\d.]+" r="4"/);
     // An ordinary run directory: eval reads it unchanged.
-    const ev = cli('eval', join(out, 'runs', runs[0]));
+    const ev = await cli('eval', join(out, 'runs', runs[0]));
     expect(ev.status, ev.stderr).toBe(0);
     expect(ev.stdout).toMatch(/held-out: accuracy/);
 
     const mtimes = runs.map((id) => statSync(join(out, 'runs', id, 'metrics.jsonl')).mtimeMs);
-    const again = cli('sweep', out, '--quiet');
+    const again = await cli('sweep', out, '--quiet');
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr.match(/: done earlier/g)).toHaveLength(2);
     expect(runs.map((id) => statSync(join(out, 'runs', id, 'metrics.jsonl')).mtimeMs)).toEqual(mtimes);
-    const report = cli('sweep', 'report', out);
+    const report = await cli('sweep', 'report', out);
     expect(report.stdout).toBe(r.stdout);
   });
 
-  it('a point that fails does not stop the others: its reason, the report of the rest, exit status 1', () => {
+  it('a point that fails does not stop the others: its reason, the report of the rest, exit status 1', async () => {
     const spec = join(tmp, 'diverge.yaml');
     writeFileSync(spec, 'experiment: image2d\nflags: { max-train: 60, max-test: 40, epochs: 1, batch-size: 20 }\ngrid:\n  lr: [0.05, 100000]\n');
     const out = join(tmp, 'diverge');
-    const r = cli('sweep', spec, '--out', out, '--workers', '2', '--quiet');
+    const r = await cli('sweep', spec, '--out', out, '--workers', '2', '--quiet');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/\(lr=100000\): failed training diverged at step \d+/);
     expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ndcnn: 1 of 2 points failed \(first: \w+: training diverged .*\); logs in .*; fix and resume with: ndcnn sweep /);
@@ -140,10 +150,10 @@ describe('ndcnn sweep on the local pool', () => {
     expect(r.stdout).toContain('| lr=100000 | 0 of 1 | – |');
   });
 
-  it('a bad spec is one line on stderr and exit status 2', () => {
+  it('a bad spec is one line on stderr and exit status 2', async () => {
     const spec = join(tmp, 'bad.json');
     writeFileSync(spec, JSON.stringify({ experiment: 'image2d', grid: { learning_rate: [0.1] } }));
-    const r = cli('sweep', spec);
+    const r = await cli('sweep', spec);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^ndcnn: .*bad.json: grid.learning_rate: unknown flag 'learning_rate' \(train flags: .*\)\n$/);
   });
