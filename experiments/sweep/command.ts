@@ -7,7 +7,7 @@ import { checkInteger } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../train.js';
 import { runLocal, type SweepOutcome } from './pool.js';
-import { runQueued } from './queue.js';
+import { connection, runQueued } from './queue.js';
 import { writeReport } from './report.js';
 import { SweepStatus } from './status.js';
 import { openSweep, readSweep } from './sweepdir.js';
@@ -26,6 +26,7 @@ export async function sweepCommand(f: SweepFlags, io: Io, signal: AbortSignal): 
   checkInteger('workers', f.workers, 1);
   checkInteger('attempts', f.attempts, 1);
   if (f.queue !== undefined && f.workers !== undefined) throw new UsageError('--workers is for the local pool; with --queue, start `ndcnn worker` processes instead');
+  if (f.queue !== undefined) connection(f.queue); // a malformed URL fails before anything is written
   const sweep = openSweep(f.spec, f.out);
   const where = f.queue ? `the queue at ${f.queue}` : `${f.workers ?? availableParallelism()} local workers`;
   io.err(`sweep ${sweep.spec.name}: ${sweep.points.length} points on ${where}; directory ${sweep.dir}\n`);

@@ -7,6 +7,7 @@
  * detection and retries hand a dead worker's point to another.
  */
 import { Job, Queue } from 'bullmq';
+import { UsageError } from '../errors.js';
 import { writeRun, pointState, type RunFiles } from './runner.js';
 import { accuracyNote, type SweepOutcome } from './pool.js';
 import type { FlagValue } from './spec.js';
@@ -41,9 +42,9 @@ export function connection(url: string, extra: Record<string, unknown> = {}) {
   try {
     u = new URL(url);
   } catch {
-    throw new QueueLostError(`--queue ${url}: not a URL (expected redis://HOST:PORT)`);
+    throw new UsageError(`--queue ${url}: not a URL (expected redis://HOST:PORT)`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new QueueLostError(`--queue ${url}: expected a redis:// or rediss:// URL`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`--queue ${url}: expected a redis:// or rediss:// URL`);
   return { url, ...extra };
 }
 
