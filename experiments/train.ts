@@ -57,7 +57,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
   const backend = openBackend(known.backend, f);
   const data = loadData(known);
-  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
   const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
