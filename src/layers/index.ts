@@ -1,8 +1,10 @@
 export { Activation } from './activation.js';
+export { BatchNorm, batchNorm, type BatchNormSpec } from './batchnorm.js';
 export { Conv, conv, type ConvSpec } from './conv.js';
 export { Dense, dense, type DenseSpec } from './dense.js';
+export { Dropout, dropout, type DropoutSpec } from './dropout.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
-export type { Layer } from './layer.js';
+export { TRAINING, type Layer, type PassMode } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { Network, type NetworkOptions } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';

@@ -2,14 +2,21 @@
  * A sequence of layers built from one sample's input shape, with ONE flat parameter vector
  * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
  * Hv and Gv share that layout. Implements the optimizers' Model interface.
+ *
+ * Modes (PyTorch's train()/eval(), fixed per method rather than switched): `loss`, `gradient`
+ * and `curvature` run in training mode (batch statistics, dropout), `predict` and `evalLoss` in
+ * evaluation mode (running statistics, no dropout). Only `gradient` updates running statistics.
+ * Randomness: each sample's key is hash(seed, step, the sample's bytes). The step advances when
+ * `gradient` sees a batch other than the last one it saw (or on `nextStep()`), so every pass of
+ * one optimizer step, on the batch or a slice of it, sees the same dropout masks.
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import { allocate, dtypeOf, type FloatArray } from '../nd/dtype.js';
 import type { Batch, Curvature, Model } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
-import { Rng } from '../nd/rng.js';
+import { Rng, hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import type { Layer } from './layer.js';
+import type { Layer, PassMode } from './layer.js';
 import { losses, type Loss, type LossName } from './loss.js';
 import { buildLayer, type LayerSpec } from './registry.js';
 
@@ -20,6 +27,17 @@ export interface NetworkOptions {
   /** Reject inputs holding NaN or ±Infinity with an error naming the sample (default true). */
   checkInputs?: boolean;
 }
+
+/** What a network holds besides its parameters: the step its randomness is at, and layer buffers. */
+export interface NetworkState {
+  step: number;
+  /** Identity of the batch the step belongs to (null before the first gradient pass). */
+  batch: number | null;
+  /** Buffers by PyTorch-style name, "<layer index>.<buffer>", e.g. "1.running_mean". */
+  buffers: Record<string, number[]>;
+}
+
+const EVAL: PassMode = { training: false, updateStats: false, keys: null };
 
 interface Slice {
   offset: number;
@@ -39,6 +57,10 @@ export class Network implements Model {
   private generation = 0;
   /** The input and parameter tensors of the latest forward pass, which later passes still read. */
   private live: Scope;
+  private readonly seed: number;
+  /** The randomness step and the identity of its batch (see the class comment). */
+  private step = 0;
+  private stepBatch: number | null = null;
 
   constructor(
     readonly backend: Backend,
@@ -73,7 +95,8 @@ export class Network implements Model {
     this.outShape = shape;
     this.paramCount = offset;
     this.params = allocate(backend.dtype, offset);
-    this.init(options.seed ?? 1);
+    this.seed = options.seed ?? 1;
+    this.init(this.seed);
   }
 
   /** Fresh weights from the seeded generator. */
@@ -102,19 +125,71 @@ export class Network implements Model {
     const size = sizeOf(this.inShape);
     for (let s = 0; s < n; s += chunk) {
       const e = Math.min(n, s + chunk);
-      const z = this.forward({ x: x.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params);
+      const z = this.forward({ x: x.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params, EVAL);
       out.set(this.backend.download(z), s * k);
     }
     return out;
   }
 
+  /** Outputs [n, k] of one batch in training mode (batch statistics, this step's dropout masks). */
+  trainOutputs(b: Batch): FloatArray {
+    return this.backend.download(this.forward(b, this.params, this.training(b, false)));
+  }
+
+  /** Mean loss in training mode (batch statistics, this step's dropout masks). */
   loss(b: Batch): number {
-    const z = this.backend.download(this.forward(b, this.params));
+    const z = this.backend.download(this.forward(b, this.params, this.training(b, false)));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
 
+  /** Mean loss in evaluation mode (running statistics, no dropout): held-out and reported losses. */
+  evalLoss(b: Batch): number {
+    const z = this.backend.download(this.forward(b, this.params, EVAL));
+    return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
+  }
+
+  /** Training-mode gradient; a batch other than the previous one starts a new step; updates running statistics. */
   gradient(b: Batch, grad: FloatArray): number {
-    const z = this.forward(b, this.params);
+    const id = batchId(b);
+    if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    return this.gradientIn(b, grad, this.training(b, true));
+  }
+
+  /** Starts a new randomness step (new dropout masks) even if the next batch is the same. */
+  nextStep(): void {
+    [this.step, this.stepBatch] = [this.step + 1, null];
+  }
+
+  state(): NetworkState {
+    const buffers: Record<string, number[]> = {};
+    this.layers.forEach((l, i) => {
+      for (const [name, v] of Object.entries(l.buffers ?? {})) buffers[`${i}.${name}`] = Array.from(v);
+    });
+    return { step: this.step, batch: this.stepBatch, buffers };
+  }
+
+  /** Restores state(); every buffer of the network must be present with its length. */
+  loadState(s: NetworkState): void {
+    if (!Number.isInteger(s?.step) || s.step < 0 || !(s.batch === null || Number.isInteger(s.batch)) || typeof s.buffers !== 'object') {
+      throw new Error('network state should be {step, batch, buffers}');
+    }
+    const want = this.state().buffers;
+    for (const key of Object.keys(want)) {
+      const v = s.buffers[key];
+      if (!Array.isArray(v) || v.length !== want[key].length || !v.every(Number.isFinite)) {
+        throw new Error(`network state: buffer '${key}' should be ${want[key].length} finite numbers`);
+      }
+    }
+    const extra = Object.keys(s.buffers).filter((k) => !(k in want));
+    if (extra.length) throw new Error(`network state: buffers ${extra.join(', ')} belong to no layer of this network`);
+    this.layers.forEach((l, i) => {
+      for (const [name, v] of Object.entries(l.buffers ?? {})) v.set(s.buffers[`${i}.${name}`]);
+    });
+    [this.step, this.stepBatch] = [s.step, s.batch];
+  }
+
+  private gradientIn(b: Batch, grad: FloatArray, mode: PassMode): number {
+    const z = this.forward(b, this.params, mode);
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
     const loss = this.lossFn.value(this.backend.download(z), b.y, b.n, k, dz);
@@ -135,7 +210,7 @@ export class Network implements Model {
     const dz = new Float64Array(b.n * k);
     const prepare = () => {
       if (gen === this.generation) return;
-      z = this.backend.download(this.forward(b, at));
+      z = this.backend.download(this.forward(b, at, this.training(b, false)));
       this.lossFn.value(z, b.y, b.n, k, dz);
       gen = this.generation;
     };
@@ -177,21 +252,23 @@ export class Network implements Model {
     const g = allocate(this.backend.dtype, this.paramCount);
     out.fill(0);
     for (let i = 0; i < b.n; i++) {
-      this.gradient(sliceBatch(b, i, i + 1), g);
+      // Per-sample passes neither start a step nor touch the running statistics.
+      const one = sliceBatch(b, i, i + 1);
+      this.gradientIn(one, g, this.training(one, false));
       for (let j = 0; j < out.length; j++) out[j] += g[j] * g[j];
     }
     for (let j = 0; j < out.length; j++) out[j] /= b.n;
   }
 
   /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
-  private forward(b: Batch, params: FloatArray): Tensor {
+  private forward(b: Batch, params: FloatArray, mode: PassMode): Tensor {
     this.checkBatch(b);
     this.live.dispose();
     const live = (this.live = new Scope(this.backend));
     const p = this.wrapLayers(params, live);
     const shape = [b.n, ...this.inShape];
     let x = dtypeOf(b.x) === this.backend.dtype ? live.add(this.backend.wrap(shape, b.x)) : live.upload(shape, b.x);
-    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i]);
+    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i], mode);
     this.generation++;
     return x;
   }
@@ -201,6 +278,16 @@ export class Network implements Model {
     let dy = dz;
     for (let i = this.layers.length - 1; i > 0; i--) dy = this.layers[i].backward(dy, grad[i]);
     this.layers[0].backwardParams(dy, grad[0]);
+  }
+
+  /** Training mode with this step's per-sample keys. */
+  private training(b: Batch, updateStats: boolean): PassMode {
+    if (!Number.isInteger(b.n) || b.n < 1) return { training: true, updateStats, keys: null }; // forward rejects it
+    const size = b.x.length / b.n;
+    const step = hash32(this.seed, this.step);
+    const keys = new Uint32Array(b.n);
+    for (let i = 0; i < b.n; i++) keys[i] = hashFloats(b.x.subarray(i * size, (i + 1) * size), step);
+    return { training: true, updateStats, keys };
   }
 
   private rForward(V: Tensor[][]): Tensor | null {
@@ -270,4 +357,9 @@ class Scope {
     for (const t of this.owned) this.backend.dispose(t);
     this.owned.length = 0;
   }
+}
+
+/** A batch's identity: a hash of its inputs' bytes and its size. */
+function batchId(b: Batch): number {
+  return hash32(hashFloats(b.x, 0x51ed27), b.n);
 }

@@ -3,8 +3,10 @@ import type { ActivationKind, Backend } from '../nd/backend.js';
 import { ACTIVATIONS } from '../nd/backend.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import { Activation } from './activation.js';
+import { BatchNorm, type BatchNormSpec } from './batchnorm.js';
 import { Conv, type ConvSpec } from './conv.js';
 import { Dense, type DenseSpec } from './dense.js';
+import { Dropout, type DropoutSpec } from './dropout.js';
 import { Flatten, type FlattenSpec } from './flatten.js';
 import type { Layer } from './layer.js';
 import { MaxPool, type MaxPoolSpec } from './pool.js';
@@ -18,7 +20,7 @@ export function activation(fn: ActivationKind): ActivationSpec {
   return { kind: 'activation', fn };
 }
 
-export type LayerSpec = ConvSpec | MaxPoolSpec | DenseSpec | FlattenSpec | ActivationSpec;
+export type LayerSpec = ConvSpec | MaxPoolSpec | DenseSpec | FlattenSpec | ActivationSpec | BatchNormSpec | DropoutSpec;
 
 type Builders = {
   [K in LayerSpec['kind']]: (backend: Backend, name: string, inShape: Shape, spec: Extract<LayerSpec, { kind: K }>) => Layer;
@@ -30,6 +32,8 @@ export const layerTypes: Builders = {
   dense: (b, name, s, spec) => new Dense(b, name, s, spec),
   flatten: (b, name, s) => new Flatten(b, name, s),
   activation: (b, name, s, spec) => new Activation(b, name, s, spec.fn),
+  batchNorm: (b, name, s, spec) => new BatchNorm(b, name, s, spec),
+  dropout: (b, name, s, spec) => new Dropout(b, name, s, spec.p),
 };
 
 export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec): Layer {
