@@ -6,6 +6,6 @@ export { Dropout, dropout, type DropoutSpec } from './dropout.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
 export { TRAINING, type Layer, type PassMode } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
-export { Network, type NetworkOptions } from './network.js';
+export { Network, type NetworkOptions, type NetworkState } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';
