@@ -1,8 +1,11 @@
 /**
  * What every loader returns: inputs laid out [n, C, ...spatial] row-major (as PyTorch's NCL,
  * NCHW, NCDHW), one integer label per example, and the class names those labels index.
+ * (The optimizers' flat view of the same examples is `Samples`: see samples().)
  */
-export interface Dataset {
+import type { Samples } from '../src/optim/batches.js';
+
+export interface LabeledSet {
   inputs: Float32Array;
   /** [n, C, ...spatial]. */
   shape: number[];
@@ -11,12 +14,17 @@ export interface Dataset {
 }
 
 /** Elements in one example: the product of shape[1..]. */
-export function exampleSize(ds: Dataset): number {
+export function exampleSize(ds: LabeledSet): number {
   return ds.shape.slice(1).reduce((a, b) => a * b, 1);
 }
 
-/** The examples at `indices`, in that order, copied into a new Dataset. */
-export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
+/** The same examples as MiniBatches takes them (flat inputs, labels, example size); no copy. */
+export function samples(ds: LabeledSet): Samples {
+  return { x: ds.inputs, y: ds.labels, sampleSize: exampleSize(ds) };
+}
+
+/** The examples at `indices`, in that order, copied into a new LabeledSet. */
+export function subset(ds: LabeledSet, indices: ArrayLike<number>): LabeledSet {
   const size = exampleSize(ds);
   const inputs = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);

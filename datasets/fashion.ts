@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset } from './dataset.js';
+import type { LabeledSet } from './dataset.js';
 import { DataError } from './errors.js';
 import { readIdx } from './idx.js';
 import { resolveDataDir } from './paths.js';
@@ -14,7 +14,7 @@ const PREFIX = { train: 'train', test: 't10k' } as const;
  * Fashion-MNIST from `<dataDir>/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`
  * as [n, 1, 28, 28] with pixels / 255 in [0, 1], in file order.
  */
-export function loadFashionMnist(dataDir: string | undefined, split: 'train' | 'test'): Dataset {
+export function loadFashionMnist(dataDir: string | undefined, split: 'train' | 'test'): LabeledSet {
   const dir = join(resolveDataDir('fashion-mnist', dataDir), 'fashion-mnist');
   const imagesName = `fashion-mnist/${PREFIX[split]}-images-idx3-ubyte.gz`;
   const labelsName = `fashion-mnist/${PREFIX[split]}-labels-idx1-ubyte.gz`;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset } from './dataset.js';
+import type { LabeledSet } from './dataset.js';
 import { DataError } from './errors.js';
 import { resolveDataDir } from './paths.js';
 import { resampledLength, resampleInto } from './resample.js';
@@ -14,7 +14,7 @@ export interface FsddOptions {
 }
 
 /** FSDD as [n, 1, length] waveforms, with the speaker, file and take index of each example. */
-export interface FsddDataset extends Dataset {
+export interface FsddDataset extends LabeledSet {
   speakers: string[];
   files: string[];
   /** The take number in the file name; the official split tests takes 0..4 (fsdd README). */

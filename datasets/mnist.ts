@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Dataset } from './dataset.js';
+import type { LabeledSet } from './dataset.js';
 import { DataError } from './errors.js';
 
 const SIDE = 28;
@@ -18,7 +18,7 @@ export interface MnistOptions {
  * with the unseeded Math.random, so we read its per-digit JSON files ourselves and leave all
  * shuffling and splitting to seeded code (splits.ts).
  */
-export function loadMnist(opts: MnistOptions = {}): Dataset {
+export function loadMnist(opts: MnistOptions = {}): LabeledSet {
   const digits = opts.digits ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const dir = join(dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
   const parts = digits.map((d) => {

@@ -1,4 +1,4 @@
-import type { Dataset } from './dataset.js';
+import type { LabeledSet } from './dataset.js';
 import { DataError } from './errors.js';
 import type { MriVolume } from './mri.js';
 import { blockSplit } from './splits.js';
@@ -16,7 +16,7 @@ export interface PatchOptions {
 }
 
 /** Patches [n, 1, s, s, s] (z, y, x of the volume, x fastest) and the voxel (x, y, z) each is labelled by. */
-export interface PatchSet extends Dataset {
+export interface PatchSet extends LabeledSet {
   /** [n, 3]: the centre voxel (x, y, z) of each patch, corner + floor(size / 2). */
   centres: Int32Array;
 }

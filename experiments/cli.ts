@@ -6,6 +6,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { GPU_MODES } from '../src/nd/backends/gpu/index.js';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { reportError, UsageError } from './errors.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
@@ -14,12 +15,19 @@ import { processIo, train, type Io } from './train.js';
 
 const EXIT_INTERRUPTED = 130;
 
+/** The GPU backend's choices (before: only $NDCNN_GPU_MODE), for train and eval. */
+const gpuOptions = {
+  'gpu-mode': { type: 'string', describe: `gpu.js mode to demand (${GPU_MODES.join(' | ')}; default $NDCNN_GPU_MODE, else the best available)` },
+  'allow-fallback': { type: 'boolean', describe: 'if the demanded gpu.js mode cannot run, run the best available one (with a warning)' },
+} as const;
+
 function trainOptions(y: Argv) {
   return y
     .positional('experiment', { type: 'string', describe: `${Object.keys(experiments).join(' | ')} (default ${DEFAULT_EXPERIMENT})` })
     .option('dataset', { type: 'string', describe: 'data set (image2d: mnist | fashion-mnist)' })
     .option('split', { type: 'string', describe: 'train/test split (audio1d: random | speakers | official)' })
     .option('backend', { type: 'string', describe: 'compute backend, by registered name (default cpu)' })
+    .options(gpuOptions)
     .option('optimizer', { type: 'string', describe: 'sgd | hf (default sgd)' })
     .option('epochs', { type: 'number', describe: 'passes over the training set' })
     .option('batch-size', { type: 'number', describe: 'examples per optimizer step' })
@@ -71,8 +79,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
             .option('backend', { type: 'string', describe: 'compute backend (default: the run\'s)' })
+            .options(gpuOptions)
             .option('data-dir', { type: 'string', describe: 'directory holding the data set folder' }),
-        (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir }, io),
+        (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
       )
       .command(
         'fetch <dataset>',

@@ -1,9 +1,8 @@
 /** `ndcnn eval`, `ndcnn fetch` and `ndcnn info`: the commands besides `train`. */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DATASET_NAMES, fetchDataset, type DatasetName } from '../datasets/index.js';
+import { join } from 'node:path';
+import { DATASET_NAMES, fetchDataset, packageRoot, type DatasetName } from '../datasets/index.js';
 import { backends } from '../src/nd/backends/index.js';
 import { gpuModes } from '../src/nd/backends/gpu/index.js';
 import { loadCheckpoint } from './checkpoint.js';
@@ -11,10 +10,10 @@ import { RunFileError, UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
 import { checkpointPath } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
-export interface EvalFlags {
+export interface EvalFlags extends BackendFlags {
   path: string;
   backend?: string;
   dataDir?: string;
@@ -27,8 +26,9 @@ export function evalRun(f: EvalFlags, io: Io): void {
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  const backend = openBackend(config.backend, f);
   const data = loadData(config);
-  const net = buildNetwork(config);
+  const net = buildNetwork(config, backend);
   if (ckpt.params.length !== net.paramCount) {
     throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
   }
@@ -66,7 +66,7 @@ export async function fetchCommand(name: string, cacheDir: string | undefined, i
 
 /** Versions, experiments, backends, the CPU GEMM in use and the modes gpu.js finds here. */
 export function info(io: Io): void {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const root = packageRoot();
   const require = createRequire(join(root, 'package.json'));
   const version = (pkg: string) => {
     try {

@@ -1,11 +1,11 @@
 /** Held-out evaluation: mean loss and accuracy of a network on a data set, and the majority-class baseline. */
-import type { Dataset } from '../datasets/index.js';
+import type { LabeledSet } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { classCounts } from './experiment.js';
 import type { TestMetrics } from './metrics.js';
 
 /** Loss (the network's own, mean over examples) and top-1 accuracy on `ds`. */
-export function evaluate(net: Network, ds: Dataset): TestMetrics {
+export function evaluate(net: Network, ds: LabeledSet): TestMetrics {
   const n = ds.labels.length;
   const k = net.outShape[0];
   const z = net.predict(ds.inputs, n);
@@ -19,7 +19,7 @@ export function evaluate(net: Network, ds: Dataset): TestMetrics {
 }
 
 /** The accuracy of always answering the most frequent class of the training set. */
-export function majorityBaseline(train: Dataset, test: Dataset): { label: string; accuracy: number } {
+export function majorityBaseline(train: LabeledSet, test: LabeledSet): { label: string; accuracy: number } {
   const counts = classCounts(train);
   const top = counts.indexOf(Math.max(...counts));
   return { label: train.classes[top], accuracy: classCounts(test)[top] / test.labels.length };

@@ -3,7 +3,7 @@
  * and optimizer settings that reach a good result on a 2-core machine in minutes. The training
  * loop (train.ts) knows nothing else about it.
  */
-import { subset, type Dataset } from '../datasets/index.js';
+import { subset, type LabeledSet } from '../datasets/index.js';
 import type { LayerSpec } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import type { HfOptions } from '../src/optim/index.js';
@@ -18,9 +18,9 @@ export interface DataRequest {
 }
 
 export interface PreparedData {
-  train: Dataset;
+  train: LabeledSet;
   /** Held-out sets by name; each is evaluated after every epoch. */
-  tests: Record<string, Dataset>;
+  tests: Record<string, LabeledSet>;
   /** One line on what was loaded and how it was split. */
   summary: string;
 }
@@ -55,7 +55,7 @@ export interface Experiment {
 }
 
 /** A seeded random subset of `count` examples (kept in their original order), or `ds` itself. */
-export function limit(ds: Dataset, count: number | null, seed: number): Dataset {
+export function limit(ds: LabeledSet, count: number | null, seed: number): LabeledSet {
   const n = ds.labels.length;
   if (count === null || count >= n) return ds;
   const picked = new Rng(seed).permutation(n).subarray(0, count).sort();
@@ -63,7 +63,7 @@ export function limit(ds: Dataset, count: number | null, seed: number): Dataset 
 }
 
 /** Examples per class, in label order. */
-export function classCounts(ds: Dataset): number[] {
+export function classCounts(ds: LabeledSet): number[] {
   const counts = new Array<number>(ds.classes.length).fill(0);
   for (const y of ds.labels) counts[y]++;
   return counts;

@@ -19,6 +19,8 @@ export interface TrainFlags {
   dataset?: string;
   split?: string;
   backend?: string;
+  gpuMode?: string;
+  allowFallback?: boolean;
   optimizer?: string;
   epochs?: number;
   batchSize?: number;

@@ -2,7 +2,9 @@
  * What `train` and `eval` share: loading an experiment's data as a config describes it, and
  * building the backend and network the config names.
  */
+import type { Backend } from '../src/nd/backend.js';
 import { createBackend } from '../src/nd/backends/index.js';
+import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { Network } from '../src/layers/index.js';
 import type { RunConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -29,16 +31,32 @@ export function loadData(config: RunConfig): PreparedData {
   return { ...data, train: limit(data.train, config.maxTrain, config.splitSeed + 1), tests };
 }
 
+/** The command line's backend choices besides its name. */
+export interface BackendFlags {
+  gpuMode?: string;
+  allowFallback?: boolean;
+}
+
 /**
- * The backend by name from the backend registry (so a newly registered backend just works);
- * training runs in float32, the CPU backend's fast type and the GPU's only one.
+ * The backend by name from the backend registry (so a newly registered backend just works),
+ * opened before any data is read so a wrong name or an unavailable GPU mode fails at once.
+ * Training runs in float32, the CPU backend's fast type and the GPU's only one.
  */
-export function buildNetwork(config: RunConfig): Network {
-  let backend;
-  try {
-    backend = createBackend(config.backend, { dtype: 'float32' });
-  } catch (e) {
-    throw new UsageError(`--backend ${config.backend}: ${(e as Error).message.split('\n')[0]}`);
+export function openBackend(name: string, f: BackendFlags = {}): Backend {
+  for (const [flag, value] of [['gpu-mode', f.gpuMode], ['allow-fallback', f.allowFallback]] as const) {
+    if (value !== undefined && name !== 'gpu') throw new UsageError(`--${flag} applies to --backend gpu, not ${name}`);
   }
+  if (f.gpuMode !== undefined && !(GPU_MODES as readonly string[]).includes(f.gpuMode)) {
+    throw new UsageError(`--gpu-mode ${f.gpuMode}: unknown (known: ${GPU_MODES.join(', ')})`);
+  }
+  try {
+    return createBackend(name, { dtype: 'float32', mode: f.gpuMode as GpuMode | undefined, allowFallback: f.allowFallback });
+  } catch (e) {
+    throw new UsageError(`--backend ${name}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The config's network on `backend` (default: the config's backend, opened now). */
+export function buildNetwork(config: RunConfig, backend: Backend = openBackend(config.backend)): Network {
   return new Network(backend, config.inShape, config.network, { loss: config.loss, seed: config.seed });
 }

@@ -7,9 +7,10 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim/index.js';
+import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { ShiftAugmenter } from './augment.js';
 import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
@@ -21,7 +22,7 @@ import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type Test
 import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
 import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
-import { buildNetwork, loadData } from './session.js';
+import { buildNetwork, loadData, openBackend } from './session.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -50,22 +51,16 @@ export interface RunSummary {
 export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSignal): Promise<RunSummary> {
   checkFlags(f);
   const resumed = f.resume !== undefined ? resumeConfig(f) : undefined;
-  let config: RunConfig;
-  let data: PreparedData;
-  if (resumed) {
-    config = resumed.config;
-    data = loadData(config);
-  } else {
-    const { base, peakLr } = newConfig(f);
-    data = loadData(base);
-    config = completeConfig(base, peakLr, data);
-  }
-  const net = buildNetwork(config);
+  const fresh = resumed ? undefined : newConfig(f);
+  const known = resumed ? resumed.config : fresh!.base;
+  // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
+  const backend = openBackend(known.backend, f);
+  const data = loadData(known);
+  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
-  const n = data.train.labels.length;
-  const sampleSize = net.inShape.reduce((a, b) => a * b, 1);
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
-  const batches = new MiniBatches({ x: data.train.inputs, y: data.train.labels, sampleSize }, config.batchSize, new Rng(config.seed + 1));
+  const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
   const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
   const progress: RunProgress = resumed ? { ...resumed.ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
   if (resumed) restore(resumed.ckpt, net, optimizer, batches, augmenter, resumed.path);
@@ -106,37 +101,36 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   let stopped = false;
   let epochsThisRun = 0;
   let last: EpochMetrics | undefined = [...history].reverse().find((l): l is EpochMetrics => l.kind === 'epoch');
+  // --stop-after ends the run at an epoch boundary through the same signal as an interrupt.
+  const stop = new AbortController();
+  signal?.addEventListener('abort', () => stop.abort(), { once: true });
   try {
-    while (progress.epoch < config.epochs && !stopped) {
-      const label = `epoch ${progress.epoch + 1}/${config.epochs}`;
-      bar.startEpoch(label, batches.batchesPerEpoch, progress.epochSteps, progress.epochLossSum);
-      for (const batch of batches.epoch()) {
-        augmenter?.apply(batch);
-        const report = optimizer.step(net, batch);
-        if (!Number.isFinite(report.loss)) {
-          throw new Error(`training diverged at step ${progress.step + 1} (batch loss ${report.loss}); try a smaller --lr`);
-        }
-        progress.step++;
-        progress.epochSteps++;
-        progress.epochLossSum += report.loss;
-        append({ kind: 'step', step: progress.step, epoch: progress.epoch + 1, ...extras(report), loss: report.loss });
+    if (progress.epoch < config.epochs) bar.startEpoch(`epoch ${progress.epoch + 1}/${config.epochs}`, batches.batchesPerEpoch, progress.epochSteps, progress.epochLossSum);
+    const result = await trainLoop(net, batches, {
+      optimizer,
+      epochs: config.epochs,
+      progress,
+      signal: stop.signal,
+      augment: augmenter ? (batch) => augmenter.apply(batch) : undefined,
+      onStep: ({ step, epoch, report }) => {
+        append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss });
         bar.tick(report.loss);
-        // The loop is synchronous work; yielding lets a SIGINT handler run between steps.
-        if (signal) await new Promise((done) => setImmediate(done));
-        if (signal?.aborted) {
-          stopped = true;
-          break;
-        }
-        if (config.checkpointEvery > 0 && progress.step % config.checkpointEvery === 0) checkpoint();
-      }
-      if (stopped) break;
-      last = endEpoch(net, data, progress, append);
-      bar.line(`${label}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
-      checkpoint();
-      writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
-      epochsThisRun++;
-      if (f.stopAfter !== undefined && epochsThisRun >= f.stopAfter && progress.epoch < config.epochs) stopped = true;
-    }
+        if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
+      },
+      onEpoch: ({ trainLoss }) => {
+        last = endEpoch(net, data, progress, trainLoss, append);
+        bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
+        checkpoint();
+        writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
+        epochsThisRun++;
+        if (f.stopAfter !== undefined && epochsThisRun >= f.stopAfter && progress.epoch < config.epochs) stop.abort();
+        else if (progress.epoch < config.epochs) bar.startEpoch(`epoch ${progress.epoch + 1}/${config.epochs}`, batches.batchesPerEpoch, 0, 0);
+      },
+    }).catch((e: unknown) => {
+      if (e instanceof TrainingDiverged) throw new Error(`training diverged at step ${e.step} (batch loss ${e.loss}); try a smaller --lr`);
+      throw e;
+    });
+    stopped = result.stopped;
     if (stopped && signal?.aborted) {
       checkpoint();
       bar.line(`interrupted at step ${progress.step}; checkpoint saved`);
@@ -182,15 +176,12 @@ function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: 
   }
 }
 
-/** Evaluates every held-out set and closes the epoch's books. */
-function endEpoch(net: Network, data: PreparedData, progress: RunProgress, append: (l: MetricsLine) => void): EpochMetrics {
+/** Evaluates every held-out set and writes the epoch's line (the loop has already closed its counters). */
+function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): EpochMetrics {
   const test: Record<string, TestMetrics> = {};
   for (const [name, ds] of Object.entries(data.tests)) test[name] = evaluate(net, ds);
-  progress.epoch++;
-  const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss: progress.epochLossSum / progress.epochSteps, test };
+  const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss, test };
   append(line);
-  progress.epochLossSum = 0;
-  progress.epochSteps = 0;
   return line;
 }
 

@@ -23,7 +23,7 @@
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import { Buffers, TRAINING, type Layer, type PassMode } from './layer.js';
+import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
 
 export interface BatchNormSpec {
   kind: 'batchNorm';
@@ -42,7 +42,9 @@ type Vec = Float64Array;
 export class BatchNorm implements Layer {
   readonly outShape: Shape;
   readonly paramShapes: Shape[];
-  readonly buffers: { running_mean: Vec; running_var: Vec; num_batches_tracked: Vec };
+  /** running_mean, running_var, num_batches_tracked (io's contract: the layer owns and updates them). */
+  readonly buffers: LayerBuffer[];
+  private readonly running: { mean: Vec; var: Vec; tracked: Vec };
   private readonly C: number;
   private readonly eps: number;
   private readonly momentum: number;
@@ -69,7 +71,12 @@ export class BatchNorm implements Layer {
     this.outShape = inShape;
     this.paramShapes = [[this.C], [this.C]];
     this.buf = new Buffers(backend);
-    this.buffers = { running_mean: new Float64Array(this.C), running_var: new Float64Array(this.C).fill(1), num_batches_tracked: new Float64Array(1) };
+    this.running = { mean: new Float64Array(this.C), var: new Float64Array(this.C).fill(1), tracked: new Float64Array(1) };
+    this.buffers = [
+      { name: 'running_mean', shape: [this.C], data: this.running.mean },
+      { name: 'running_var', shape: [this.C], data: this.running.var },
+      { name: 'num_batches_tracked', shape: [], data: this.running.tracked, integer: true },
+    ];
   }
 
   init([gamma, beta]: FloatArray[]): void {
@@ -88,7 +95,7 @@ export class BatchNorm implements Layer {
     if (!mode.training) {
       this.saved = null;
       const g = this.host(gamma);
-      const { running_mean: mu, running_var: v } = this.buffers;
+      const { mean: mu, var: v } = this.running;
       const a = g.map((gc, c) => gc / Math.sqrt(v[c] + this.eps));
       this.affine(y, x, a, this.host(beta).map((b, c) => b - a[c] * mu[c]));
       return y;
@@ -167,7 +174,7 @@ export class BatchNorm implements Layer {
     if (m < 2) {
       throw new ShapeError(`${this.name}: a training batch holds 1 value per channel, too few for the running variance (use a batch of 2 or more)`);
     }
-    const { running_mean: rm, running_var: rv, num_batches_tracked: nb } = this.buffers;
+    const { mean: rm, var: rv, tracked: nb } = this.running;
     const k = this.momentum;
     for (let c = 0; c < this.C; c++) {
       rm[c] = (1 - k) * rm[c] + k * mu[c];

@@ -63,7 +63,7 @@ export class MaxPool implements Layer {
   rForward(Rx: Tensor | null): Tensor | null {
     if (!Rx) return null;
     const Ry = this.buf.get('Ry', this.argmax.shape);
-    this.backend.gather(Ry, Rx, this.argmax);
+    this.backend.gather(Ry, Rx, this.argmax, this.geometry);
     return Ry;
   }
 
@@ -74,7 +74,7 @@ export class MaxPool implements Layer {
   private route(dy: Tensor, key: string): Tensor {
     const dx = this.buf.get(key, this.x.shape);
     this.backend.fill(dx, 0);
-    this.backend.scatterAdd(dx, dy, this.argmax);
+    this.backend.scatterAdd(dx, dy, this.argmax, this.geometry);
     return dx;
   }
 }

@@ -78,8 +78,11 @@ export interface Backend {
    * Ties go to the first element in row-major order.
    */
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void;
-  /** y[n,c,o] = x[n, c, argmax[n,c,o]] (the pool's R-forward). */
-  gather(y: Tensor, x: Tensor, argmax: Tensor): void;
-  /** dx[n, c, argmax[n,c,o]] += dy[n,c,o] (the pool's backward); dx is not cleared first. */
-  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void;
+  /** y[n,c,o] = x[n, c, argmax[n,c,o]] (the pool's R-forward); x and y are shaped as `g` says. */
+  gather(y: Tensor, x: Tensor, argmax: Tensor, g: PoolGeometry): void;
+  /**
+   * dx[n, c, argmax[n,c,o]] += dy[n,c,o] (the pool's backward); dx is not cleared first. The
+   * geometry says which windows can hold each element of dx (a GPU gathers per element of dx).
+   */
+  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void;
 }

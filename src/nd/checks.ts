@@ -32,24 +32,19 @@ export function checkBias(op: string, y: Tensor, b: Tensor): number {
   return sizeOf(y.shape.slice(2));
 }
 
-/** Checks a max-pool's input, output and argmax against its geometry; returns the batch size. */
-export function checkPool(x: Tensor, y: Tensor, argmax: Tensor, g: PoolGeometry): number {
+/**
+ * Checks a max-pool's input-like x, output-like y and argmax against its geometry (maxPool,
+ * gather, scatterAdd); returns the batch size.
+ */
+export function checkPool(op: string, x: Tensor, y: Tensor, argmax: Tensor, g: PoolGeometry): number {
   const n = x.shape[0];
   if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n)) || !sameShape(argmax.shape, y.shape)) {
     throw new ShapeError(
-      `maxPool: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not fit the pool geometry ` +
+      `${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not fit the pool geometry ` +
         `(expects ${fmt(g.inShape(n))} → ${fmt(g.outShape(n))})`,
     );
   }
   return n;
-}
-
-/** For gather/scatterAdd: returns the plane sizes [Π spatial of x, Π spatial of y]. */
-export function checkPlanes(op: string, x: Tensor, y: Tensor, argmax: Tensor): [number, number] {
-  if (!sameShape(y.shape, argmax.shape) || x.shape[0] !== y.shape[0] || x.shape[1] !== y.shape[1]) {
-    throw new ShapeError(`${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)}, argmax ${fmt(argmax.shape)} do not match`);
-  }
-  return [sizeOf(x.shape.slice(2)), sizeOf(y.shape.slice(2))];
 }
 
 /** C = op(A)·op(B) on 2-D tensors: returns [M, N, K]. */

@@ -10,7 +10,7 @@
  *  3. CG backtracking (§4.6): from the last kept iterate, walk back while the loss on C improves.
  *  4. Reduction ratio on C: ρ = (f(θ+d) − f(θ)) / (q(d) − q(0)), q the *undamped* quadratic model
  *     q(d) − q(0) = gᵀd + ½dᵀ(G + κI)d = φ(d) − ½λ‖d‖² (φ, the damped CG objective, is tracked by CG).
- *     Levenberg-Marquardt (§4.1): ρ < 1/4 → λ·3/2; ρ > 3/4 → λ·2/3.
+ *     Levenberg-Marquardt (§4.1): ρ < 1/4 → λ·3/2; ρ > 3/4 → λ·2/3, kept in [10⁻¹⁰, 10¹⁰].
  *  5. Armijo line search on B: the largest t ∈ {1, 0.8, 0.8², ...} (20 tries) with
  *     f(θ + t d) ≤ f(θ) + c·t·gᵀd, c = 10⁻²; none found → no step.
  * A candidate whose loss is NaN/Inf is never taken: if every kept iterate is non-finite, the step
@@ -20,7 +20,7 @@
 import type { FloatArray } from '../nd/dtype.js';
 import { sliceBatch, type Batch, type Model } from '../nd/model.js';
 import { allFinite, dot, like } from '../nd/vec.js';
-import { ConjugateGradient, MARTENS_EPSILON, type CgStop } from './cg.js';
+import { ConjugateGradient, MARTENS_EPSILON, type CgResult, type CgStop } from './cg.js';
 import {
   readNumber,
   readState,
@@ -32,7 +32,7 @@ import {
 } from './optimizer.js';
 
 export interface HfOptions {
-  /** Initial damping λ₀; default 1. */
+  /** Initial damping λ₀ in [LAMBDA_MIN, LAMBDA_MAX]; default 1. */
   lambda?: number;
   /** CG iteration cap per step; default 100 (Martens uses up to 250). */
   maxCgIterations?: number;
@@ -73,6 +73,21 @@ const NAME = 'hf';
 const DAMPING_UP = 3 / 2;
 const DAMPING_DOWN = 2 / 3;
 
+/**
+ * The range λ is kept in. Above 1e10 a step is −g/λ: on float32 parameters it is smaller than
+ * their rounding for any gradient below ~10, so more damping cannot make a step acceptable;
+ * it could only overflow to Infinity (λ·3/2 past Number.MAX_VALUE), where CG computes NaN and
+ * λ·2/3 never comes back. Below 1e-10, λ adds less than float32 rounding to any curvature
+ * entry above ~1e-3, while λ → 0 leaves the Gauss-Newton matrix only semi-definite (CG then
+ * divides by zero curvature). From either bound λ moves by 3/2 or 2/3 per step as usual.
+ */
+export const LAMBDA_MIN = 1e-10;
+export const LAMBDA_MAX = 1e10;
+
+function bounded(lambda: number): number {
+  return Math.min(LAMBDA_MAX, Math.max(LAMBDA_MIN, lambda));
+}
+
 /** Work vectors for one model size, allocated on the first step. */
 interface Buffers {
   readonly cg: ConjugateGradient;
@@ -108,7 +123,9 @@ export class HessianFree implements Optimizer<HfReport> {
       ...options,
     };
     const o = this.o;
-    if (!(o.lambda > 0 && Number.isFinite(o.lambda))) throw new Error(`HessianFree: lambda must be > 0, got ${o.lambda}`);
+    if (!(o.lambda >= LAMBDA_MIN && o.lambda <= LAMBDA_MAX)) {
+      throw new RangeError(`HessianFree: lambda (the initial damping) must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}], got ${o.lambda}`);
+    }
     if (!(Number.isInteger(o.maxCgIterations) && o.maxCgIterations > 0)) {
       throw new Error(`HessianFree: maxCgIterations must be a positive integer, got ${o.maxCgIterations}`);
     }
@@ -125,13 +142,14 @@ export class HessianFree implements Optimizer<HfReport> {
   /** One HF step on `batch`; curvature on `curvatureBatch` when given, else on the batch's head. */
   step(model: Model, batch: Batch, curvatureBatch?: Batch): HfReport {
     const b = this.ensureBuffers(model.params);
-    const { theta, grad, negGrad, precond, warm } = b;
+    const { theta, grad, negGrad } = b;
     const params = model.params;
-    const kappa = this.o.weightCost;
     const cb = curvatureBatch ?? sliceBatch(batch, 0, Math.min(batch.n, this.o.curvatureBatch));
     this.steps++;
 
-    const loss = model.gradient(batch, grad) + (kappa > 0 ? 0.5 * kappa * dot(params, params) : 0);
+    // §1: the objective and its gradient on B.
+    const loss = model.gradient(batch, grad) + this.weightCost(params);
+    const kappa = this.o.weightCost;
     if (kappa > 0) for (let i = 0; i < grad.length; i++) grad[i] += kappa * params[i];
     const report = (r: Partial<HfReport>): HfReport => ({
       loss, accepted: false, lambda: this.lambda, rho: NaN, cgIterations: 0, cgStop: 'max-iterations',
@@ -142,10 +160,36 @@ export class HessianFree implements Optimizer<HfReport> {
     theta.set(params);
     for (let i = 0; i < grad.length; i++) negGrad[i] = -grad[i];
 
-    // Σ gᵢ² and the curvature object are computed before any other pass on C, because a model
-    // may keep the curvature's forward pass in buffers that later loss evaluations overwrite.
     const lambda = this.lambda;
-    const shift = lambda + kappa;
+    const result = this.solve(model, cb, b, lambda);
+    const cgReport = (chosen: number) => ({ cgIterations: result.iterations, cgStop: result.stop, cgChosen: chosen });
+    const { chosen, f: fChosen } = this.backtrack(model, cb, theta, result.iterates);
+    const { x: d, iteration, phi } = result.iterates[chosen];
+    params.set(theta);
+    if (fChosen === Infinity) {
+      // Every candidate blew up: reject, damp harder, and do not warm start from this solve.
+      this.lambda = bounded(lambda * DAMPING_UP);
+      this.hasWarm = false;
+      return report({ lambda: this.lambda, ...cgReport(iteration) });
+    }
+    const rho = this.updateDamping(model, cb, lambda, d, phi, fChosen);
+    const t = this.lineSearch(model, batch, theta, d, dot(grad, d), loss);
+    if (t === null) {
+      params.set(theta);
+      return report({ lambda: this.lambda, rho, ...cgReport(iteration) });
+    }
+    return report({ accepted: true, lambda: this.lambda, rho, ...cgReport(iteration), stepSize: t.t, lossAfter: t.f });
+  }
+
+  /**
+   * §2: (G + λI + κI) d = −g by preconditioned CG, warm started; keeps the decayed last iterate
+   * (not the backtracked one, as Martens does) as the next warm start.
+   * Σ gᵢ² and the curvature object are computed before any other pass on C, because a model
+   * may keep the curvature's forward pass in buffers that later loss evaluations overwrite.
+   */
+  private solve(model: Model, cb: Batch, b: Buffers, lambda: number): CgResult {
+    const { negGrad, precond, warm } = b;
+    const shift = lambda + this.o.weightCost;
     const xi = this.o.preconditionerExponent;
     let preconditioner: FloatArray | undefined;
     if (xi !== 0) {
@@ -166,56 +210,70 @@ export class HessianFree implements Optimizer<HfReport> {
       },
       { maxIterations: this.o.maxCgIterations, tolerance: this.o.cgTolerance },
     );
-    const { iterates } = result;
-    const last = iterates[iterates.length - 1];
-    // Next warm start: the decayed last iterate (not the backtracked one), as Martens does.
+    const last = result.iterates[result.iterates.length - 1];
     this.hasWarm = this.o.warmStartDecay > 0 && allFinite(last.x);
     if (this.hasWarm) for (let i = 0; i < warm.length; i++) warm[i] = this.o.warmStartDecay * last.x[i];
+    return result;
+  }
 
-    // CG backtracking on C (Martens §4.6): walk back from the last iterate while the loss improves.
-    const objective = (on: Batch): number => {
-      const f = model.loss(on) + (kappa > 0 ? 0.5 * kappa * dot(params, params) : 0);
-      return Number.isFinite(f) && allFinite(params) ? f : Infinity;
-    };
-    const lossAt = (d: FloatArray, t: number, on: Batch): number => {
-      for (let i = 0; i < params.length; i++) params[i] = theta[i] + t * d[i];
-      return objective(on);
-    };
+  /**
+   * §3, CG backtracking on C (Martens §4.6): from the last iterate, walk back while the loss
+   * improves. Returns the chosen iterate's index and loss (Infinity when none is finite).
+   */
+  private backtrack(model: Model, cb: Batch, theta: FloatArray, iterates: CgResult['iterates']): { chosen: number; f: number } {
     let chosen = iterates.length - 1;
-    let fChosen = lossAt(iterates[chosen].x, 1, cb);
+    let f = this.lossAt(model, theta, iterates[chosen].x, 1, cb);
     while (chosen > 0) {
-      const f = lossAt(iterates[chosen - 1].x, 1, cb);
-      if (!(f < fChosen)) break;
+      const g = this.lossAt(model, theta, iterates[chosen - 1].x, 1, cb);
+      if (!(g < f)) break;
       chosen--;
-      fChosen = f;
+      f = g;
     }
-    const { x: d, iteration: cgChosen, phi: phiChosen } = iterates[chosen];
-    const cgReport = { cgIterations: result.iterations, cgStop: result.stop, cgChosen };
-    params.set(theta);
-    if (fChosen === Infinity) {
-      // Every candidate blew up: reject, damp harder, and do not warm start from this solve.
-      this.lambda = lambda * DAMPING_UP;
-      this.hasWarm = false;
-      return report({ lambda: this.lambda, ...cgReport });
-    }
+    return { chosen, f };
+  }
 
-    // ρ on C with the undamped model q(d) − q(0) = φ(d) − ½λ‖d‖²; undefined (NaN) counts as bad.
-    const predicted = phiChosen - 0.5 * lambda * dot(d, d);
-    const rho = predicted < 0 ? (fChosen - objective(cb)) / predicted : NaN;
-    if (!(rho >= 0.25)) this.lambda = lambda * DAMPING_UP;
-    else if (rho > 0.75) this.lambda = lambda * DAMPING_DOWN;
+  /**
+   * §4, Levenberg-Marquardt damping (Martens §4.1) from the reduction ratio on C with the
+   * undamped model q(d) − q(0) = φ(d) − ½λ‖d‖²; an undefined ρ (NaN) counts as bad. Expects
+   * the parameters at θ; returns ρ.
+   */
+  private updateDamping(model: Model, cb: Batch, lambda: number, d: FloatArray, phi: number, fChosen: number): number {
+    const predicted = phi - 0.5 * lambda * dot(d, d);
+    const rho = predicted < 0 ? (fChosen - this.objective(model, cb)) / predicted : NaN;
+    if (!(rho >= 0.25)) this.lambda = bounded(lambda * DAMPING_UP);
+    else if (rho > 0.75) this.lambda = bounded(lambda * DAMPING_DOWN);
+    return rho;
+  }
 
-    // Armijo line search on B: t = 1, 0.8, 0.8², ... until f(θ + t d) ≤ f(θ) + c·t·gᵀd.
-    const slope = dot(grad, d);
+  /**
+   * §5, Armijo line search on B: the first t = 1, 0.8, 0.8², ... with f(θ + t d) ≤ f(θ) + c·t·gᵀd.
+   * Leaves the parameters at θ + t·d and returns t and that loss, or null (parameters then dirty).
+   */
+  private lineSearch(model: Model, batch: Batch, theta: FloatArray, d: FloatArray, slope: number, loss: number): { t: number; f: number } | null {
     let t = 1;
     for (let k = 0; slope < 0 && k < this.o.lineSearchTries; k++, t *= this.o.lineSearchShrink) {
-      const f = lossAt(d, t, batch);
-      if (f <= loss + this.o.armijo * t * slope) {
-        return report({ accepted: true, lambda: this.lambda, rho, ...cgReport, stepSize: t, lossAfter: f });
-      }
+      const f = this.lossAt(model, theta, d, t, batch);
+      if (f <= loss + this.o.armijo * t * slope) return { t, f };
     }
-    params.set(theta);
-    return report({ lambda: this.lambda, rho, ...cgReport });
+    return null;
+  }
+
+  /** ½κ‖θ‖² (0 without weight cost). */
+  private weightCost(params: FloatArray): number {
+    return this.o.weightCost > 0 ? 0.5 * this.o.weightCost * dot(params, params) : 0;
+  }
+
+  /** The objective at the model's current parameters; Infinity when it or they are not finite. */
+  private objective(model: Model, on: Batch): number {
+    const f = model.loss(on) + this.weightCost(model.params);
+    return Number.isFinite(f) && allFinite(model.params) ? f : Infinity;
+  }
+
+  /** Sets the parameters to θ + t·d and returns the objective there. */
+  private lossAt(model: Model, theta: FloatArray, d: FloatArray, t: number, on: Batch): number {
+    const params = model.params;
+    for (let i = 0; i < params.length; i++) params[i] = theta[i] + t * d[i];
+    return this.objective(model, on);
   }
 
   state(): { optimizer: string; lambda: number; steps: number; warmStart: number[] | null } {
@@ -225,7 +283,11 @@ export class HessianFree implements Optimizer<HfReport> {
 
   loadState(state: unknown): void {
     const s = readState(NAME, state);
-    this.lambda = readNumber(NAME, s, 'lambda');
+    const lambda = readNumber(NAME, s, 'lambda');
+    if (!(lambda >= LAMBDA_MIN && lambda <= LAMBDA_MAX)) {
+      throw new RangeError(`${NAME}.loadState: lambda ${lambda} is outside [${LAMBDA_MIN}, ${LAMBDA_MAX}]`);
+    }
+    this.lambda = lambda;
     this.steps = readNumber(NAME, s, 'steps');
     const warm = readVector(NAME, s, 'warmStart');
     this.hasWarm = warm !== null;

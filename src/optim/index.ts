@@ -1,5 +1,5 @@
 /** The optimizers: SGD, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
-export { MiniBatches, type Dataset, type MiniBatchState } from './batches.js';
+export { MiniBatches, type Samples, type MiniBatchState } from './batches.js';
 export {
   ConjugateGradient,
   MARTENS_EPSILON,
@@ -23,3 +23,12 @@ export {
   type StepSchedule,
 } from './schedules.js';
 export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd.js';
+export {
+  train,
+  TrainingDiverged,
+  type EpochInfo,
+  type StepInfo,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainSummary,
+} from './train.js';

@@ -60,6 +60,12 @@ describe(`batch norm against PyTorch ${fixture.torch} (float64)`, () => {
         expect(buffers[`${layer}.num_batches_tracked`]).toEqual([T.running[layer].tracked]);
       }
       expect(relError(net.predict(batches[0].x, batches[0].n), T.evalOutputs)).toBeLessThan(TIGHT);
+      // The state dict, buffers included, has PyTorch's names, order and values.
+      const dict = net.stateDict();
+      expect(Object.keys(dict)).toEqual(Object.keys(T.stateDict));
+      for (const [name, want] of Object.entries(T.stateDict as Record<string, number[]>)) {
+        expect(relError(dict[name].data, want), name).toBeLessThan(TIGHT);
+      }
     });
   }
 });

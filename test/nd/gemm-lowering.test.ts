@@ -3,13 +3,14 @@
  * (src/nd/backends/cpu/conv.ts). The layer tests use shapes that fit one chunk; these shapes
  * need several, with chunk edges falling mid-line, under padding, stride and dilation, so the
  * chunked im2col, col2im and the filter-gradient accumulation across chunks are all exercised.
- * Which lowering runs follows the chosen GEMM: C with OpenBLAS, JS with NDCNN_GEMM=js or wasm;
- * the last block compares the two directly.
+ * Which lowering runs follows the backend's GEMM choice: C with OpenBLAS, JS with js or wasm;
+ * the last blocks compare the two directly and check that a backend's choice decides it.
  */
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { col2im, im2col } from '../../src/nd/backends/cpu/conv.js';
-import { nativeLowering } from '../../src/nd/backends/cpu/gemm-select.js';
+import { chooseGemm } from '../../src/nd/backends/cpu/gemm-select.js';
+import { loadNativeGemm, type NativeLowering } from '../../src/nd/backends/cpu/gemm-native.js';
 import { ConvGeometry } from '../../src/nd/geometry.js';
 import { Rng } from '../../src/nd/rng.js';
 import { naiveConv, naiveFilterGradient, type ConvOpts } from '../reference.js';
@@ -74,8 +75,12 @@ describe.each(CASES)('chunked conv lowering, $name', (c) => {
 });
 
 describe('native im2col/col2im (ndcnn-blas)', () => {
-  const lowering = nativeLowering;
-  if (!lowering) console.warn('native lowering skipped: the OpenBLAS addon is not the chosen GEMM here');
+  let lowering: NativeLowering | undefined;
+  try {
+    lowering = loadNativeGemm().addon;
+  } catch (e) {
+    console.warn(`native lowering skipped: the OpenBLAS addon does not load here (${(e as Error).message.split('\n')[0]})`);
+  }
   const g = new ConvGeometry('native', [3, 9, 8, 7], { channels: 2, kernel: [2, 3, 2], stride: [1, 2, 3], padding: [1, 0, 2], dilation: [2, 1, 1] });
   const CK = g.cin * g.kernelVolume;
   const packed = Int32Array.from([g.cin, ...g.in3, ...g.k3, ...g.s3, ...g.p3, ...g.d3, ...g.o3]);
@@ -102,5 +107,33 @@ describe('native im2col/col2im (ndcnn-blas)', () => {
     const x = new Float32Array(g.cin * g.inVolume);
     expect(() => lowering!.im2col(new Float32Array(CK * 4 - 1), x, 0, packed, 0, 4)).toThrow(/col length/);
     expect(() => lowering!.im2col(new Float32Array(CK * 4), x, 1, packed, 0, 4)).toThrow(/x length/);
+  });
+});
+
+describe("a CPU backend's GEMM choice decides its lowering", () => {
+  const g = new ConvGeometry('choice', [2, 9, 8], { channels: 3, kernel: 3, padding: 1 });
+  const rng = new Rng(3);
+  const x = randn(rng, 2 * g.cin * g.inVolume);
+  const w = randn(rng, g.cout * g.cin * g.kernelVolume);
+
+  it('js runs the JS lowering, whatever NDCNN_GEMM said, and says so', () => {
+    const js = chooseGemm('js');
+    expect(js.lowering.im2col).toBe(im2col);
+    const b = cpuBackend('float64', js);
+    expect(b.describe()).toMatch(/gemm js \(gemm=js\)/);
+    const y = b.zeros(g.outShape(2));
+    b.conv(y, b.upload(g.inShape(2), x), b.upload(g.weightShape(), w), g, false);
+    // float64 sums of 18 products: ~1e-15 relative; a wrong lowering errs by O(1).
+    expect(relError(b.download(y), naiveConv(x, g.inShape(2), w, g.weightShape(), { stride: 1, padding: 1, dilation: 1 }).y)).toBeLessThan(1e-12);
+  });
+
+  it('openblas brings the C lowering with it', () => {
+    const blas = chooseGemm('openblas');
+    if (blas.info.impl !== 'openblas') {
+      console.warn(`openblas check skipped: ${blas.info.reason}`);
+      return;
+    }
+    expect(blas.lowering.im2col).not.toBe(im2col);
+    expect(cpuBackend('float32', blas).describe()).toMatch(/gemm openblas/);
   });
 });

@@ -4,10 +4,11 @@
  * edges (JS: MC 64, KC 256, NC 512; wasm: MC 128, KC 256, NC 1024), offsets, leading dimensions
  * wider than the rows, and alpha/beta including beta = 0 over NaN.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocate, type DType, type FloatArray } from '../../src/nd/dtype.js';
 import type { GemmFn } from '../../src/nd/backends/cpu/gemm.js';
-import { loadGemm, type GemmImpl } from '../../src/nd/backends/cpu/gemm-select.js';
+import { chooseGemm, loadGemm, type GemmImpl } from '../../src/nd/backends/cpu/gemm-select.js';
+import { createBackend } from '../../src/nd/backends/index.js';
 import { Rng } from '../../src/nd/rng.js';
 
 /** The reference: C = alpha·op(A)·op(B) + beta·C summed in float64, plus Σ|terms| for the bound. */
@@ -122,29 +123,21 @@ describe.each(IMPLS)('gemm %s', (impl) => {
 });
 
 describe('gemm selection', () => {
-  async function selectWith(value: string | undefined) {
-    const saved = process.env.NDCNN_GEMM;
-    if (value === undefined) delete process.env.NDCNN_GEMM;
-    else process.env.NDCNN_GEMM = value;
-    try {
-      vi.resetModules();
-      return await import('../../src/nd/backends/cpu/gemm-select.js');
-    } finally {
-      if (saved === undefined) delete process.env.NDCNN_GEMM;
-      else process.env.NDCNN_GEMM = saved;
-    }
-  }
-
-  it('NDCNN_GEMM forces an implementation and the info says so', async () => {
+  it('a named implementation is chosen without touching the environment, and the info says so', () => {
     for (const [value, impl] of [['js', 'js'], ['wasm', 'wasm-simd']] as const) {
-      const info = (await selectWith(value)).gemmInfo();
+      const info = chooseGemm(value, 'NDCNN_GEMM').info;
       expect(info.impl).toBe(impl);
       expect(info.reason).toContain(`NDCNN_GEMM=${value}`);
     }
-    expect((await selectWith('wasm')).gemmInfo().float64).toBe('js');
+    expect(chooseGemm('wasm').info.float64).toBe('js');
   });
 
-  it('an unknown NDCNN_GEMM value fails loudly, naming it', async () => {
-    await expect(selectWith('cublas')).rejects.toThrow(/NDCNN_GEMM=cublas/);
+  it('an unknown name fails loudly, naming it and where it came from', () => {
+    expect(() => chooseGemm('cublas', 'NDCNN_GEMM')).toThrow(/NDCNN_GEMM=cublas: expected one of openblas, wasm/);
+  });
+
+  it('createBackend passes the choice to the CPU backend', () => {
+    expect(createBackend('cpu', { gemm: 'js' }).describe()).toMatch(/gemm js/);
+    expect(() => createBackend('cpu', { gemm: 'cublas' })).toThrow(/cublas/);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
-import { MiniBatches, type Dataset } from '../../src/optim/batches.js';
+import { MiniBatches, type Samples } from '../../src/optim/batches.js';
 
 /** Sample i has inputs [i, i + 0.5] and label i % 7, so a batch row names its sample. */
-function dataset(n: number): Dataset {
+function dataset(n: number): Samples {
   const x = new Float64Array(2 * n);
   const y = new Int32Array(n);
   for (let i = 0; i < n; i++) {

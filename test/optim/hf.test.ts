@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FloatArray } from '../../src/nd/dtype.js';
 import type { Model } from '../../src/nd/model.js';
-import { HessianFree, type HfReport } from '../../src/optim/hf.js';
+import { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfReport } from '../../src/optim/hf.js';
 import { blobs, DiagonalQuadratic, NO_BATCH, nanBeyond, SoftmaxRegression, withCurvature } from './models.js';
 
 function quadratic(n: number): DiagonalQuadratic {
@@ -151,5 +151,40 @@ describe('Hessian-free', () => {
     expect(() => hf.loadState({ optimizer: 'sgd', steps: 1 })).toThrow(/optimizer 'hf'.*"sgd"/);
     hf.loadState({ optimizer: 'hf', lambda: 2, steps: 1, warmStart: [1, 2] });
     expect(() => hf.step(quadratic(5), NO_BATCH)).toThrow(/length 2.*5 parameters/);
+  });
+
+  it('refuses an initial damping outside its bounds, naming them (Number.MAX_VALUE used to overflow to Infinity)', () => {
+    for (const lambda of [Number.MAX_VALUE, Infinity, 0, 1e-300, NaN]) {
+      expect(() => new HessianFree({ lambda })).toThrow(/lambda \(the initial damping\) must be in \[1e-10, 10000000000\]/);
+    }
+    expect(() => new HessianFree().loadState({ optimizer: 'hf', lambda: 1e300, steps: 1, warmStart: null })).toThrow(/lambda 1e\+300 is outside/);
+  });
+
+  it('λ stays at its upper bound while steps keep failing, and comes back down from it', () => {
+    const inner = quadratic(6);
+    // Every step fails (any move leaves the domain): λ·3/2 each time, but never past LAMBDA_MAX.
+    const hf = new HessianFree({ lambda: LAMBDA_MAX / 1.2 });
+    inner.params.fill(0.001);
+    const failing = nanBeyond(inner, 1e-30);
+    for (let s = 0; s < 4; s++) expect(hf.step(failing, NO_BATCH).lambda).toBe(LAMBDA_MAX);
+    // On the plain quadratic the damped steps are exact (ρ ≈ 1): λ falls by 2/3 a step from the
+    // bound, and the loss falls with it.
+    const before = inner.loss();
+    let r: HfReport | undefined;
+    for (let s = 0; s < 40; s++) {
+      r = hf.step(inner, NO_BATCH);
+      expect(r.accepted).toBe(true);
+    }
+    // 40 roundings of λ·2/3: the ratio is 1 to ~1e-14.
+    expect(r!.lambda / (LAMBDA_MAX * (2 / 3) ** 40)).toBeCloseTo(1, 12);
+    expect(inner.loss()).toBeLessThan(before);
+  });
+
+  it('λ never falls below its lower bound', () => {
+    const hf = new HessianFree({ lambda: LAMBDA_MIN * 1.2 });
+    const model = quadratic(5);
+    // The first step is exact (ρ ≈ 1), so λ·2/3 would fall below the bound.
+    expect(hf.step(model, NO_BATCH).lambda).toBe(LAMBDA_MIN);
+    for (let s = 0; s < 4; s++) expect(hf.step(model, NO_BATCH).lambda).toBeGreaterThanOrEqual(LAMBDA_MIN);
   });
 });

@@ -2,11 +2,14 @@
 import type { Backend } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { cpuBackend } from './cpu/index.js';
+import { chooseGemm } from './cpu/gemm-select.js';
 import { gpuBackend, type GpuMode } from './gpu/index.js';
 
 export interface BackendOptions {
   /** CPU only: float64 for derivation checks, float32 (default) for training. GPU is float32. */
   dtype?: DType;
+  /** CPU only: the GEMM to start from (openblas, wasm, js; default: $NDCNN_GEMM, else the fastest). */
+  gemm?: string;
   /** GPU only: the gpu.js mode to demand (default: $NDCNN_GPU_MODE, else the best available). */
   mode?: GpuMode;
   /** GPU only: run another mode, with a warning, when the demanded one cannot run. */
@@ -14,7 +17,8 @@ export interface BackendOptions {
 }
 
 export const backends = {
-  cpu: (o: BackendOptions = {}): Backend => cpuBackend(o.dtype ?? 'float32'),
+  cpu: (o: BackendOptions = {}): Backend =>
+    cpuBackend(o.dtype ?? 'float32', o.gemm === undefined ? undefined : chooseGemm(o.gemm)),
   gpu: (o: BackendOptions = {}): Backend => {
     if (o.dtype === 'float64') throw new Error('gpu backend: float64 is not supported (gpu.js computes in float32)');
     return gpuBackend({ mode: o.mode, allowFallback: o.allowFallback });

@@ -13,7 +13,7 @@
 import type { FloatArray } from '../../dtype.js';
 import type { ConvGeometry } from '../../geometry.js';
 import type { GemmFn } from './gemm.js';
-import { nativeLowering } from './gemm-select.js';
+import type { NativeLowering } from './gemm-native.js';
 
 /** Elements of col per chunk: 128 Ki (512 KB in float32), the order of one core's L2. */
 const CHUNK = 1 << 17;
@@ -121,15 +121,26 @@ function packGeometry(g: ConvGeometry): Int32Array {
   return p;
 }
 
-/** im2col in C when the OpenBLAS addon loaded (a JS copy costs ~1.5 ns per element), else JS. */
-function lowerIm2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeometry, o0: number, o1: number): void {
-  if (nativeLowering) nativeLowering.im2col(col, x, xOff, packGeometry(g), o0, o1);
-  else im2col(col, x, xOff, g, o0, o1);
+/** The lowering's two copies, columns [o0, o1) of one sample, as the backend's choice runs them. */
+export interface Lowering {
+  im2col(col: FloatArray, x: FloatArray, xOff: number, g: ConvGeometry, o0: number, o1: number): void;
+  col2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGeometry, o0: number, o1: number): void;
 }
 
-function lowerCol2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGeometry, o0: number, o1: number): void {
-  if (nativeLowering) nativeLowering.col2im(col, dx, dxOff, packGeometry(g), o0, o1);
-  else col2im(dx, dxOff, col, g, o0, o1);
+export const jsLowering: Lowering = { im2col, col2im };
+
+/** The copies in C that ship with the OpenBLAS addon (a JS copy costs ~1.5 ns per element). */
+export function nativeLowering(n: NativeLowering): Lowering {
+  return {
+    im2col: (col, x, xOff, g, o0, o1) => n.im2col(col, x, xOff, packGeometry(g), o0, o1),
+    col2im: (dx, dxOff, col, g, o0, o1) => n.col2im(col, dx, dxOff, packGeometry(g), o0, o1),
+  };
+}
+
+/** The GEMM and the lowering a convolution pass runs with (one choice: see gemm-select.ts). */
+export interface ConvKernels {
+  gemm: GemmFn;
+  lowering: Lowering;
 }
 
 /** Scratch for the column matrix, grown on demand and reused: no allocation per call. */
@@ -155,36 +166,36 @@ function forEachChunk(
 }
 
 export function convForward(
-  gemm: GemmFn, scratch: ColBuffer, y: FloatArray, x: FloatArray, w: FloatArray, g: ConvGeometry,
+  { gemm, lowering }: ConvKernels, scratch: ColBuffer, y: FloatArray, x: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   forEachChunk(g, batch, scratch, (col, n, o0, width) => {
-    lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
     gemm(false, false, g.cout, width, CK, 1, w, 0, CK, col, 0, width, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
   });
 }
 
 export function convBackData(
-  gemm: GemmFn, scratch: ColBuffer, dx: FloatArray, dy: FloatArray, w: FloatArray, g: ConvGeometry,
+  { gemm, lowering }: ConvKernels, scratch: ColBuffer, dx: FloatArray, dy: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   if (!accumulate) dx.fill(0);
   forEachChunk(g, batch, scratch, (col, n, o0, width) => {
     gemm(true, false, CK, width, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, width);
-    lowerCol2im(dx, n * g.cin * g.inVolume, col, g, o0, o0 + width);
+    lowering.col2im(dx, n * g.cin * g.inVolume, col, g, o0, o0 + width);
   });
 }
 
 export function convBackFilter(
-  gemm: GemmFn, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry,
+  { gemm, lowering }: ConvKernels, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   if (!accumulate) dw.fill(0);
   forEachChunk(g, batch, scratch, (col, n, o0, width) => {
-    lowerIm2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
     gemm(false, true, g.cout, CK, width, 1, dy, n * g.cout * O + o0, O, col, 0, width, 1, dw, 0, CK);
   });
 }

@@ -5,13 +5,12 @@
 import ops from 'ndarray-ops';
 import type { ActivationKind, Backend, Tensor } from '../../backend.js';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import { checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv.js';
 import { activationKernels, derivativeTimes } from './elementwise.js';
-import type { GemmFn } from './gemm.js';
-import { describeGemm, gemm as selectedGemm } from './gemm-select.js';
+import { defaultGemm, describeGemm, type GemmChoice } from './gemm-select.js';
 import { gather, maxPool, scatterAdd } from './pool.js';
 import { CpuTensor, cpu } from './tensor.js';
 
@@ -20,21 +19,18 @@ export { CpuTensor } from './tensor.js';
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   private readonly scratch: ColBuffer;
-  private readonly gemmFn: GemmFn;
-  private readonly gemmNote: string;
 
-  /** gemm defaults to the one chosen at load (OpenBLAS, wasm SIMD or JS; NDCNN_GEMM forces one). */
+  /** `kernels`: the GEMM and its lowering (chooseGemm), by default what NDCNN_GEMM asks for. */
   constructor(
     readonly dtype: DType,
-    gemm?: GemmFn,
+    readonly kernels: GemmChoice = defaultGemm(),
   ) {
-    this.gemmFn = gemm ?? selectedGemm;
-    this.gemmNote = gemm ? 'gemm supplied by the caller' : describeGemm(dtype);
+    if (dtype !== 'float32' && dtype !== 'float64') throw new TypeError(`cpu backend: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
     this.scratch = new ColBuffer((n) => allocate(dtype, n));
   }
 
   describe(): string {
-    return `cpu (${this.dtype}, ${this.gemmNote})`;
+    return `cpu (${this.dtype}, ${describeGemm(this.kernels.info, this.dtype)})`;
   }
 
   upload(shape: Shape, data: ArrayLike<number>): Tensor {
@@ -105,7 +101,7 @@ export class CpuBackend implements Backend {
   gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void {
     const [c, a, b] = [cpu(C), cpu(A), cpu(B)];
     const [M, N, K] = checkGemm(C, A, B, transA, transB);
-    this.gemmFn(transA, transB, M, N, K, alpha, a.data, 0, a.shape[1], b.data, 0, b.shape[1], beta, c.data, 0, N);
+    this.kernels.gemm(transA, transB, M, N, K, alpha, a.data, 0, a.shape[1], b.data, 0, b.shape[1], beta, c.data, 0, N);
   }
 
   dot(a: Tensor, b: Tensor): number {
@@ -118,17 +114,17 @@ export class CpuBackend implements Backend {
 
   conv(y: Tensor, x: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('conv', x, y, w, g);
-    convForward(this.gemmFn, this.scratch, cpu(y).data, cpu(x).data, cpu(w).data, g, n, accumulate);
+    convForward(this.kernels, this.scratch, cpu(y).data, cpu(x).data, cpu(w).data, g, n, accumulate);
   }
 
   convBackData(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('convBackData', dx, dy, w, g);
-    convBackData(this.gemmFn, this.scratch, cpu(dx).data, cpu(dy).data, cpu(w).data, g, n, accumulate);
+    convBackData(this.kernels, this.scratch, cpu(dx).data, cpu(dy).data, cpu(w).data, g, n, accumulate);
   }
 
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('convBackFilter', x, dy, dw, g);
-    convBackFilter(this.gemmFn, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, n, accumulate);
+    convBackFilter(this.kernels, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, n, accumulate);
   }
 
   biasAdd(y: Tensor, b: Tensor): void {
@@ -162,23 +158,24 @@ export class CpuBackend implements Backend {
   }
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
-    const n = checkPool(x, y, argmax, g);
+    const n = checkPool('maxPool', x, y, argmax, g);
     maxPool(cpu(y).data, cpu(argmax).data, cpu(x).data, g, n * g.channels);
   }
 
-  gather(y: Tensor, x: Tensor, argmax: Tensor): void {
-    const [inVol, outVol] = checkPlanes('gather', x, y, argmax);
-    gather(cpu(y).data, cpu(x).data, cpu(argmax).data, inVol, outVol);
+  gather(y: Tensor, x: Tensor, argmax: Tensor, g: PoolGeometry): void {
+    checkPool('gather', x, y, argmax, g);
+    gather(cpu(y).data, cpu(x).data, cpu(argmax).data, g.inVolume, g.outVolume);
   }
 
-  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
-    const [inVol, outVol] = checkPlanes('scatterAdd', dx, dy, argmax);
-    scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, inVol, outVol);
+  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void {
+    checkPool('scatterAdd', dx, dy, argmax, g);
+    scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, g.inVolume, g.outVolume);
   }
 }
 
-export function cpuBackend(dtype: DType = 'float32', gemm?: GemmFn): CpuBackend {
-  return new CpuBackend(dtype, gemm);
+/** A CPU backend in `dtype` computing with `kernels` (chooseGemm; default: defaultGemm()). */
+export function cpuBackend(dtype: DType = 'float32', kernels?: GemmChoice): CpuBackend {
+  return new CpuBackend(dtype, kernels);
 }
 
 function same(out: Tensor, x: Tensor, op: string): CpuTensor {

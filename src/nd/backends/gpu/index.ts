@@ -10,7 +10,7 @@
 import type { ActivationKind, Backend, Tensor } from '../../backend.js';
 import { ACTIVATIONS } from '../../backend.js';
 import type { FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPlanes, checkPool, checkSameSize } from '../../checks.js';
+import { checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
@@ -25,8 +25,6 @@ const DOT_CHUNK = 256;
 
 class Storage {
   value: DeviceValue | null = null;
-  /** Set by maxPool on its argmax, so scatterAdd knows which windows can hold an element. */
-  pool: PoolGeometry | null = null;
   constructor(readonly length: number) {}
 }
 
@@ -215,26 +213,19 @@ export class GpuBackend implements Backend {
   // ---- max-pooling ----
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
-    checkPool(x, y, argmax, g);
+    checkPool('maxPool', x, y, argmax, g);
     this.put(argmax, K.argmaxK, poolConstants(g), [val(x)]);
-    gpu(argmax).storage.pool = g;
-    this.gather(y, x, argmax);
+    this.gather(y, x, argmax, g);
   }
 
-  gather(y: Tensor, x: Tensor, argmax: Tensor): void {
-    const [INVOL, OUTVOL] = checkPlanes('gather', x, y, argmax);
-    this.put(y, K.gatherK, { INVOL, OUTVOL }, [val(x), val(argmax)]);
+  gather(y: Tensor, x: Tensor, argmax: Tensor, g: PoolGeometry): void {
+    checkPool('gather', x, y, argmax, g);
+    this.put(y, K.gatherK, { INVOL: g.inVolume, OUTVOL: g.outVolume }, [val(x), val(argmax)]);
   }
 
-  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor): void {
-    checkPlanes('scatterAdd', dx, dy, argmax);
-    const g = gpu(argmax).storage.pool;
-    if (!g) {
-      throw new Error(
-        `scatterAdd: argmax ${fmt(argmax.shape)} was not written by this backend's maxPool, so its pool windows are unknown ` +
-          '(the GPU gathers per input element and needs them)',
-      );
-    }
+  scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void {
+    checkPool('scatterAdd', dx, dy, argmax, g);
+    // Each thread owns one element of dx and visits only the windows that can contain it.
     const c = { ...poolConstants(g), R0: Math.ceil(g.w3[0] / g.s3[0]), R1: Math.ceil(g.w3[1] / g.s3[1]), R2: Math.ceil(g.w3[2] / g.s3[2]) };
     this.put(dx, K.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
   }

@@ -17,7 +17,7 @@ import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry.js';
 import { Rng } from '../../src/nd/rng.js';
 import { sizeOf, type Shape } from '../../src/nd/shape.js';
-import { EPS32, gpu, gpuTitle, skipGpu } from './gpu-mode.js';
+import { EPS32, gpu, gpuTitle, skipGpu } from '../gpu/gpu-mode.js';
 
 const REF = cpuBackend('float64');
 const rng = new Rng(7);
@@ -215,10 +215,13 @@ describe.each(backends)('%s', (_name, make, skip) => {
           const [X, Y, A] = [bk.upload(xs, x), bk.zeros(ys), bk.zeros(ys)];
           // Comparisons only: values and argmax (in-plane offsets) must match exactly.
           bk.maxPool(Y, A, X, g);
+          // gather and scatterAdd get the geometry, not state maxPool left: a fresh copy of
+          // argmax must serve as well as the tensor maxPool wrote.
+          const A2 = bk.upload(ys, bk.download(A));
           const RY = bk.zeros(ys);
-          bk.gather(RY, bk.upload(xs, rx), A);
+          bk.gather(RY, bk.upload(xs, rx), A2, g);
           const DX = bk.upload(xs, m(dx0));
-          bk.scatterAdd(DX, bk.upload(ys, m(dy)), A);
+          bk.scatterAdd(DX, bk.upload(ys, m(dy)), A2, g);
           return { y: bk.download(Y), a: bk.download(A), ry: bk.download(RY), dx: bk.download(DX) };
         };
         const [got, want, mag] = [run(b, false), run(REF, false), run(REF, true)];
@@ -230,6 +233,13 @@ describe.each(backends)('%s', (_name, make, skip) => {
         for (let i = 0; i < want.dx.length; i++) {
           expect(Math.abs(got.dx[i] - want.dx[i])).toBeLessThanOrEqual((n + 2) * EPS32 * mag.dx[i]);
         }
+      });
+      it(`gather and scatterAdd refuse tensors that do not fit the pool geometry: rank ${g.rank}`, () => {
+        const b = B();
+        const other = new PoolGeometry('other', [inShape[0] + 1, ...inShape.slice(1)], o);
+        const [X, Y, A] = [b.zeros(xs), b.zeros(ys), b.zeros(ys)];
+        expect(() => b.gather(Y, X, A, other)).toThrow(/gather: .* do not fit the pool geometry/);
+        expect(() => b.scatterAdd(X, Y, A, other)).toThrow(/scatterAdd: .* do not fit the pool geometry/);
       });
     }
   });
