@@ -31,7 +31,7 @@ export const audio1d: Experiment = {
   splits: () => Object.keys(fsddSplits),
   dataDefaults: { length: 8000 },
   defaults: () => ({
-    sgd: { epochs: 24, batchSize: 32, lr: 0.02, weightDecay: 1e-3 },
+    sgd: { epochs: 24, batchSize: 32, lr: 0.01, weightDecay: 1e-3 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 20, lambda: 1 } },
     // ±100 ms: the word sits anywhere near the window's centre.
     augmentShift: 800,
@@ -39,8 +39,7 @@ export const audio1d: Experiment = {
   // Strided first layer as a learned filter bank (32-sample windows = 4 ms at 8 kHz, hop 4),
   // then conv/pool stages that each widen the receptive field 4-fold: 8000 → 1993 → 498 →
   // 491 → 122 → 115 → 28 → 26 → 13 samples, ~1 s of context at the top. Batch norm after each
-  // convolution evens out the level differences between speakers and lets SGD take 2× larger
-  // steps; dropout before the classifier.
+  // convolution evens out the level differences between speakers; dropout before the classifier.
   network: (_inShape, classes) => [
     ...convBnRelu(32, 32, 4),
     maxPool({ window: 4 }),
