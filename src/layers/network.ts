@@ -10,7 +10,8 @@
  * `gradient` sees a batch other than the last one it saw (or on `nextStep()`), so every pass of
  * one optimizer step, on the batch or a slice of it, sees the same dropout masks.
  */
-import { checkFinite, checkLength, checkNumbers, describeValue, isFloatArray, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
+import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
+import { checkArguments, toBatch } from './arguments.js';
 import type { Backend, Tensor } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
 import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
@@ -80,6 +81,7 @@ export class Network implements Model {
     readonly specs: readonly LayerSpec[],
     options: NetworkOptions = {},
   ) {
+    checkArguments(inShape, specs, options);
     this.lossName = options.loss ?? 'softmax-cross-entropy';
     if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
       throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
@@ -192,20 +194,20 @@ export class Network implements Model {
 
   /** Outputs [n, k] of one batch in training mode (batch statistics, this step's dropout masks). */
   trainOutputs(batch: BatchLike): FloatArray {
-    const b = this.toBatch('trainOutputs', batch);
+    const b = toBatch(this.backend.dtype, 'trainOutputs', batch);
     return this.backend.download(this.forward(b, this.params, this.training(b, false)));
   }
 
   /** Mean loss in training mode (batch statistics, this step's dropout masks). */
   loss(batch: BatchLike): number {
-    const b = this.toBatch('loss', batch);
+    const b = toBatch(this.backend.dtype, 'loss', batch);
     const z = this.backend.download(this.forward(b, this.params, this.training(b, false)));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
 
   /** Mean loss in evaluation mode (running statistics, no dropout): held-out and reported losses. */
   evalLoss(batch: BatchLike): number {
-    const b = this.toBatch('evalLoss', batch);
+    const b = toBatch(this.backend.dtype, 'evalLoss', batch);
     const z = this.backend.download(this.forward(b, this.params, EVAL));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
@@ -215,7 +217,7 @@ export class Network implements Model {
    * Training mode; a batch other than the previous one starts a new step; updates running statistics.
    */
   gradient(batch: BatchLike, grad: Output): number {
-    const b = this.toBatch('gradient', batch);
+    const b = toBatch(this.backend.dtype, 'gradient', batch);
     const id = batchId(b);
     if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     return this.gradientIn(b, grad, this.training(b, true));
@@ -268,7 +270,7 @@ export class Network implements Model {
   }
 
   curvature(batch: BatchLike): NetworkCurvature {
-    const b = this.toBatch('curvature', batch);
+    const b = toBatch(this.backend.dtype, 'curvature', batch);
     const at = this.params.slice() as FloatArray;
     const k = this.outShape[0];
     let gen = -1;
@@ -319,7 +321,7 @@ export class Network implements Model {
   }
 
   sumSquaredGradients(batch: BatchLike, out: Output): void {
-    const b = this.toBatch('sumSquaredGradients', batch);
+    const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
     const g = allocate(this.backend.dtype, this.paramCount);
     buf.fill(0);
@@ -331,14 +333,6 @@ export class Network implements Model {
     }
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
     finish();
-  }
-
-  /** A caller's batch with x in the network's dtype and y a typed array (labels are checked by the loss). */
-  private toBatch(where: string, b: BatchLike): Batch {
-    if (typeof b !== 'object' || b === null) throw new TypeError(`${where}: the batch must be an object {x, y, n}, got ${describeValue(b)}`);
-    const x = toFloat(where, 'batch.x', b.x, this.backend.dtype);
-    const y = b.y instanceof Int32Array || isFloatArray(b.y) ? b.y : toFloat(where, 'batch.y', b.y, 'float64');
-    return x === b.x && y === b.y ? (b as Batch) : { x, y, n: b.n };
   }
 
   private output(where: string, what: string, out: Output) {
