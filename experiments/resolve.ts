@@ -40,6 +40,7 @@ export interface TrainFlags {
   maxTrain?: number;
   maxTest?: number;
   checkpointEvery?: number;
+  trackSharpness?: number;
   stopAfter?: number;
   quiet?: boolean;
 }
@@ -51,7 +52,7 @@ const LOSS: LossName = 'softmax-cross-entropy';
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'splitSeed', 'patchSize',
-  'shift', 'maxTrain', 'maxTest',
+  'shift', 'maxTrain', 'maxTest', 'trackSharpness',
 ];
 
 /** Flags of the first-order optimizers only (HF scales its steps by damping and line search). */
@@ -89,6 +90,7 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('max-train', f.maxTrain, 1);
   checkInteger('max-test', f.maxTest, 1);
   checkInteger('checkpoint-every', f.checkpointEvery, 0);
+  checkInteger('track-sharpness', f.trackSharpness, 0);
   checkInteger('stop-after', f.stopAfter, 1);
 }
 
@@ -209,6 +211,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     maxTrain: f.maxTrain ?? null,
     maxTest: f.maxTest ?? null,
     checkpointEvery: f.checkpointEvery ?? 0,
+    trackSharpness: f.trackSharpness ?? 0,
     inShape: [],
     network: [],
     loss: LOSS,

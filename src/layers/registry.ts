@@ -4,8 +4,10 @@ import { ACTIVATIONS } from '../nd/backend.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import { Activation } from './activation.js';
 import { AvgPool, globalAvgPoolLayer, type AvgPoolSpec, type GlobalAvgPoolSpec } from './avgpool.js';
+import { BatchNorm, type BatchNormSpec } from './batchnorm.js';
 import { Conv, type ConvSpec } from './conv.js';
 import { Dense, type DenseSpec } from './dense.js';
+import { Dropout, type DropoutSpec } from './dropout.js';
 import { Flatten, type FlattenSpec } from './flatten.js';
 import { INIT_KINDS } from './init.js';
 import type { Layer } from './layer.js';
@@ -22,7 +24,7 @@ export function activation(fn: ActivationFn): ActivationSpec {
   return { kind: 'activation', fn };
 }
 
-export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GlobalAvgPoolSpec | DenseSpec | FlattenSpec | ActivationSpec | ResidualSpec;
+export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GlobalAvgPoolSpec | DenseSpec | FlattenSpec | ActivationSpec | ResidualSpec | BatchNormSpec | DropoutSpec;
 
 type Builders = {
   [K in LayerSpec['kind']]: (backend: Backend, name: string, inShape: Shape, spec: Extract<LayerSpec, { kind: K }>) => Layer;
@@ -37,6 +39,8 @@ export const layerTypes: Builders = {
   flatten: (b, name, s) => new Flatten(b, name, s),
   activation: (b, name, s, spec) => new Activation(b, name, s, spec.fn),
   residual: (b, name, s, spec) => new Residual(b, name, s, spec, (inShape, child, childName) => buildLayer(b, 0, inShape, child, childName)),
+  batchNorm: (b, name, s, spec) => new BatchNorm(b, name, s, spec),
+  dropout: (b, name, s, spec) => new Dropout(b, name, s, spec.p),
 };
 
 type Options<K extends LayerSpec['kind']> = Exclude<keyof Extract<LayerSpec, { kind: K }>, 'kind'>;
@@ -54,6 +58,8 @@ export const layerOptions: { [K in LayerSpec['kind']]: { required: readonly Opti
   avgPool: { required: ['window'], optional: ['stride', 'padding', 'countIncludePad'] },
   globalAvgPool: { required: [], optional: [] },
   residual: { required: ['body'], optional: ['projection'] },
+  batchNorm: { required: [], optional: ['eps', 'momentum'] },
+  dropout: { required: ['p'], optional: [] },
 };
 
 /** The layer for `spec` at position `index` of a network, named `kind#index` unless `name` is given (a block's children). */

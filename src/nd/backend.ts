@@ -77,6 +77,11 @@ export interface Backend {
   biasAdd(y: Tensor, b: Tensor): void;
   /** db[c] += Σ_{n, ...} dy[n, c, ...] */
   biasGrad(db: Tensor, dy: Tensor): void;
+  /**
+   * out[n, c, ...] = a[c] · x[n, c, ...] + b[c]: a per-channel affine map (batch normalisation's
+   * normalise, scale and shift, and its adjoints). out may alias x.
+   */
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void;
 
   // ---- max-pooling ----
   /**

@@ -172,7 +172,7 @@ describe('ndcnn command line: bad data and files', () => {
   it('eval of a truncated checkpoint', () => {
     const path = join(tmp, 'cut.ckpt');
     const params = new Float32Array(1000).fill(0.5);
-    const ckpt = { config: sampleConfig(), params, optimizer: {}, batches: { rng: [1, 2, 3, 4], epoch: 0, cursor: 0 }, augment: null };
+    const ckpt = { config: sampleConfig(), params, network: null, optimizer: {}, batches: { rng: [1, 2, 3, 4], epoch: 0, cursor: 0 }, augment: null };
     saveCheckpoint(path, { ...ckpt, progress: { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 } });
     writeFileSync(path, readFileSync(path).subarray(0, 2000));
     const r = cli('eval', path);

@@ -24,7 +24,9 @@ describe('layer options from plain JavaScript', () => {
   });
 
   it('unknown kinds and specs that are not objects', () => {
-    expect(one({ kind: 'convolution', channels: 2 })).toThrow(/^layer #0: unknown layer kind "convolution" \(known: conv, maxPool, avgPool, globalAvgPool, dense, flatten, activation, residual\)$/);
+    expect(one({ kind: 'convolution', channels: 2 })).toThrow(/^layer #0: unknown layer kind "convolution" \(known: conv, maxPool, avgPool, globalAvgPool, dense, flatten, activation, residual, batchNorm, dropout\)$/);
+    expect(one({ kind: 'dropout' })).toThrow("dropout#0: missing option 'p'");
+    expect(one({ kind: 'batchNorm', momentom: 0.1 })).toThrow("batchNorm#0: unknown option 'momentom' (batchNorm takes eps, momentum)");
     expect(one({ kind: 'toString' })).toThrow(/layer #0: unknown layer kind "toString"/);
     expect(one({ channels: 2 })).toThrow(/layer #0: unknown layer kind undefined/);
     expect(one(null)).toThrow('layer #0: a layer spec must be an object {kind, ...options}, got null');

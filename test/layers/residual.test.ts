@@ -4,13 +4,13 @@
  * finite differences of gradients and Hv (float64, ranks 1–3), Gv = Jᵀ H_L J, shape errors.
  */
 import { describe, expect, it } from 'vitest';
-import { activation, avgPool, buildLayer, conv, dense, flatten, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, batchNorm, buildLayer, conv, dense, dropout, flatten, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { sizeOf } from '../../src/nd/shape.js';
 import { randn, randomBatch, relError } from '../helpers.js';
-import { B64, checkGaussNewton, checkLayer, checkNetwork } from './checks.js';
+import { B64, checkGaussNewton, checkLayer, checkNetwork, setup } from './checks.js';
 
 const SPATIAL: Record<number, number[]> = { 1: [8], 2: [6, 5], 3: [4, 5, 4] };
 
@@ -132,5 +132,27 @@ describe('optimizers on a network of the new layers', () => {
     // Ten steps on one learnable batch: a working optimizer at least halves the loss (measured:
     // 1.08 → 0.004 for HF, → 0.28 for Adam and AdamW).
     expect(net.loss(batch)).toBeLessThan(0.5 * before);
+  });
+});
+
+describe('batch norm and dropout inside a block (the pass mode reaches the children)', () => {
+  const specs = (): LayerSpec[] => [
+    conv({ channels: 3, kernel: 3, padding: 1, activation: 'tanh' }),
+    residual([conv({ channels: 3, kernel: 3, padding: 1 }), batchNorm(), activation('gelu-tanh'), dropout(0.3), conv({ channels: 3, kernel: 3, padding: 1 })]),
+    globalAvgPool(),
+    dense({ units: 3 }),
+  ];
+  it('gradient and Hv in training mode (batch statistics, fixed masks) against finite differences', () => {
+    checkNetwork([1, 6, 5], specs());
+  });
+  it('the gradient pass updates the running statistics, and evaluation uses them', () => {
+    const { net, batch } = setup([1, 6, 5], specs());
+    const state = () => net.namedBuffers().map((b) => [b.name, Array.from(b.data)]);
+    expect(net.namedBuffers().map((b) => b.name)).toEqual(['2.body.1.running_mean', '2.body.1.running_var', '2.body.1.num_batches_tracked']);
+    const before = state();
+    net.gradient(batch, new Float64Array(net.paramCount));
+    expect(state()).not.toEqual(before);
+    // Evaluation: running statistics and no dropout, so it differs from the training-mode outputs.
+    expect(relError(net.predict(batch.x, batch.n), net.trainOutputs(batch))).toBeGreaterThan(1e-3);
   });
 });

@@ -204,6 +204,17 @@ describe.each(backends)('%s', (_name, make, skip) => {
       });
     }
 
+    for (const shape of [[N, 5], [N, 3, 7], [N, 2, 4, 3], [N, 3, 2, 3, 2]]) {
+      it(`channelAffine a[c]·x + b[c] (out aliasing x): ${JSON.stringify(shape)}`, () => {
+        const c = shape[1];
+        agrees(B(), (bk, [x, a, b]) => {
+          const t = bk.upload(shape, x);
+          bk.channelAffine(t, t, bk.upload([c], a), bk.upload([c], b));
+          return bk.download(t);
+        }, [f32(shape), f32([c]), f32([c])], 2);
+      });
+    }
+
     for (const [inShape, o] of POOLS) {
       const g = new PoolGeometry('spec', inShape, o);
       const [xs, ys] = [g.inShape(N), g.outShape(N)];

@@ -149,6 +149,16 @@ export class CpuBackend implements Backend {
     }
   }
 
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void {
+    const [od, xd, ad, bd] = [same(out, x, 'channelAffine').data, cpu(x).data, cpu(a).data, cpu(b).data];
+    const inner = checkBias('channelAffine', x, a);
+    checkBias('channelAffine', x, b);
+    for (let p = 0, i = 0; i < xd.length; p++) {
+      const [s, t] = [ad[p % ad.length], bd[p % bd.length]];
+      for (const end = i + inner; i < end; i++) od[i] = s * xd[i] + t;
+    }
+  }
+
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
     const n = checkPool('maxPool', x, y, argmax, g);
     maxPool(cpu(y).data, cpu(argmax).data, cpu(x).data, g, n * g.channels);

@@ -205,6 +205,13 @@ export class GpuBackend implements Backend {
     this.device.release(part);
   }
 
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void {
+    checkSameSize('channelAffine', out, x);
+    const inner = checkBias('channelAffine', x, a);
+    checkBias('channelAffine', x, b);
+    this.put(out, K.channelAffineK, { INNER: inner, C: a.shape[0] }, [val(x), val(a), val(b)]);
+  }
+
   // ---- max-pooling ----
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {

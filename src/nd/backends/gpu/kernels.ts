@@ -263,3 +263,10 @@ export function biasAddK(this: K, y: number[], b: number[]): number {
   const p = idiv(this.thread.x, this.constants.INNER);
   return y[this.thread.x] + b[p - idiv(p, this.constants.C) * this.constants.C];
 }
+
+/** a[c] · x[n,c,…] + b[c] (channelAffine): the channel is the plane index modulo C, as in biasAddK. */
+export function channelAffineK(this: K, x: number[], a: number[], b: number[]): number {
+  const p = idiv(this.thread.x, this.constants.INNER);
+  const c = p - idiv(p, this.constants.C) * this.constants.C;
+  return a[c] * x[this.thread.x] + b[c];
+}
