@@ -1,14 +1,15 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, fetch, info, sweep, worker. Every failure ends as
- * ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The
- * train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value demands
- * one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
+ * The `ndcnn` command line (yargs): train, eval, export, fetch, info, sweep, worker. Every failure
+ * ends as ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()).
+ * The train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value
+ * demands one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { checkInteger } from './config.js';
 import { reportError, UsageError } from './errors.js';
+import { exportRun } from './export.js';
 import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
@@ -103,6 +104,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
       )
       .command(
+        'export <run>',
+        'write a run directory\'s (or a checkpoint file\'s) network as safetensors, ONNX or .npz',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('format', { type: 'string', demandOption: true, describe: 'safetensors | onnx | npz' })
+            .option('out', { type: 'string', describe: 'output file (default RUN/model.<format extension>)' })
+            .option('softmax', { type: 'boolean', describe: 'onnx: end the graph with Softmax (probabilities, not logits)' }),
+        (a) => exportRun({ run: a.run as string, format: a.format as string, out: a.out, softmax: a.softmax }, io),
+      )
+      .command(
         'fetch <dataset>',
         'download a data set from its official source and verify it',
         (y) =>
@@ -129,7 +141,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           runWorker({ url: a.queue as string, store: a.store, concurrency: a.concurrency ?? 1, stallSeconds: a.stallSeconds ?? 30 }, io, signal),
         );
       })
-      .demandCommand(1, 'name a command: train, eval, fetch, info, sweep or worker')
+      .demandCommand(1, 'name a command: train, eval, export, fetch, info, sweep or worker')
       .strict()
       .help()
       .version(false)

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../../src/io/atomic.js';
 import { readMetrics, type EpochMetrics } from '../metrics.js';
 import { accuracyPlot, curvesPlot } from './plots.js';
 import { readSummary } from './runner.js';

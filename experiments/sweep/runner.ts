@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../../src/io/atomic.js';
 import { CHECKPOINT_FILE } from '../resolve.js';
 import type { RunSummary } from '../train.js';
 import { PointLock } from './lock.js';

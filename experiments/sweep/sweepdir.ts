@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../../src/io/atomic.js';
 import { RunFileError, UsageError } from '../errors.js';
 import { checkSpec, expand, loadSpec, type SweepPoint, type SweepSpec } from './spec.js';
 
