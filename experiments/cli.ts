@@ -1,8 +1,8 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, export, fetch, info, sweep, worker. Every failure
- * ends as ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()).
- * The train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value
- * demands one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
+ * The `ndcnn` command line (yargs): train, eval, export, hessian, fetch, info, sweep, worker. Every failure ends as
+ * ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The
+ * train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value demands
+ * one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -10,6 +10,7 @@ import { evalRun, fetchCommand, info } from './commands.js';
 import { checkInteger } from './config.js';
 import { reportError, UsageError } from './errors.js';
 import { exportRun } from './export.js';
+import { hessian, type HessianFlags } from './hessian.js';
 import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
@@ -109,10 +110,33 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (y) =>
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
-            .option('format', { type: 'string', demandOption: true, describe: 'safetensors | onnx | npz' })
-            .option('out', { type: 'string', describe: 'output file (default RUN/model.<format extension>)' })
+            .option('format', { type: 'string', demandOption: true, requiresArg: true, describe: 'safetensors | onnx | npz' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output file (default RUN/model.<format extension>)' })
             .option('softmax', { type: 'boolean', describe: 'onnx: end the graph with Softmax (probabilities, not logits)' }),
         (a) => exportRun({ run: a.run as string, format: a.format as string, out: a.out, softmax: a.softmax }, io),
+      )
+      .command(
+        'hessian <run>',
+        'curvature of a run\'s training loss at its checkpoint: top eigenvalues, trace, spectral density, per layer',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('top', { type: 'number', requiresArg: true, describe: 'how many of the largest eigenvalues (default 1)' })
+            .option('trace', { type: 'boolean', describe: 'estimate the trace (Hutchinson, Rademacher probes)' })
+            .option('trace-se', { type: 'number', requiresArg: true, describe: 'stop the trace at this relative standard error (default 0.05)' })
+            .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
+            .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
+            .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton (default hessian)' })
+            .option('batch-size', { type: 'number', requiresArg: true, describe: 'samples per product batch (default: all in one)' })
+            .option('tol', { type: 'number', requiresArg: true, describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
+            .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the sample subset and the probes (default 1)' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default RUN/hessian)' })
+            .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend (default: the run\'s)' })
+            .options(GPU_FLAGS)
+            .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder' })
+            .option('quiet', { type: 'boolean', describe: 'no progress bar' }),
+        (a) => hessian({ ...(a as unknown as HessianFlags), run: a.run as string }, io),
       )
       .command(
         'fetch <dataset>',
@@ -141,7 +165,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           runWorker({ url: a.queue as string, store: a.store, concurrency: a.concurrency ?? 1, stallSeconds: a.stallSeconds ?? 30 }, io, signal),
         );
       })
-      .demandCommand(1, 'name a command: train, eval, export, fetch, info, sweep or worker')
+      .demandCommand(1, 'name a command: train, eval, export, hessian, fetch, info, sweep or worker')
       .strict()
       .help()
       .version(false)
