@@ -56,7 +56,7 @@ export async function sweepCommand(f: SweepFlags, io: Io, signal: AbortSignal): 
 }
 
 export function reportCommand(dir: string, io: Io): void {
-  const r = writeReport(readSweep(dir));
+  const r = writeReport(readSweep(dir, 'saved'));
   io.out(r.table);
   io.err(`wrote ${r.files.join(', ')}\n`);
 }

@@ -88,9 +88,11 @@ function spawnTrain(args: string[], dir: string, log: string, lock: PointLock): 
   return { done, kill: () => child.kill('SIGINT') };
 }
 
+/** The child's one-line error ("ndcnn: …"), else the first line naming an Error (a crash), else its last line. */
 function lastLine(file: string): string {
-  const text = readFileSync(file, 'utf8');
-  return (text.trimEnd().split('\n').at(-1) ?? '').replace(/^ndcnn: /, '');
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const own = [...lines].reverse().find((l) => l.startsWith('ndcnn: '));
+  return (own ?? lines.find((l) => /\bError\b/.test(l)) ?? lines.at(-1) ?? '').replace(/^ndcnn: /, '');
 }
 
 /** The files of a finished run, as sent back through a queue (base64, so the checkpoint travels too). */

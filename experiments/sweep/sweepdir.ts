@@ -26,7 +26,9 @@ export function openSweep(specOrDir: string, out: string | undefined): Sweep {
   if (!existsSync(specOrDir)) throw new UsageError(`${specOrDir}: no such spec file or sweep directory`);
   if (statSync(specOrDir).isDirectory()) {
     if (out !== undefined && resolve(out) !== resolve(specOrDir)) throw new UsageError(`--out ${out}: a resumed sweep continues in its own directory ${specOrDir}`);
-    return readSweep(specOrDir);
+    const sweep = readSweep(specOrDir, 'current');
+    writeFileAtomic(join(sweep.dir, SWEEP_FILE), `${JSON.stringify({ spec: sweep.spec, points: sweep.points }, null, 2)}\n`);
+    return sweep;
   }
   const spec = loadSpec(specOrDir);
   const points = expand(spec, specOrDir);
@@ -36,18 +38,29 @@ export function openSweep(specOrDir: string, out: string | undefined): Sweep {
   return { dir, spec, points };
 }
 
-/** Reads sweep.json back, re-expanding the spec so a hand-edited file cannot disagree with it. */
-export function readSweep(dir: string): Sweep {
+/**
+ * Reads sweep.json back. `current` re-expands the spec with today's code, as a resumed sweep must:
+ * if a default changed since, a point's resolved config (so its id) changed, and it is a new run.
+ * `saved` keeps the points as they were run, which is what a report describes.
+ */
+export function readSweep(dir: string, points: 'saved' | 'current'): Sweep {
   const file = join(dir, SWEEP_FILE);
   if (!existsSync(file)) throw new UsageError(`${dir}: no ${SWEEP_FILE} here (not a sweep directory)`);
-  let saved: { spec?: unknown };
+  let saved: { spec?: unknown; points?: unknown };
   try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: unknown };
+    saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: unknown; points?: unknown };
   } catch {
     throw new RunFileError(file, 'is not JSON');
   }
   const spec = checkSpec(saved.spec, file, 'sweep');
-  return { dir: resolve(dir), spec, points: expand(spec, file) };
+  if (points === 'current') return { dir: resolve(dir), spec, points: expand(spec, file) };
+  if (!Array.isArray(saved.points) || !saved.points.every(isPoint)) throw new RunFileError(file, 'its points are not a list of {id, label, args}');
+  return { dir: resolve(dir), spec, points: saved.points };
+}
+
+function isPoint(p: unknown): p is SweepPoint {
+  const q = p as SweepPoint;
+  return typeof q === 'object' && q !== null && /^[0-9a-f]{16}$/.test(String(q.id)) && typeof q.label === 'object' && Array.isArray(q.args);
 }
 
 function newDir(name: string): string {
