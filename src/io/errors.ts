@@ -1,4 +1,4 @@
-/** The one error type of src/io: a file or value that is not what its format says, and why. */
+/** A file or value that is not what its format says, and why. */
 export class FormatError extends Error {
   override name = 'FormatError';
 
@@ -8,6 +8,18 @@ export class FormatError extends Error {
     readonly problem: string,
   ) {
     super(`${source}: ${problem}`);
+  }
+}
+
+/** A file that cannot be written where the caller asked (the path names it). */
+export class WriteError extends Error {
+  override name = 'WriteError';
+
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
   }
 }
 
