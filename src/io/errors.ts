@@ -11,18 +11,6 @@ export class FormatError extends Error {
   }
 }
 
-/** A file that cannot be written where the caller asked (the path names it). */
-export class WriteError extends Error {
-  override name = 'WriteError';
-
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-  }
-}
-
 /**
  * A fresh copy of bytes[begin, end) in its own ArrayBuffer. Node's Buffer.slice is a view into a
  * shared (possibly pooled) buffer at any byte offset: typed arrays over it need a copy, aligned.
