@@ -1,8 +1,9 @@
 /**
  * ONNX export of an ndcnn network (opset 13, float32): Conv (1-, 2-, 3-D, strides, symmetric
  * pads, dilations), MaxPool and AveragePool (with pads), GlobalAveragePool + Flatten, Flatten,
- * Gemm, residual blocks (body, optional 1×1 projection, Add), the activations (gelu-tanh composed
- * from Mul/Add/Tanh), and optionally a final Softmax. Initializers carry the PyTorch names
+ * Gemm, BatchNormalization (running statistics, as ndcnn evaluates), dropout (nothing, as at
+ * inference), residual blocks (body, optional 1×1 projection, Add), the activations (gelu-tanh
+ * composed from Mul/Add/Tanh), and optionally a final Softmax. Initializers carry the PyTorch names
  * (`0.weight`, `3.body.0.weight`), nodes torch-style scoped names (`/0/Conv`), so an exported
  * graph reads like torch.onnx.export's of the equivalent nn.Sequential. The batch axis is
  * symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32 only), so
@@ -138,6 +139,16 @@ export const onnxExporters: Exporters = {
     c.g.node('Flatten', c.scope(1), [int('axis', 1)]);
   },
   flatten: (c) => c.g.node('Flatten', c.scope(), [int('axis', 1)]),
+  // Inference: y = γ·(x − running_mean)/√(running_var + ε) + β, ndcnn's evaluation mode.
+  batchNorm: (c, spec) => {
+    const [gamma, beta] = c.params();
+    const path = c.scope().replace(/\//g, '.');
+    const stats = [c.tensor(`${path}.running_mean`), c.tensor(`${path}.running_var`)];
+    const attrs = [{ name: 'epsilon', type: AttrType.FLOAT, f: spec.eps ?? 1e-5 }, { name: 'momentum', type: AttrType.FLOAT, f: 1 - (spec.momentum ?? 0.1) }];
+    c.g.node('BatchNormalization', c.scope(), attrs, [gamma, beta, ...stats]);
+  },
+  // Inference is the identity: no node, as torch.onnx.export writes for an nn.Dropout in eval mode.
+  dropout: () => {},
   activation: (c, spec) => activationNode(c.g, spec.fn, c.scope(), c.layer.name),
   // y = f(x) + P(x): the body as a sub-sequence "N.body.", the skip path's 1×1 convolution "N.projection".
   residual: (c, spec) => {
@@ -182,6 +193,7 @@ export function networkToOnnx(net: Network, o: OnnxExportOptions = {}): Uint8Arr
   };
   sequence(net.layers, net.specs, '');
   if (o.softmax) g.node('Softmax', 'softmax', [int('axis', 1)]);
+  if (!g.nodes.length) g.node('Identity', 'output');
   const last = g.nodes[g.nodes.length - 1];
   last.output = ['output'];
   const dims = (shape: readonly number[]) => [{ dim_param: 'batch' }, ...shape.map((d) => ({ dim_value: d }))];

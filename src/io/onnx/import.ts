@@ -1,12 +1,13 @@
 /**
  * ONNX import of chain-shaped CNNs (what torch.onnx.export writes for an nn.Sequential of the
  * supported modules): Conv, MaxPool, AveragePool, GlobalAveragePool + Flatten, Flatten, Gemm,
- * Relu/Sigmoid/Tanh/Identity/LeakyRelu/Softplus and a final Softmax. Each node must read the previous node's output; an activation right after a Conv or
+ * BatchNormalization (inference), Relu/Sigmoid/Tanh/Identity/LeakyRelu/Softplus and a final
+ * Softmax. Each node must read the previous node's output; an activation right after a Conv or
  * Gemm is fused into it (same PyTorch names either way). The first node ndcnn cannot represent
  * is named in the error, with its operator and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, Network, type LayerSpec } from '../../layers/index.js';
+import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, maxPool, Network, type LayerSpec } from '../../layers/index.js';
 import type { ActivationFn, ActivationKind, Backend } from '../../nd/backend.js';
 import { cpuBackend } from '../../nd/backends/cpu/index.js';
 import type { DType } from '../../nd/dtype.js';
@@ -35,6 +36,8 @@ interface State {
   params: { shape: number[]; values: Float64Array }[];
   /** The previous node was a Conv or Gemm whose activation is still identity (fusable). */
   fusable: boolean;
+  /** Running means and variances of the batch norms, in order (set as the network's buffers). */
+  stats: Float64Array[];
   /** The previous node was a GlobalAveragePool, whose Flatten is part of ndcnn's globalAvgPool. */
   flattenNext: boolean;
   /** Names the file in errors. */
@@ -120,6 +123,19 @@ const importers: Record<string, Importer> = {
     if (c) s.params.push({ shape: [dims[0]], values: tensorValues(c, s.source) });
     s.fusable = true;
   },
+  // ndcnn's batch norm in evaluation mode is ONNX's inference BatchNormalization.
+  BatchNormalization: (node, s, a, init) => {
+    const t = [1, 2, 3, 4].map(init);
+    if (t.some((x) => !x)) throw new Error('its scale, bias, mean and variance are not all initializers');
+    if (node.output.length > 1 && node.output.slice(1).some((o) => o)) throw new Error('it computes training-mode outputs');
+    a.require('training_mode', (v) => v === 0, 'training mode');
+    // float32 attributes: 1e-5 arrives as 9.99999975e-6; seven digits give back the value written.
+    const f32 = (v: number) => Number(v.toPrecision(7));
+    s.specs.push(batchNorm({ eps: f32(a.float('epsilon', 1e-5)), momentum: f32(1 - a.float('momentum', 0.9)) }));
+    pushParams(s, t.slice(0, 2));
+    s.stats.push(...t.slice(2).map((x) => tensorValues(x!, s.source)));
+    s.fusable = false;
+  },
   MaxPool: (node, s, a) => {
     if (node.output.length > 1 && node.output[1]) throw new Error('its Indices output is used');
     const { padding, ...o } = poolOptions(a);
@@ -175,7 +191,7 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   if (dims.length < 2 || !inShape.every((d) => d > 0)) {
     throw fail(`input '${inputs[0].name}' should be [batch, ...sizes] with fixed sizes, got [${dims.map((d) => d.dim_value ?? d.dim_param ?? '?').join(', ')}]`);
   }
-  const s: State = { specs: [], params: [], fusable: false, flattenNext: false, source };
+  const s: State = { specs: [], params: [], stats: [], fusable: false, flattenNext: false, source };
   let cur = inputs[0].name;
   let softmax = false;
   g.node.forEach((node, i) => {
@@ -212,6 +228,11 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   named.forEach((p, k) => {
     if (!sameShape(p.shape, s.params[k].shape)) throw fail(`parameter ${p.name} should have shape ${fmt(p.shape)}, the graph gives ${fmt(s.params[k].shape)}`);
     network.params.set(s.params[k].values, p.offset);
+  });
+  const stats = network.namedBuffers().filter((b) => !b.integer);
+  stats.forEach((b, k) => {
+    if (b.data.length !== s.stats[k].length) throw fail(`buffer ${b.name} has ${b.data.length} values, the graph gives ${s.stats[k].length}`);
+    b.data.set(s.stats[k]);
   });
   return { network, softmax };
 }
