@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../experiments/checkpoint.js';
 import { main } from '../../experiments/cli.js';
 import { train, type Io } from '../../experiments/train.js';
-import { decodeNpz, loadNetwork } from '../../src/io/index.js';
+import { decodeNpz, loadNetwork, readSafetensors } from '../../src/io/index.js';
 import { Rng } from '../../src/nd/rng.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-export-'));
@@ -41,6 +41,11 @@ describe('ndcnn export', () => {
     const net = loadNetwork(file);
     expect(net.params).toEqual(loadCheckpoint(join(run, 'checkpoint.ckpt')).params);
     expect(net.specs).toEqual(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).network);
+    // Batch norm's running statistics travel too (num_batches_tracked as I64, as PyTorch stores it).
+    const state = loadCheckpoint(join(run, 'checkpoint.ckpt')).network!.buffers;
+    // Stored in the network's float32, as PyTorch keeps a float32 model's statistics.
+    for (const b of net.namedBuffers()) expect(Array.from(b.data)).toEqual(Array.from(Float32Array.from(state[b.name])));
+    expect(readSafetensors(file).tensors['1.num_batches_tracked']).toMatchObject({ dtype: 'I64', shape: [] });
   });
   it('onnx (with --softmax, to --out): onnxruntime computes the same class probabilities', async () => {
     const out = join(tmp, 'digits.onnx');
