@@ -1,4 +1,4 @@
-/** The one error type of src/io: a file or value that is not what its format says, and why. */
+/** A file or value that is not what its format says, and why. */
 export class FormatError extends Error {
   override name = 'FormatError';
 

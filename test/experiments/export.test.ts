@@ -1,7 +1,7 @@
 /**
  * `ndcnn export` on a tiny real run (image2d on the offline `mnist` package's digits, 64 of
- * them, one epoch): every format writes a file whose network computes what the checkpoint's does,
- * and bad flags end in one line on stderr.
+ * them, one epoch; its default net has batch norm and dropout): every format writes a file whose
+ * network computes what the checkpoint's does, and bad flags end in one line on stderr.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../experiments/checkpoint.js';
 import { main } from '../../experiments/cli.js';
 import { train, type Io } from '../../experiments/train.js';
-import { decodeNpz, loadNetwork } from '../../src/io/index.js';
+import { decodeNpz, loadNetwork, readSafetensors } from '../../src/io/index.js';
 import { Rng } from '../../src/nd/rng.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-export-'));
@@ -41,6 +41,11 @@ describe('ndcnn export', () => {
     const net = loadNetwork(file);
     expect(net.params).toEqual(loadCheckpoint(join(run, 'checkpoint.ckpt')).params);
     expect(net.specs).toEqual(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).network);
+    // Batch norm's running statistics travel too (num_batches_tracked as I64, as PyTorch stores it).
+    const state = loadCheckpoint(join(run, 'checkpoint.ckpt')).network!.buffers;
+    // Stored in the network's float32, as PyTorch keeps a float32 model's statistics.
+    for (const b of net.namedBuffers()) expect(Array.from(b.data)).toEqual(Array.from(Float32Array.from(state[b.name])));
+    expect(readSafetensors(file).tensors['1.num_batches_tracked']).toMatchObject({ dtype: 'I64', shape: [] });
   });
   it('onnx (with --softmax, to --out): onnxruntime computes the same class probabilities', async () => {
     const out = join(tmp, 'digits.onnx');
@@ -60,8 +65,14 @@ describe('ndcnn export', () => {
   it('npz: NumPy-readable arrays under the PyTorch names', async () => {
     expect(await cli('export', join(run, 'checkpoint.ckpt'), '--format', 'npz')).toMatchObject({ status: 0 });
     const arrays = decodeNpz(readFileSync(join(run, 'model.npz')));
-    expect(Object.keys(arrays)).toEqual(['0.weight', '0.bias', '3.weight', '3.bias', '7.weight', '7.bias', '9.weight', '9.bias']);
-    expect(arrays['0.weight'].shape).toEqual([16, 1, 5, 5]);
+    const ckpt = loadCheckpoint(join(run, 'checkpoint.ckpt'));
+    // image2d's default net: Conv2d, BatchNorm2d, ReLU, MaxPool2d, … as nn.Sequential numbers them.
+    expect(Object.keys(arrays).slice(0, 8)).toEqual(['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked', '4.weight']);
+    expect(arrays['1.num_batches_tracked']).toMatchObject({ descr: '<i8', shape: [] });
+    // The trained running statistics, not the initial zeros: export restores the checkpoint's state.
+    expect(Array.from(arrays['1.running_mean'].data)).toEqual(Array.from(Float32Array.from(ckpt.network!.buffers['1.running_mean'])));
+    expect(arrays['1.num_batches_tracked'].data[0]).toBe(ckpt.network!.buffers['1.num_batches_tracked'][0]);
+    expect(arrays['1.num_batches_tracked'].data[0]).toBeGreaterThan(0);
   });
   it.each([
     [['--format', 'pickle'], /^ndcnn: --format pickle: unknown format \(known: safetensors, onnx, npz\)\n$/],

@@ -1,12 +1,16 @@
 /**
  * ONNX export of an ndcnn network (opset 13, float32): Conv (1-, 2-, 3-D, strides, symmetric
- * pads, dilations), MaxPool, Flatten, Gemm, the activations, and optionally a final Softmax.
- * Initializers carry the PyTorch names (`0.weight`), nodes torch-style scoped names (`/0/Conv`),
- * so an exported graph reads like torch.onnx.export's of the equivalent nn.Sequential. The batch
- * axis is symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32
- * only), so a float32 network round-trips exactly and a float64 one is rounded.
+ * pads, dilations), MaxPool and AveragePool (with pads), GlobalAveragePool + Flatten, Flatten,
+ * Gemm, BatchNormalization (running statistics, as ndcnn evaluates), dropout (nothing, as at
+ * inference), residual blocks (body, optional 1×1 projection, Add), the activations (gelu-tanh
+ * composed from Mul/Add/Tanh), and optionally a final Softmax. Initializers carry the PyTorch names
+ * (`0.weight`, `3.body.0.weight`), nodes torch-style scoped names (`/0/Conv`), so an exported
+ * graph reads like torch.onnx.export's of the equivalent nn.Sequential. The batch axis is
+ * symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32 only), so
+ * a float32 network round-trips exactly and a float64 one is rounded.
  */
-import { paramNamesOf, slotPrefixes, type Layer, type LayerSpec, type Network } from '../../layers/index.js';
+import { paramNamesOf, slotPrefixes, type Conv, type Layer, type LayerSpec, type Network, type Residual } from '../../layers/index.js';
+import { activationParts, type ActivationFn } from '../../nd/backend.js';
 import { ConvGeometry, PoolGeometry } from '../../nd/geometry.js';
 import { writeFileAtomic } from '../atomic.js';
 import { FormatError } from '../errors.js';
@@ -21,17 +25,37 @@ export interface OnnxExportOptions {
   softmax?: boolean;
 }
 
-/** ONNX operators of the activations with one (opset 13); others are refused by name. */
-export const ONNX_ACTIVATIONS: Readonly<Record<string, string>> = { identity: 'Identity', relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh' };
+/** ONNX operators of the activations with one in opset 13 (gelu-tanh is composed in geluTanh). */
+export const ONNX_ACTIVATIONS: Readonly<Record<string, string>> = {
+  identity: 'Identity',
+  relu: 'Relu',
+  sigmoid: 'Sigmoid',
+  tanh: 'Tanh',
+  'leaky-relu': 'LeakyRelu',
+  softplus: 'Softplus',
+};
 
-/** An activation as specs hold it: a name, or an object with a kind (and its options). */
-type ActivationLike = string | { readonly kind: string };
-
-function activationNode(g: Graph, fn: ActivationLike, scope: string, layer: string): void {
-  const kind = typeof fn === 'string' ? fn : fn.kind;
+function activationNode(g: Graph, fn: ActivationFn, scope: string, layer: string): void {
+  const { kind, slope } = activationParts(fn);
+  if (kind === 'gelu-tanh') return geluTanh(g, scope);
   const op = Object.prototype.hasOwnProperty.call(ONNX_ACTIVATIONS, kind) ? ONNX_ACTIVATIONS[kind] : undefined;
-  if (!op) throw new FormatError('onnx export', `layer ${layer}: activation ${JSON.stringify(fn)} has no ONNX exporter (known: ${Object.keys(ONNX_ACTIVATIONS).join(', ')})`);
-  g.node(op, scope);
+  if (!op) throw new FormatError('onnx export', `layer ${layer}: activation ${JSON.stringify(fn)} has no ONNX exporter`);
+  g.node(op, scope, kind === 'leaky-relu' ? [{ name: 'alpha', type: AttrType.FLOAT, f: slope }] : []);
+}
+
+/** gelu-tanh(x) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) from Mul, Add and Tanh (ONNX's Gelu is opset 20). */
+function geluTanh(g: Graph, scope: string): void {
+  const x = g.current;
+  const c = (name: string, v: number) => g.initializer(`${scope.replace(/\//g, '.')}.gelu_${name}`, [], [v]);
+  g.node('Mul', scope, [], [x]);
+  g.node('Mul', scope, [], [x]);
+  g.node('Mul', scope, [], [c('cubic', 0.044715)]);
+  g.node('Add', scope, [], [x]);
+  g.node('Mul', scope, [], [c('scale', Math.sqrt(2 / Math.PI))]);
+  g.node('Tanh', scope);
+  g.node('Add', scope, [], [c('one', 1)]);
+  g.node('Mul', scope, [], [x]);
+  g.node('Mul', scope, [], [c('half', 0.5)]);
 }
 
 /** Builds the node list and initializers while walking the layers. */
@@ -44,8 +68,11 @@ class Graph {
 
   /** Appends `op` reading the current tensor (and `extra` inputs); its output becomes current. */
   node(op: string, scope: string, attrs: OnnxAttribute[] = [], extra: string[] = []): void {
-    const output = `/${scope}/${op}_output_${this.count++}`;
-    this.nodes.push({ name: `/${scope}/${op}`, op_type: op, input: [this.current, ...extra], output: [output], attribute: attrs });
+    const n = this.count++;
+    const output = `/${scope}/${op}_output_${n}`;
+    // Node names are unique (onnx.checker requires it): composed activations repeat an operator.
+    const name = this.nodes.some((x) => x.name === `/${scope}/${op}`) ? `/${scope}/${op}_${n}` : `/${scope}/${op}`;
+    this.nodes.push({ name, op_type: op, input: [this.current, ...extra], output: [output], attribute: attrs });
     this.current = output;
   }
 
@@ -77,15 +104,20 @@ type Exporter<S extends LayerSpec> = (c: Context, spec: S) => void;
 type Exporters = { [K in LayerSpec['kind']]?: Exporter<Extract<LayerSpec, { kind: K }>> };
 
 /** A fused activation sits in the next module slot, as in the equivalent nn.Sequential. */
-function fused(c: Context, fn: ActivationLike | undefined): void {
+function fused(c: Context, fn: ActivationFn | undefined): void {
   if (fn !== undefined && fn !== 'identity') activationNode(c.g, fn, c.scope(1), c.layer.name);
+}
+
+const pads = (p: readonly number[]) => ints('pads', [...p, ...p]);
+
+function convNode(c: Context, geo: ConvGeometry, scope: string, inputs: string[]): void {
+  const attrs = [ints('kernel_shape', geo.kernel), ints('strides', geo.stride), pads(geo.padding), ints('dilations', geo.dilation), int('group', 1)];
+  c.g.node('Conv', scope, attrs, inputs);
 }
 
 export const onnxExporters: Exporters = {
   conv: (c, spec) => {
-    const geo = new ConvGeometry(c.layer.name, c.layer.inShape, spec);
-    const attrs = [ints('kernel_shape', geo.kernel), ints('strides', geo.stride), ints('pads', [...geo.padding, ...geo.padding]), ints('dilations', geo.dilation), int('group', 1)];
-    c.g.node('Conv', c.scope(), attrs, c.params());
+    convNode(c, new ConvGeometry(c.layer.name, c.layer.inShape, spec), c.scope(), c.params());
     fused(c, spec.activation);
   },
   dense: (c, spec) => {
@@ -94,10 +126,46 @@ export const onnxExporters: Exporters = {
   },
   maxPool: (c, spec) => {
     const geo = new PoolGeometry(c.layer.name, c.layer.inShape, spec);
-    c.g.node('MaxPool', c.scope(), [ints('kernel_shape', geo.window), ints('strides', geo.stride)]);
+    c.g.node('MaxPool', c.scope(), [ints('kernel_shape', geo.window), ints('strides', geo.stride), pads(geo.padding)]);
+  },
+  avgPool: (c, spec) => {
+    const geo = new PoolGeometry(c.layer.name, c.layer.inShape, spec);
+    const attrs = [ints('kernel_shape', geo.window), ints('strides', geo.stride), pads(geo.padding), int('count_include_pad', spec.countIncludePad ?? true ? 1 : 0)];
+    c.g.node('AveragePool', c.scope(), attrs);
+  },
+  // [C, ...spatial] → [C]: GlobalAveragePool keeps singleton axes, the Flatten in the next slot drops them.
+  globalAvgPool: (c) => {
+    c.g.node('GlobalAveragePool', c.scope());
+    c.g.node('Flatten', c.scope(1), [int('axis', 1)]);
   },
   flatten: (c) => c.g.node('Flatten', c.scope(), [int('axis', 1)]),
+  // Inference: y = γ·(x − running_mean)/√(running_var + ε) + β, ndcnn's evaluation mode.
+  batchNorm: (c, spec) => {
+    const [gamma, beta] = c.params();
+    const path = c.scope().replace(/\//g, '.');
+    const stats = [c.tensor(`${path}.running_mean`), c.tensor(`${path}.running_var`)];
+    const attrs = [{ name: 'epsilon', type: AttrType.FLOAT, f: spec.eps ?? 1e-5 }, { name: 'momentum', type: AttrType.FLOAT, f: 1 - (spec.momentum ?? 0.1) }];
+    c.g.node('BatchNormalization', c.scope(), attrs, [gamma, beta, ...stats]);
+  },
+  // Inference is the identity: no node, as torch.onnx.export writes for an nn.Dropout in eval mode.
+  dropout: () => {},
   activation: (c, spec) => activationNode(c.g, spec.fn, c.scope(), c.layer.name),
+  // y = f(x) + P(x): the body as a sub-sequence "N.body.", the skip path's 1×1 convolution "N.projection".
+  residual: (c, spec) => {
+    const block = c.layer as Residual;
+    const x = c.g.current;
+    const path = c.scope().replace(/\//g, '.');
+    c.sequence(block.body, spec.body, `${path}.body.`);
+    const fx = c.g.current;
+    let skip = x;
+    if (block.projection) {
+      c.g.current = x;
+      convNode(c, (block.projection as Conv).geometry, `${c.scope()}/projection`, [c.tensor(`${path}.projection.weight`)]);
+      skip = c.g.current;
+    }
+    c.g.current = fx;
+    c.g.node('Add', c.scope(), [], [skip]);
+  },
 };
 
 /** The ONNX model of `net` as bytes (ModelProto). */
@@ -125,6 +193,7 @@ export function networkToOnnx(net: Network, o: OnnxExportOptions = {}): Uint8Arr
   };
   sequence(net.layers, net.specs, '');
   if (o.softmax) g.node('Softmax', 'softmax', [int('axis', 1)]);
+  if (!g.nodes.length) g.node('Identity', 'output');
   const last = g.nodes[g.nodes.length - 1];
   last.output = ['output'];
   const dims = (shape: readonly number[]) => [{ dim_param: 'batch' }, ...shape.map((d) => ({ dim_value: d }))];

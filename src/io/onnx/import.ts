@@ -1,13 +1,14 @@
 /**
  * ONNX import of chain-shaped CNNs (what torch.onnx.export writes for an nn.Sequential of the
- * supported modules): Conv, MaxPool, Flatten, Gemm, Relu/Sigmoid/Tanh/Identity and a final
+ * supported modules): Conv, MaxPool, AveragePool, GlobalAveragePool + Flatten, Flatten, Gemm,
+ * BatchNormalization (inference), Relu/Sigmoid/Tanh/Identity/LeakyRelu/Softplus and a final
  * Softmax. Each node must read the previous node's output; an activation right after a Conv or
  * Gemm is fused into it (same PyTorch names either way). The first node ndcnn cannot represent
  * is named in the error, with its operator and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { activation, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../layers/index.js';
-import type { ActivationKind, Backend } from '../../nd/backend.js';
+import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, maxPool, Network, type LayerSpec } from '../../layers/index.js';
+import type { ActivationFn, ActivationKind, Backend } from '../../nd/backend.js';
 import { cpuBackend } from '../../nd/backends/cpu/index.js';
 import type { DType } from '../../nd/dtype.js';
 import { fmt, sameShape } from '../../nd/shape.js';
@@ -35,8 +36,26 @@ interface State {
   params: { shape: number[]; values: Float64Array }[];
   /** The previous node was a Conv or Gemm whose activation is still identity (fusable). */
   fusable: boolean;
+  /** Running means and variances of the batch norms, in order (set as the network's buffers). */
+  stats: Float64Array[];
+  /** The previous node was a GlobalAveragePool, whose Flatten is part of ndcnn's globalAvgPool. */
+  flattenNext: boolean;
   /** Names the file in errors. */
   source: string;
+}
+
+/** Window, stride and symmetric padding of an ONNX pooling node, in floor mode without dilation. */
+function poolOptions(a: Attributes): { window: number[]; stride: number[] | number; padding: number[] } {
+  a.require('auto_pad', (v) => v === 'NOTSET' || v === 'VALID', 'only explicit pads');
+  a.require('ceil_mode', (v) => v === 0, 'ndcnn pools in floor mode');
+  a.require('dilations', (v) => (v as number[]).every((p) => p === 1), 'dilated pooling');
+  const window = a.ints('kernel_shape');
+  if (!window) throw new Error('it has no kernel_shape');
+  const pads = a.ints('pads') ?? new Array<number>(2 * window.length).fill(0);
+  const begin = pads.slice(0, window.length);
+  if (!sameShape(begin, pads.slice(window.length))) throw new Error(`pads ${fmt(pads)} are asymmetric; ndcnn pads both ends of an axis alike`);
+  // ONNX's strides default to 1, ndcnn's to the window: always pass them explicitly.
+  return { window, stride: a.ints('strides') ?? 1, padding: begin };
 }
 
 type Importer = (node: OnnxNode, s: State, attr: Attributes, init: (i: number) => OnnxTensor | undefined) => void;
@@ -47,6 +66,9 @@ class Attributes {
     private readonly fail: (problem: string) => Error,
   ) {}
 
+  float(name: string, fallback: number): number {
+    return this.node.attribute?.find((a) => a.name === name)?.f ?? fallback;
+  }
   int(name: string, fallback: number): number {
     return this.node.attribute?.find((a) => a.name === name)?.i ?? fallback;
   }
@@ -101,29 +123,49 @@ const importers: Record<string, Importer> = {
     if (c) s.params.push({ shape: [dims[0]], values: tensorValues(c, s.source) });
     s.fusable = true;
   },
-  MaxPool: (node, s, a) => {
-    a.require('auto_pad', (v) => v === 'NOTSET' || v === 'VALID', 'only explicit pads');
-    a.require('ceil_mode', (v) => v === 0, 'ndcnn pools in floor mode');
-    a.require('pads', (v) => (v as number[]).every((p) => p === 0), 'padded pooling');
-    a.require('dilations', (v) => (v as number[]).every((p) => p === 1), 'dilated pooling');
-    if (node.output.length > 1 && node.output[1]) throw new Error('its Indices output is used');
-    const window = a.ints('kernel_shape');
-    if (!window) throw new Error('it has no kernel_shape');
-    // ONNX's strides default to 1, ndcnn's to the window: always pass them explicitly.
-    s.specs.push(maxPool({ window, stride: a.ints('strides') ?? 1 }));
+  // ndcnn's batch norm in evaluation mode is ONNX's inference BatchNormalization.
+  BatchNormalization: (node, s, a, init) => {
+    const t = [1, 2, 3, 4].map(init);
+    if (t.some((x) => !x)) throw new Error('its scale, bias, mean and variance are not all initializers');
+    if (node.output.length > 1 && node.output.slice(1).some((o) => o)) throw new Error('it computes training-mode outputs');
+    a.require('training_mode', (v) => v === 0, 'training mode');
+    // float32 attributes: 1e-5 arrives as 9.99999975e-6; seven digits give back the value written.
+    const f32 = (v: number) => Number(v.toPrecision(7));
+    s.specs.push(batchNorm({ eps: f32(a.float('epsilon', 1e-5)), momentum: f32(1 - a.float('momentum', 0.9)) }));
+    pushParams(s, t.slice(0, 2));
+    s.stats.push(...t.slice(2).map((x) => tensorValues(x!, s.source)));
     s.fusable = false;
+  },
+  MaxPool: (node, s, a) => {
+    if (node.output.length > 1 && node.output[1]) throw new Error('its Indices output is used');
+    const { padding, ...o } = poolOptions(a);
+    if (padding.some((p) => p !== 0)) throw new Error(`pads ${fmt(padding)}: ndcnn's max-pooling does not pad`);
+    s.specs.push(maxPool(o));
+    s.fusable = false;
+  },
+  AveragePool: (node, s, a) => {
+    s.specs.push(avgPool({ ...poolOptions(a), countIncludePad: a.int('count_include_pad', 0) === 1 }));
+    s.fusable = false;
+  },
+  // ndcnn's global pool outputs [C]: it stands for GlobalAveragePool and the Flatten that must follow.
+  GlobalAveragePool: (node, s) => {
+    s.specs.push(globalAvgPool());
+    s.fusable = false;
+    s.flattenNext = true;
   },
   Flatten: (node, s, a) => {
     a.require('axis', (v) => v === 1, 'ndcnn flattens all but the batch axis');
-    s.specs.push(flatten());
+    if (s.flattenNext) s.flattenNext = false;
+    else s.specs.push(flatten());
     s.fusable = false;
   },
 };
-for (const [op, fn] of Object.entries(ACTIVATION_OF)) {
-  importers[op] = (node, s) => {
+for (const [op, kind] of Object.entries(ACTIVATION_OF)) {
+  importers[op] = (node, s, a) => {
+    const fn: ActivationFn = kind === 'leaky-relu' ? { kind, slope: a.float('alpha', 0.01) } : kind;
     const last = s.specs[s.specs.length - 1];
     // An Identity stays a layer of its own: fused it would vanish and shift the module slots.
-    if (s.fusable && fn !== 'identity' && (last.kind === 'conv' || last.kind === 'dense')) last.activation = fn;
+    if (s.fusable && kind !== 'identity' && (last.kind === 'conv' || last.kind === 'dense')) last.activation = fn;
     else s.specs.push(activation(fn));
     s.fusable = false;
   };
@@ -149,7 +191,7 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   if (dims.length < 2 || !inShape.every((d) => d > 0)) {
     throw fail(`input '${inputs[0].name}' should be [batch, ...sizes] with fixed sizes, got [${dims.map((d) => d.dim_value ?? d.dim_param ?? '?').join(', ')}]`);
   }
-  const s: State = { specs: [], params: [], fusable: false, source };
+  const s: State = { specs: [], params: [], stats: [], fusable: false, flattenNext: false, source };
   let cur = inputs[0].name;
   let softmax = false;
   g.node.forEach((node, i) => {
@@ -158,6 +200,7 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
     if (node.domain && node.domain !== 'ai.onnx') throw nodeFail(`operator domain '${node.domain}' is not supported`);
     if (softmax) throw nodeFail('follows the Softmax; ndcnn imports Softmax only as the last node');
     if (node.input[0] !== cur) throw nodeFail(`reads '${node.input[0]}', not the previous output '${cur}'; ndcnn imports chains of layers`);
+    if (s.flattenNext && node.op_type !== 'Flatten') throw nodeFail('follows a GlobalAveragePool; ndcnn imports GlobalAveragePool followed by Flatten');
     if (node.op_type === 'Softmax') {
       const a = new Attributes(node, nodeFail);
       a.require('axis', (v) => v === 1 || v === -1, 'softmax over the classes');
@@ -185,6 +228,11 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   named.forEach((p, k) => {
     if (!sameShape(p.shape, s.params[k].shape)) throw fail(`parameter ${p.name} should have shape ${fmt(p.shape)}, the graph gives ${fmt(s.params[k].shape)}`);
     network.params.set(s.params[k].values, p.offset);
+  });
+  const stats = network.namedBuffers().filter((b) => !b.integer);
+  stats.forEach((b, k) => {
+    if (b.data.length !== s.stats[k].length) throw fail(`buffer ${b.name} has ${b.data.length} values, the graph gives ${s.stats[k].length}`);
+    b.data.set(s.stats[k]);
   });
   return { network, softmax };
 }
