@@ -1,4 +1,4 @@
-/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers. */
+/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers, curvature analysis. */
 export type { ActivationKind, Backend, Tensor } from './nd/backend.js';
 export { ACTIVATIONS } from './nd/backend.js';
 export { backends, createBackend, type BackendName, type BackendOptions } from './nd/backends/index.js';
