@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../datasets/mnist.js';
-import { writeFileAtomic } from '../experiments/atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { renderPanels, type Panel, type Series } from '../experiments/plot.js';
 import { CurvatureOperator, topEigenpairs } from '../src/analysis/index.js';
 import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';

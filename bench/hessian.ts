@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../experiments/atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { CurvatureOperator, hutchinsonTrace, spectralDensity, topEigenpairs } from '../src/analysis/index.js';
 import { lenet, randomBatch } from './nets.js';
 import { LENET } from './workloads.js';

@@ -1,5 +1,5 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, hessian, fetch, info. Every failure ends as ONE line on
+ * The `ndcnn` command line (yargs): train, eval, export, hessian, fetch, info. Every failure ends as ONE line on
  * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). Flags have no
  * yargs defaults on purpose: the experiment supplies them, and a resumed run must be able to
  * tell a flag the user gave from one they did not. Every flag that takes a value demands one
@@ -11,6 +11,7 @@ import { GPU_MODES } from '../src/nd/backends/gpu/index.js';
 import { LAMBDA_MAX, LAMBDA_MIN } from '../src/optim/index.js';
 import { evalRun, fetchCommand, info } from './commands.js';
 import { reportError, UsageError } from './errors.js';
+import { exportRun } from './export.js';
 import { hessian, type HessianFlags } from './hessian.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import type { TrainFlags } from './resolve.js';
@@ -96,6 +97,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
       )
       .command(
+        'export <run>',
+        'write a run directory\'s (or a checkpoint file\'s) network as safetensors, ONNX or .npz',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('format', { type: 'string', demandOption: true, describe: 'safetensors | onnx | npz' })
+            .option('out', { type: 'string', describe: 'output file (default RUN/model.<format extension>)' })
+            .option('softmax', { type: 'boolean', describe: 'onnx: end the graph with Softmax (probabilities, not logits)' }),
+        (a) => exportRun({ run: a.run as string, format: a.format as string, out: a.out, softmax: a.softmax }, io),
+      )
+      .command(
         'hessian <run>',
         'curvature of a run\'s training loss at its checkpoint: top eigenvalues, trace, spectral density, per layer',
         (y) =>
@@ -128,7 +140,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
-      .demandCommand(1, 'name a command: train, eval, hessian, fetch or info')
+      .demandCommand(1, 'name a command: train, eval, export, hessian, fetch or info')
       .strict()
       .help()
       .version(false)

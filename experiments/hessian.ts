@@ -18,7 +18,7 @@ import {
 } from '../src/analysis/index.js';
 import { parameterBlocks } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { renderPanels, type Series } from './plot.js';

@@ -11,7 +11,7 @@ import { removeStale, samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { ShiftAugmenter } from './augment.js';
 import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
 import type { RunConfig } from './config.js';
