@@ -107,6 +107,7 @@ export function hessian(f: HessianFlags, io: Io): void {
   const batchSize = Math.min(f.batchSize ?? DEFAULT_BATCH, n);
   const op = new CurvatureOperator(net, { x, y, n }, { operator: kind, batchSize });
   const k = f.top ?? 1;
+  if (k > op.dim) throw new UsageError(`--top ${k}: the network has only ${op.dim} parameters`);
   const tol = f.tol ?? 1e-4;
   const bar = new Progress({ bar: io.tty && !f.quiet, write: io.err });
   const started = performance.now();
@@ -128,7 +129,7 @@ export function hessian(f: HessianFlags, io: Io): void {
     return { trace: t.trace, stdError: t.stdError, probes: t.probes };
   };
 
-  const top = eig(op, `top ${k} eigenvalue${k > 1 ? 's' : ''} of ${name}`, Math.min(k, op.dim));
+  const top = eig(op, `top ${k} eigenvalue${k > 1 ? 's' : ''} of ${name}`, k);
   const trace = f.trace ? traceOf(op, `trace of ${name}`) : undefined;
   let density;
   if (f.density) {
