@@ -9,7 +9,7 @@ import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 
 /** Samples the sharpness is measured on (the full training set would cost an epoch per check). */
-export const SHARPNESS_SAMPLES = 256;
+const SHARPNESS_SAMPLES = 256;
 /** Lanczos steps: the top eigenvalue converges first, to ~1e-3 in 20 steps on our nets. */
 const STEPS = 20;
 

@@ -1,4 +1,4 @@
-/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers, model files. */
+/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers, model files, curvature analysis. */
 export type { ActivationFn, ActivationKind, Backend, Tensor } from './nd/backend.js';
 export { ACTIVATIONS, LEAKY_RELU_SLOPE, SOFTPLUS_THRESHOLD } from './nd/backend.js';
 export { backends, createBackend, type BackendName, type BackendOptions } from './nd/backends/index.js';

@@ -70,6 +70,7 @@ describe('ndcnn hessian', () => {
       [['hessian', join(tmp, 'nothing')], /no such run directory/],
       [['hessian', join(tmp, 'empty')], /no checkpoint\.ckpt/],
       [['hessian', run, '--top', '0'], /--top must be a positive integer/],
+      [['hessian', run, '--top', '99999999'], /--top 99999999: the network has only \d+ parameters/],
       [['hessian', run, '--samples', '1000'], /--samples 1000: the run's training set holds only 32/],
       [['hessian', run, '--operator', 'fisher'], /--operator must be hessian or gauss-newton/],
       [['hessian', run, '--trace-se', '-1'], /--trace-se must be a positive number/],
