@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataError } from './errors.js';
 import { gunzipBounded } from './gzip.js';
 import { cacheDir as defaultCacheDir, type DatasetName } from './paths.js';
 import { SOURCES, type ArchiveSource, type FileEntry, type FilesSource, type Source } from './sources.js';
+import { removeStale } from './stale.js';
 import { readTar } from './tar.js';
 
 export interface FetchOptions {
@@ -23,7 +24,7 @@ export interface FetchOptions {
 }
 
 /** A verified file, relative to the set's folder, ready to be written. */
-type Staged = { local: string; data: Uint8Array };
+export type Staged = { local: string; data: Uint8Array };
 
 type Fetcher<S extends Source> = (src: S, url: string, log: (line: string) => void, set: string) => Promise<Staged[]>;
 
@@ -50,18 +51,35 @@ export async function fetchDataset(name: DatasetName, opts: FetchOptions = {}): 
     log(`${name}: already in ${target}`);
     return target;
   }
+  // Staging folders of fetches that were killed are removed first, whatever happens next.
+  for (const stale of removeStale(root, new RegExp(`^\\.${name}-(\\d+)-[0-9a-f]+(?:\\.old)?$`))) {
+    log(`${name}: removed ${stale}, left by a fetch that was killed`);
+  }
   const url = (opts.baseUrl ?? src.url).replace(/\/+$/, '');
   // TypeScript cannot correlate src.kind with src, so the registry entry is widened to Source here.
   const staged = await (FETCHERS[src.kind] as Fetcher<Source>)(src, url, log, name);
+  installSet(root, name, staged);
+  log(`${name}: ${staged.length} files verified into ${target}`);
+  return target;
+}
 
+/**
+ * Writes verified files into a staging folder beside `<root>/<name>` and swaps it into place;
+ * a previous (damaged) copy is moved aside first and removed after. The staging folder names
+ * its writer's PID, so a fetch killed before the swap is cleaned up by the next one, and is
+ * made with mkdir's default mode (not mkdtemp's 0700): the umask decides who may read the set,
+ * as for any folder the user makes, so a cache shared between users stays readable.
+ */
+export function installSet(root: string, name: string, staged: Staged[]): string {
+  const target = join(root, name);
   mkdirSync(root, { recursive: true });
-  const temp = mkdtempSync(join(root, `.${name}-`));
+  const temp = join(root, `.${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(temp);
   try {
     for (const f of staged) {
       mkdirSync(dirname(join(temp, f.local)), { recursive: true });
       writeFileSync(join(temp, f.local), f.data);
     }
-    // Swap in the new folder; a previous (damaged) copy is moved aside first and removed after.
     const old = existsSync(target) ? `${temp}.old` : undefined;
     if (old) renameSync(target, old);
     renameSync(temp, target);
@@ -70,7 +88,6 @@ export async function fetchDataset(name: DatasetName, opts: FetchOptions = {}): 
     rmSync(temp, { recursive: true, force: true });
     throw e;
   }
-  log(`${name}: ${staged.length} files verified into ${target}`);
   return target;
 }
 
@@ -133,9 +150,17 @@ async function download(url: string, limit: number, label: string): Promise<Uint
   try {
     res = await fetch(url, { redirect: 'follow' });
   } catch (e) {
-    throw new DataError(label, `cannot download ${url} (${(e as Error).message}); pass --data-dir DIR with a copy instead`);
+    // `fetch` itself takes no --data-dir: a copy already at hand is read by train/eval with it.
+    // undici says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, ...) is the news.
+    const cause = (e as Error & { cause?: Error }).cause;
+    const why = cause?.message ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
+    throw new DataError(label, `cannot download ${url} (${why}); offline? train and eval read a copy you already have with --data-dir DIR`);
   }
-  if (!res.ok || !res.body) throw new DataError(label, `GET ${url} answered ${res.status} ${res.statusText}`);
+  if (!res.ok || !res.body) {
+    // Release the connection rather than leave an unread error body holding it.
+    await res.body?.cancel().catch(() => {});
+    throw new DataError(label, `GET ${url} answered ${res.status} ${res.statusText}`);
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of res.body) {

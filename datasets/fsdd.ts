@@ -54,13 +54,7 @@ export function loadFsdd(dataDir: string | undefined, opts: FsddOptions = {}): F
   entries.forEach((e, i) => {
     const name = `fsdd/recordings/${e.file}`;
     const wav = readWav(readFileSync(join(dir, e.file)), name);
-    let x = wav.samples;
-    if (wav.sampleRate !== rate) {
-      const y = new Float32Array(resampledLength(x.length, wav.sampleRate, rate));
-      resampleInto(y, x, wav.sampleRate, rate);
-      x = y;
-    }
-    fitCentred(inputs.subarray(i * length, (i + 1) * length), x);
+    fitResampled(inputs.subarray(i * length, (i + 1) * length), wav.samples, wav.sampleRate, rate);
     labels[i] = e.digit;
     takes[i] = e.take;
   });
@@ -73,6 +67,21 @@ export function loadFsdd(dataDir: string | undefined, opts: FsddOptions = {}): F
     files: entries.map((e) => e.file),
     takes,
   };
+}
+
+/**
+ * fitCentred(dst, resample(src, from, to)), computing only the resampled samples that land in
+ * dst: the cost follows dst's length, not the recording's (nor a header's claimed rate).
+ */
+export function fitResampled(dst: Float32Array, src: Float32Array, fromRate: number, toRate: number): void {
+  const total = resampledLength(src.length, fromRate, toRate);
+  if (total >= dst.length) {
+    resampleInto(dst, src, fromRate, toRate, Math.floor((total - dst.length) / 2));
+    return;
+  }
+  const y = new Float32Array(total);
+  resampleInto(y, src, fromRate, toRate);
+  fitCentred(dst, y);
 }
 
 /** Copies the middle of `src` into the middle of `dst` (zeroed), whichever is longer. */

@@ -88,6 +88,13 @@ export function readNifti(bytes: Uint8Array, name = 'nifti', maxBytes = DEFAULT_
   }
   const data = new Float32Array(count);
   const read = type.read;
-  for (let i = 0, b = voxOffset; i < count; i++, b += step) data[i] = slope * read(view, b, le) + inter;
+  for (let i = 0, b = voxOffset; i < count; i++, b += step) {
+    data[i] = slope * read(view, b, le) + inter;
+    // NaN/Inf voxels (float data, or scaling past float32) would reach the network as NaN loss.
+    if (!Number.isFinite(data[i])) {
+      const [x, y, z] = [i % dims[0], Math.floor(i / dims[0]) % dims[1], Math.floor(i / (dims[0] * dims[1]))];
+      throw new DataError(name, `voxel (${x}, ${y}, ${z}) is ${data[i]}; the volume must hold finite values`);
+    }
+  }
   return { dims, pixdim, data };
 }

@@ -27,21 +27,24 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   return out;
 }
 
-/** Destination-first form: fills `out` (any length) with samples at times j·from/to. */
-export function resampleInto(out: Float32Array, x: Float32Array, fromRate: number, toRate: number): void {
+/**
+ * Destination-first form: fills `out` (any length) with output samples start, start + 1, ...
+ * (times j·from/to), so a caller that keeps only a window computes only that window.
+ */
+export function resampleInto(out: Float32Array, x: Float32Array, fromRate: number, toRate: number, start = 0): void {
   if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate))) {
     throw new RangeError(`resample: rates must be positive and finite, got ${fromRate} -> ${toRate} Hz`);
   }
   if (fromRate === toRate) {
     out.fill(0);
-    out.set(x.subarray(0, Math.min(x.length, out.length)));
+    out.set(x.subarray(start, Math.min(x.length, start + out.length)));
     return;
   }
   const step = fromRate / toRate;
   const c = Math.min(1, toRate / fromRate);
   const reach = ZEROS / c;
   const table = kernelTable();
-  for (let j = 0; j < out.length; j++) {
+  for (let j = start; j < start + out.length; j++) {
     const t = j * step;
     const lo = Math.max(0, Math.ceil(t - reach));
     const hi = Math.min(x.length - 1, Math.floor(t + reach));
@@ -54,7 +57,7 @@ export function resampleInto(out: Float32Array, x: Float32Array, fromRate: numbe
       const f = u - k;
       acc += x[i] * (table[k] + f * (table[k + 1] - table[k]));
     }
-    out[j] = c * acc;
+    out[j - start] = c * acc;
   }
 }
 

@@ -13,6 +13,14 @@ const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
+/**
+ * Sample rates accepted, in Hz: from 1 kHz (below it there is no speech band left to keep)
+ * to 768 kHz (the highest rate audio converters offer). A header is just a number: a 1 Hz
+ * claim once made a 100 kB file resample to gigabytes.
+ */
+export const MIN_SAMPLE_RATE = 1000;
+export const MAX_SAMPLE_RATE = 768_000;
+
 /** Reads sample `i` of a little-endian stream as a float in [-1, 1]; one per supported encoding. */
 type SampleReader = (v: DataView, byte: number) => number;
 
@@ -37,7 +45,8 @@ interface Format {
 
 /**
  * Decodes a RIFF/WAVE file: integer PCM of 8, 16, 24 or 32 bits, or 32-bit float, plain or
- * WAVE_FORMAT_EXTENSIBLE, any channel count (mixed to mono by the mean) and any sample rate.
+ * WAVE_FORMAT_EXTENSIBLE, any channel count (mixed to mono by the mean), sample rates from
+ * MIN_SAMPLE_RATE to MAX_SAMPLE_RATE.
  * Every chunk size is checked against the bytes present before it is used.
  */
 export function readWav(bytes: Uint8Array, name = 'wav'): Wav {
@@ -85,7 +94,9 @@ function parseFormat(view: DataView, at: number, size: number, name: string): Fo
     throw new DataError(name, `unsupported ${code === WAVE_FORMAT_PCM ? 'PCM' : 'float'} bit depth ${bits} (supported: ${kinds})`);
   }
   if (channels === 0) throw new DataError(name, 'fmt chunk declares 0 channels');
-  if (sampleRate === 0) throw new DataError(name, 'fmt chunk declares a sample rate of 0 Hz');
+  if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE)) {
+    throw new DataError(name, `fmt chunk declares a sample rate of ${sampleRate} Hz, outside ${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE} Hz`);
+  }
   if (blockAlign !== (channels * bits) / 8) {
     throw new DataError(name, `block align ${blockAlign} does not match ${channels} channels x ${bits} bits`);
   }

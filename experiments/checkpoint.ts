@@ -113,6 +113,10 @@ function readParams(v: unknown, fail: (p: string) => Error): FloatArray {
   // Copy into an aligned buffer: the decoded Buffer may sit at any byte offset of Node's pool.
   const out = p.dtype === 'float64' ? new Float64Array(p.length as number) : new Float32Array(p.length as number);
   new Uint8Array(out.buffer).set(raw);
+  // Training stops at the first non-finite loss, so a saved run never holds NaN/Inf: such a
+  // file was altered, and evaluating or resuming it would only blame the learning rate later.
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw fail(`checkpoint parameter ${bad} of ${out.length} is ${out[bad]}; a network with non-finite parameters cannot be used`);
   return out;
 }
 

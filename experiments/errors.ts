@@ -32,6 +32,7 @@ const FS_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EACCES: 'permission denied',
   EISDIR: 'is a directory, expected a file',
+  EEXIST: 'already exists and is not a directory',
   ENOTDIR: 'a component of the path is not a directory',
   ENOSPC: 'no space left on the device',
   EROFS: 'read-only file system',

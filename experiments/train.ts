@@ -5,9 +5,9 @@
  * has loaded and the network and optimizer have been built, so a bad flag or file leaves no
  * half-made run directory behind.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { samples } from '../datasets/index.js';
+import { removeStale, samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
@@ -21,7 +21,7 @@ import type { PreparedData } from './experiment.js';
 import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type TestMetrics } from './metrics.js';
 import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
-import { CHECKPOINT_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
+import { CHECKPOINT_FILE, CONFIG_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
 import { buildNetwork, loadData, openBackend } from './session.js';
 
 export interface Io {
@@ -62,20 +62,24 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
   const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
   const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
-  const progress: RunProgress = resumed ? { ...resumed.ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
-  if (resumed) restore(resumed.ckpt, net, optimizer, batches, augmenter, resumed.path);
+  const ckpt = resumed?.ckpt ?? null;
+  const progress: RunProgress = ckpt ? { ...ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
+  if (ckpt) restore(ckpt, net, optimizer, batches, augmenter, resumed!.path);
 
-  const dir = resumed ? resolve(resumed.path, '..') : prepareOutDir(f.out, config.experiment);
+  const dir = resumed ? resolve(resumed.path, '..') : prepareOutDir(f.out, config.experiment, f.overwrite === true);
   if (resumed && f.out !== undefined && resolve(f.out) !== dir) {
     throw new UsageError(`--out ${f.out}: a resumed run continues in its own directory ${dir}`);
   }
   mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  removeStale(dir, STALE_TEMP);
+  writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'), progress.metricsBytes);
-  const history: MetricsLine[] = resumed ? readMetrics(metrics.path) : [];
+  const history: MetricsLine[] = ckpt ? readMetrics(metrics.path) : [];
   const bar = new Progress({ bar: io.tty && !f.quiet, write: io.err });
   const title = `${config.experiment} ${config.dataset} (${config.optimizer}, ${config.backend})`;
-  bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters${resumed ? `; resuming at epoch ${progress.epoch + 1}, step ${progress.step}` : ''}`);
+  const how = ckpt ? `; resuming at epoch ${progress.epoch + 1}, step ${progress.step}`
+    : resumed ? `; no ${CHECKPOINT_FILE} was saved, so restarting from step 0 with the run's ${CONFIG_FILE}` : '';
+  bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters${how}`);
 
   const started = performance.now();
   const seconds = () => progress.seconds + (performance.now() - started) / 1000;
@@ -192,12 +196,32 @@ function describeTests(test: Record<string, TestMetrics>): string {
     .join('  ');
 }
 
-/** A new run's directory: --out (which must not hold a run yet) or runs/<experiment>-<UTC time>. */
-function prepareOutDir(out: string | undefined, experiment: string): string {
+/** What a run writes into its directory; --overwrite removes exactly these, nothing else. */
+const RUN_FILES = [CHECKPOINT_FILE, CONFIG_FILE, 'metrics.jsonl', 'plot.svg', 'summary.json'];
+/** writeFileAtomic's temporaries (".NAME.PID.tmp"): those of dead processes are removed. */
+const STALE_TEMP = /^\..+\.(\d+)\.tmp$/;
+
+/**
+ * A new run's directory: --out or runs/<experiment>-<UTC time>. An --out that already holds a
+ * run is refused (resume it, or replace it with --overwrite); the message says which applies.
+ */
+function prepareOutDir(out: string | undefined, experiment: string, overwrite: boolean): string {
   if (out !== undefined) {
     const dir = resolve(out);
-    if (existsSync(join(dir, 'config.json'))) {
-      throw new UsageError(`--out ${out} already holds a run; continue it with --resume ${out} or choose another --out`);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a directory`);
+    if (existsSync(join(dir, CONFIG_FILE))) {
+      if (!overwrite) {
+        const how = existsSync(join(dir, CHECKPOINT_FILE))
+          ? `continue it with --resume ${out}`
+          : `it stopped before its first checkpoint; restart it with --resume ${out} (same config, from step 0)`;
+        throw new UsageError(`--out ${out} already holds a run; ${how}, or replace it with --overwrite`);
+      }
+      for (const file of RUN_FILES) rmSync(join(dir, file), { force: true });
+    }
+    // Found now, not after the first epoch, when the first write would fail on it.
+    for (const file of RUN_FILES) {
+      const path = join(dir, file);
+      if (existsSync(path) && statSync(path).isDirectory()) throw new RunFileError(path, 'is a directory, so it cannot be written as a file');
     }
     return dir;
   }

@@ -9,7 +9,7 @@ export {
   type CgResult,
   type CgStop,
 } from './cg.js';
-export { HessianFree, type HfOptions, type HfReport } from './hf.js';
+export { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfOptions, type HfReport } from './hf.js';
 export type { Optimizer, StepReport } from './optimizer.js';
 export { createOptimizer, isOptimizerName, optimizers, type OptimizerName, type OptimizerOptions } from './registry.js';
 export {

