@@ -17,7 +17,7 @@ export interface PatchOptions {
 
 /** Patches [n, 1, s, s, s] (z, y, x of the volume, x fastest) and the voxel (x, y, z) each is labelled by. */
 export interface PatchSet extends LabeledSet {
-  /** [n, 3]: the centre voxel (x, y, z) of each patch, corner + floor(size / 2). */
+  /** The centre voxel (x, y, z) of each patch, as [n, 3]: corner + floor(size / 2). */
   centres: Int32Array;
 }
 
