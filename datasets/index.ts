@@ -12,6 +12,6 @@ export { LOBES, lobeOf, parseRegions, type Lobe, type Region } from './aal.js';
 export { loadMri, type MriVolume } from './mri.js';
 export { mriPatches, type PatchOptions, type PatchSet, type PatchSplit } from './patches.js';
 export { blockSplit, fsddOfficialSplit, pickSpeakers, randomSplit, speakerSplit, type Split } from './splits.js';
-export { cacheDir, DATASET_NAMES, resolveDataDir, sharedDataDir, type DatasetName } from './paths.js';
+export { cacheDir, DATASET_NAMES, packageRoot, resolveDataDir, sharedDataDir, type DatasetName } from './paths.js';
 export { fetchDataset, type FetchOptions } from './fetch.js';
 export { processAlive, removeStale } from './stale.js';

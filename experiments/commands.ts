@@ -1,9 +1,8 @@
 /** `ndcnn eval`, `ndcnn fetch` and `ndcnn info`: the commands besides `train`. */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DATASET_NAMES, fetchDataset, type DatasetName } from '../datasets/index.js';
+import { join } from 'node:path';
+import { DATASET_NAMES, fetchDataset, packageRoot, type DatasetName } from '../datasets/index.js';
 import { backends } from '../src/nd/backends/index.js';
 import { gpuModes } from '../src/nd/backends/gpu/index.js';
 import { loadCheckpoint } from './checkpoint.js';
@@ -59,7 +58,7 @@ export async function fetchCommand(name: string, cacheDir: string | undefined, i
 
 /** Versions, experiments, backends, the CPU GEMM in use and the modes gpu.js finds here. */
 export function info(io: Io): void {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const root = packageRoot();
   const require = createRequire(join(root, 'package.json'));
   const version = (pkg: string) => {
     try {

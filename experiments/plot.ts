@@ -5,18 +5,24 @@
  */
 import type { EpochMetrics, MetricsLine, StepMetrics } from './metrics.js';
 
-interface Series {
+export interface Series {
   name: string;
   colour: string;
   points: [number, number][];
   /** Thin and faded (the noisy per-step loss) or bold (per-epoch values). */
   faint?: boolean;
+  /** A dashed line without markers (a reference level such as 2/η). */
+  dashed?: boolean;
+  /** Markers only, no line (eigenvalues per layer). */
+  scatter?: boolean;
 }
 
-interface Panel {
+export interface Panel {
   title: string;
   series: Series[];
   logY: boolean;
+  /** x-axis label (default "step"). */
+  xLabel?: string;
 }
 
 const WIDTH = 720;
@@ -42,10 +48,17 @@ export function renderPlot(lines: readonly MetricsLine[], title: string): string
     colour: COLOURS[i % COLOURS.length],
     points: epochs.filter((e) => e.test[t]).map((e): [number, number] => [e.step, 100 * e.test[t].accuracy]),
   }));
+  const sharpness = steps.filter((s) => typeof s.sharpness === 'number').map((s): [number, number] => [s.step, s.sharpness as number]);
   const panels: Panel[] = [
     { title: 'loss', series: loss, logY: true },
+    ...(sharpness.length > 0 ? [{ title: 'sharpness (top Hessian eigenvalue)', series: [{ name: 'sharpness', colour: '#ff7f0e', points: sharpness }], logY: false }] : []),
     { title: 'held-out accuracy (%)', series: accuracy, logY: false },
   ];
+  return renderPanels(panels, title);
+}
+
+/** Panels stacked vertically under a title, as one SVG document. */
+export function renderPanels(panels: readonly Panel[], title: string): string {
   const height = panels.length * PANEL_HEIGHT + 30;
   const body = panels.map((p, i) => renderPanel(p, 30 + i * PANEL_HEIGHT)).join('\n');
   return [
@@ -90,14 +103,17 @@ function renderPanel(panel: Panel, top: number): string {
     out.push(`<line x1="${x0}" y1="${y}" x2="${x1}" y2="${y}" stroke="#eee"/>`);
     out.push(`<text x="${x0 - 6}" y="${y + 4}" text-anchor="end">${label(t)}</text>`);
   }
-  out.push(`<text x="${(x0 + x1) / 2}" y="${y1 + 30}" text-anchor="middle">step</text>`);
+  out.push(`<text x="${(x0 + x1) / 2}" y="${y1 + 30}" text-anchor="middle">${escapeXml(panel.xLabel ?? 'step')}</text>`);
 
   usable.forEach((s, i) => {
-    if (s.points.length > 0) {
+    if (s.points.length > 0 && s.scatter) {
+      for (const [x, y] of s.points) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.colour}"/>`);
+    } else if (s.points.length > 0) {
       const pts = s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-      const width = s.faint ? 0.8 : 2;
-      out.push(`<polyline points="${pts}" fill="none" stroke="${s.colour}" stroke-width="${width}"/>`);
-      if (!s.faint) for (const [x, y] of s.points) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.colour}"/>`);
+      const width = s.faint ? 0.8 : s.dashed ? 1.2 : 2;
+      const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+      out.push(`<polyline points="${pts}" fill="none" stroke="${s.colour}" stroke-width="${width}"${dash}/>`);
+      if (!s.faint && !s.dashed && s.points.length <= 200) for (const [x, y] of s.points) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.colour}"/>`);
     }
     const ly = y0 + 12 + i * 16;
     out.push(`<line x1="${x1 + 12}" y1="${ly - 4}" x2="${x1 + 30}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2"/>`);

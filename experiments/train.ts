@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { removeStale, samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import { createOptimizer, MiniBatches, type Optimizer, type OptimizerName } from '../src/optim/index.js';
+import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { ShiftAugmenter } from './augment.js';
 import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
@@ -104,37 +104,36 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   let stopped = false;
   let epochsThisRun = 0;
   let last: EpochMetrics | undefined = [...history].reverse().find((l): l is EpochMetrics => l.kind === 'epoch');
+  // --stop-after ends the run at an epoch boundary through the same signal as an interrupt.
+  const stop = new AbortController();
+  signal?.addEventListener('abort', () => stop.abort(), { once: true });
   try {
-    while (progress.epoch < config.epochs && !stopped) {
-      const label = `epoch ${progress.epoch + 1}/${config.epochs}`;
-      bar.startEpoch(label, batches.batchesPerEpoch, progress.epochSteps, progress.epochLossSum);
-      for (const batch of batches.epoch()) {
-        augmenter?.apply(batch);
-        const report = optimizer.step(net, batch);
-        if (!Number.isFinite(report.loss)) {
-          throw new Error(`training diverged at step ${progress.step + 1} (batch loss ${report.loss}); try a smaller --lr`);
-        }
-        progress.step++;
-        progress.epochSteps++;
-        progress.epochLossSum += report.loss;
-        append({ kind: 'step', step: progress.step, epoch: progress.epoch + 1, ...extras(report), loss: report.loss });
+    if (progress.epoch < config.epochs) bar.startEpoch(`epoch ${progress.epoch + 1}/${config.epochs}`, batches.batchesPerEpoch, progress.epochSteps, progress.epochLossSum);
+    const result = await trainLoop(net, batches, {
+      optimizer,
+      epochs: config.epochs,
+      progress,
+      signal: stop.signal,
+      augment: augmenter ? (batch) => augmenter.apply(batch) : undefined,
+      onStep: ({ step, epoch, report }) => {
+        append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss });
         bar.tick(report.loss);
-        // The loop is synchronous work; yielding lets a SIGINT handler run between steps.
-        if (signal) await new Promise((done) => setImmediate(done));
-        if (signal?.aborted) {
-          stopped = true;
-          break;
-        }
-        if (config.checkpointEvery > 0 && progress.step % config.checkpointEvery === 0) checkpoint();
-      }
-      if (stopped) break;
-      last = endEpoch(net, data, progress, append);
-      bar.line(`${label}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
-      checkpoint();
-      writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
-      epochsThisRun++;
-      if (f.stopAfter !== undefined && epochsThisRun >= f.stopAfter && progress.epoch < config.epochs) stopped = true;
-    }
+        if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
+      },
+      onEpoch: ({ trainLoss }) => {
+        last = endEpoch(net, data, progress, trainLoss, append);
+        bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
+        checkpoint();
+        writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
+        epochsThisRun++;
+        if (f.stopAfter !== undefined && epochsThisRun >= f.stopAfter && progress.epoch < config.epochs) stop.abort();
+        else if (progress.epoch < config.epochs) bar.startEpoch(`epoch ${progress.epoch + 1}/${config.epochs}`, batches.batchesPerEpoch, 0, 0);
+      },
+    }).catch((e: unknown) => {
+      if (e instanceof TrainingDiverged) throw new Error(`training diverged at step ${e.step} (batch loss ${e.loss}); try a smaller --lr`);
+      throw e;
+    });
+    stopped = result.stopped;
     if (stopped && signal?.aborted) {
       checkpoint();
       bar.line(`interrupted at step ${progress.step}; checkpoint saved`);
@@ -173,15 +172,12 @@ function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: 
   }
 }
 
-/** Evaluates every held-out set and closes the epoch's books. */
-function endEpoch(net: Network, data: PreparedData, progress: RunProgress, append: (l: MetricsLine) => void): EpochMetrics {
+/** Evaluates every held-out set and writes the epoch's line (the loop has already closed its counters). */
+function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): EpochMetrics {
   const test: Record<string, TestMetrics> = {};
   for (const [name, ds] of Object.entries(data.tests)) test[name] = evaluate(net, ds);
-  progress.epoch++;
-  const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss: progress.epochLossSum / progress.epochSteps, test };
+  const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss, test };
   append(line);
-  progress.epochLossSum = 0;
-  progress.epochSteps = 0;
   return line;
 }
 

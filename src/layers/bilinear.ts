@@ -16,6 +16,8 @@ import { Buffers, type Layer } from './layer.js';
 
 export abstract class BilinearLayer implements Layer {
   abstract readonly paramShapes: Shape[];
+  /** A fused non-identity activation is a module of its own in PyTorch (naming.ts). */
+  readonly modules: number;
   protected readonly buf: Buffers;
   private readonly act: Activation;
   private x!: Tensor;
@@ -33,6 +35,7 @@ export abstract class BilinearLayer implements Layer {
   ) {
     this.buf = new Buffers(backend);
     this.act = new Activation(backend, name, outShape, activation);
+    this.modules = activation === 'identity' ? 1 : 2;
   }
 
   abstract init(params: FloatArray[], rng: Rng): void;

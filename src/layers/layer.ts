@@ -18,6 +18,18 @@ export interface Layer {
   readonly outShape: Shape;
   /** Shapes of the layer's slices of the flat parameter vector, in order (weights, then bias). */
   readonly paramShapes: Shape[];
+  /**
+   * Naming (naming.ts): how the layer appears in an equivalent PyTorch `nn.Sequential`.
+   * `modules`: the slots it fills there (default 1; a conv or dense with a fused non-identity
+   * activation fills 2: Conv/Linear, then ReLU/Sigmoid/Tanh). `paramNames`: the PyTorch names of
+   * its paramShapes entries relative to its first slot (default `weight`, `bias`; a container
+   * gives dotted names such as `body.0.weight`). `buffers`: non-trainable state outside the flat
+   * vector (batch norm's `running_mean`, `running_var`, `num_batches_tracked`) as host arrays the
+   * layer keeps current and reads back on its next pass; state dicts copy them and write into them.
+   */
+  readonly modules?: number;
+  readonly paramNames?: readonly string[];
+  readonly buffers?: readonly LayerBuffer[];
   init(params: FloatArray[], rng: Rng): void;
   /** Keeps what the later passes need (its input, pre-activations, argmaxes). */
   forward(x: Tensor, p: Tensor[]): Tensor;
@@ -31,6 +43,14 @@ export interface Layer {
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
+}
+
+/** A layer's non-trainable tensor (see Layer.buffers); `integer` marks counters (PyTorch int64). */
+export interface LayerBuffer {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly data: FloatArray;
+  readonly integer?: boolean;
 }
 
 /** Output buffers reused across calls of equal batch size: no allocation per step. */

@@ -3,15 +3,20 @@
  * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
  * Hv and Gv share that layout. Implements the optimizers' Model interface.
  */
+import { checkFinite, checkLength, checkNumbers, describeValue, isFloatArray, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
 import type { Backend, Tensor } from '../nd/backend.js';
-import { allocate, dtypeOf, type FloatArray } from '../nd/dtype.js';
-import type { Batch, Curvature, Model } from '../nd/model.js';
+import { allocate, type FloatArray } from '../nd/dtype.js';
+import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
 import { Rng } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import type { Layer } from './layer.js';
+import type { Layer, LayerBuffer } from './layer.js';
 import { losses, type Loss, type LossName } from './loss.js';
+import { layerTensors, type NamedParameter } from './naming.js';
 import { buildLayer, type LayerSpec } from './registry.js';
+import { applyState, collectState, type StateDict } from './state.js';
+import { Scope } from './scope.js';
+import { oneLine, summaryTable } from './summary.js';
 
 export interface NetworkOptions {
   loss?: LossName;
@@ -19,6 +24,12 @@ export interface NetworkOptions {
   seed?: number;
   /** Reject inputs holding NaN or ±Infinity with an error naming the sample (default true). */
   checkInputs?: boolean;
+}
+
+/** Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. */
+export interface NetworkCurvature extends Curvature {
+  gv(v: Numbers, out: Output): void;
+  hv(v: Numbers, out: Output): void;
 }
 
 interface Slice {
@@ -33,6 +44,7 @@ export class Network implements Model {
   readonly paramCount: number;
   readonly params: FloatArray;
   readonly lossFn: Loss;
+  readonly lossName: LossName;
   private readonly slices: Slice[][] = [];
   private readonly checkInputs: boolean;
   /** Counts forward passes, so a Curvature knows when the layers' saved state is no longer its own. */
@@ -46,9 +58,11 @@ export class Network implements Model {
     readonly specs: readonly LayerSpec[],
     options: NetworkOptions = {},
   ) {
-    const lossName = options.loss ?? 'softmax-cross-entropy';
-    this.lossFn = losses[lossName];
-    if (!this.lossFn) throw new Error(`network: unknown loss '${lossName}' (known: ${Object.keys(losses).join(', ')})`);
+    this.lossName = options.loss ?? 'softmax-cross-entropy';
+    if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
+      throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
+    }
+    this.lossFn = losses[this.lossName];
     this.checkInputs = options.checkInputs ?? true;
     this.live = new Scope(backend);
     checkSizes('network', 'input sizes', inShape);
@@ -82,11 +96,43 @@ export class Network implements Model {
     this.layers.forEach((layer, i) => layer.init(this.hostSlices(this.params, i), rng));
   }
 
-  setParams(p: ArrayLike<number>): void {
-    if (p.length !== this.paramCount) {
-      throw new ShapeError(`network: ${p.length} parameters given, the network has ${this.paramCount}`);
-    }
+  /** Copies `p` (any array-like of finite numbers, converted to the network's dtype) into the parameters. */
+  setParams(p: Numbers): void {
+    checkNumbers('setParams', 'params', p);
+    checkLength('setParams', 'params', p, this.paramCount, 'the network has');
+    checkFinite('setParams', 'params', p);
     this.params.set(p);
+  }
+
+  /** Each parameter tensor's PyTorch name (`0.weight`, as nn.Sequential numbers it), shape and offset in `params`. */
+  namedParameters(): NamedParameter[] {
+    return layerTensors(this.layers).flatMap((l) => l.params);
+  }
+
+  /** The layers' non-trainable tensors (batch norm statistics) under their PyTorch names; live arrays. */
+  namedBuffers(): LayerBuffer[] {
+    return layerTensors(this.layers).flatMap((l) => l.buffers);
+  }
+
+  /** Copies of every parameter and buffer by PyTorch name, as `{shape, data}` in the network's dtype. */
+  stateDict(): StateDict {
+    return collectState(this.params, layerTensors(this.layers), this.backend.dtype);
+  }
+
+  /** Sets every parameter and buffer from `dict`; names must match exactly and shapes agree, or nothing changes. */
+  loadStateDict(dict: StateDict): void {
+    const t = layerTensors(this.layers);
+    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers));
+  }
+
+  /** A table of the layers (options, output shape, parameter shapes and counts), the totals, dtype and backend. */
+  summary(): string {
+    return summaryTable(this);
+  }
+
+  /** One line: input → layer kinds → output, parameter count, dtype and backend. */
+  toString(): string {
+    return oneLine(this);
   }
 
   /** Frees every buffer the layers hold (device memory on the GPU backend); the network cannot be used afterwards. */
@@ -95,39 +141,58 @@ export class Network implements Model {
     for (const layer of this.layers) layer.dispose();
   }
 
-  /** Outputs [n, k] for n samples, evaluated in chunks of `chunk` samples. */
-  predict(x: FloatArray, n: number, chunk = 256): FloatArray {
-    const k = this.outShape[0];
-    const out = allocate(this.backend.dtype, n * k);
+  /**
+   * Outputs [n, k] for the n samples in `x` (any array-like, row-major [n, ...inShape]; n is
+   * x.length / sample size unless given), evaluated in chunks of `chunk` samples.
+   */
+  predict(x: Numbers, n?: number, chunk = 256): FloatArray {
+    const xs = toFloat('predict', 'x', x, this.backend.dtype);
     const size = sizeOf(this.inShape);
-    for (let s = 0; s < n; s += chunk) {
-      const e = Math.min(n, s + chunk);
-      const z = this.forward({ x: x.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params);
+    const count = n ?? xs.length / size;
+    if (!(Number.isInteger(count) && count >= 1) || xs.length !== count * size) {
+      throw new ShapeError(
+        n === undefined
+          ? `predict: x has ${xs.length} values, not a whole number of samples of shape ${fmt(this.inShape)} (${size} values each)`
+          : `predict: ${n} samples of shape ${fmt(this.inShape)} need ${n * size} values, x has ${xs.length}`,
+      );
+    }
+    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`predict: chunk must be a positive integer, got ${chunk}`);
+    const k = this.outShape[0];
+    const out = allocate(this.backend.dtype, count * k);
+    for (let s = 0; s < count; s += chunk) {
+      const e = Math.min(count, s + chunk);
+      const z = this.forward({ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params);
       out.set(this.backend.download(z), s * k);
     }
     return out;
   }
 
-  loss(b: Batch): number {
+  loss(batch: BatchLike): number {
+    const b = this.toBatch('loss', batch);
     const z = this.backend.download(this.forward(b, this.params));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
 
-  gradient(b: Batch, grad: FloatArray): number {
+  /** Writes the gradient of the mean batch loss into `grad` (Float32Array, Float64Array or number[]); returns the loss. */
+  gradient(batch: BatchLike, grad: Output): number {
+    const b = this.toBatch('gradient', batch);
+    const { buf, finish } = this.output('gradient', 'grad', grad);
     const z = this.forward(b, this.params);
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
     const loss = this.lossFn.value(this.backend.download(z), b.y, b.n, k, dz);
-    grad.fill(0);
+    buf.fill(0);
     this.scoped((s) => {
-      const g = this.wrapLayers(grad, s);
+      const g = this.wrapLayers(buf, s);
       this.backward(s.upload([b.n, k], dz), g);
       s.writeBack(g);
     });
+    finish();
     return loss;
   }
 
-  curvature(b: Batch): Curvature {
+  curvature(batch: BatchLike): NetworkCurvature {
+    const b = this.toBatch('curvature', batch);
     const at = this.params.slice() as FloatArray;
     const k = this.outShape[0];
     let gen = -1;
@@ -150,37 +215,63 @@ export class Network implements Model {
     return {
       // Gv = Jᵀ H_L J v: R-forward to J·v at the outputs, H_L, then an ordinary backward pass.
       gv: (v, out) => {
+        const { dir, buf, finish } = this.direction('gv', v, out);
         prepare();
-        out.fill(0);
+        buf.fill(0);
         this.scoped((s) => {
-          const g = this.wrapLayers(out, s);
-          this.backward(s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s)))), g);
+          const g = this.wrapLayers(buf, s);
+          this.backward(s.upload([b.n, k], top(this.rForward(this.wrapLayers(dir, s)))), g);
           s.writeBack(g);
         });
+        finish();
       },
       // Hv: R-forward, R{dE/dz} = H_L·R{z} at the top, then the R-backward pass.
       hv: (v, out) => {
+        const { dir, buf, finish } = this.direction('hv', v, out);
         prepare();
-        out.fill(0);
+        buf.fill(0);
         this.scoped((s) => {
-          const h = this.wrapLayers(out, s);
-          let Rdy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(v, s))));
+          const h = this.wrapLayers(buf, s);
+          let Rdy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(dir, s))));
           let dy = s.upload([b.n, k], dz);
           for (let i = this.layers.length - 1; i >= 0; i--) [dy, Rdy] = this.layers[i].rBackward(dy, Rdy, h[i]);
           s.writeBack(h);
         });
+        finish();
       },
     };
   }
 
-  sumSquaredGradients(b: Batch, out: FloatArray): void {
+  sumSquaredGradients(batch: BatchLike, out: Output): void {
+    const b = this.toBatch('sumSquaredGradients', batch);
+    const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
     const g = allocate(this.backend.dtype, this.paramCount);
-    out.fill(0);
+    buf.fill(0);
     for (let i = 0; i < b.n; i++) {
       this.gradient(sliceBatch(b, i, i + 1), g);
-      for (let j = 0; j < out.length; j++) out[j] += g[j] * g[j];
+      for (let j = 0; j < buf.length; j++) buf[j] += g[j] * g[j];
     }
-    for (let j = 0; j < out.length; j++) out[j] /= b.n;
+    for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
+    finish();
+  }
+
+  /** A caller's batch with x in the network's dtype and y a typed array (labels are checked by the loss). */
+  private toBatch(where: string, b: BatchLike): Batch {
+    if (typeof b !== 'object' || b === null) throw new TypeError(`${where}: the batch must be an object {x, y, n}, got ${describeValue(b)}`);
+    const x = toFloat(where, 'batch.x', b.x, this.backend.dtype);
+    const y = b.y instanceof Int32Array || isFloatArray(b.y) ? b.y : toFloat(where, 'batch.y', b.y, 'float64');
+    return x === b.x && y === b.y ? (b as Batch) : { x, y, n: b.n };
+  }
+
+  private output(where: string, what: string, out: Output) {
+    return outputVector(where, what, out, this.paramCount, this.backend.dtype, 'the network has');
+  }
+
+  /** A direction v in the network's dtype and where its product goes. */
+  private direction(where: string, v: Numbers, out: Output) {
+    const dir = toFloat(where, 'v', v, this.backend.dtype);
+    checkLength(where, 'v', dir, this.paramCount, 'the network has');
+    return { dir, ...this.output(where, 'out', out) };
   }
 
   /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
@@ -190,7 +281,7 @@ export class Network implements Model {
     const live = (this.live = new Scope(this.backend));
     const p = this.wrapLayers(params, live);
     const shape = [b.n, ...this.inShape];
-    let x = dtypeOf(b.x) === this.backend.dtype ? live.add(this.backend.wrap(shape, b.x)) : live.upload(shape, b.x);
+    let x = live.add(this.backend.wrap(shape, b.x));
     for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i]);
     this.generation++;
     return x;
@@ -236,6 +327,7 @@ export class Network implements Model {
       );
     }
     if (!this.checkInputs) return;
+    checkFinite('network targets', 'batch.y', b.y);
     for (let i = 0; i < b.x.length; i++) {
       if (!Number.isFinite(b.x[i])) {
         throw new ShapeError(
@@ -243,31 +335,5 @@ export class Network implements Model {
         );
       }
     }
-  }
-}
-
-/** Tensors that live together and are released together (device memory on the GPU backend). */
-class Scope {
-  private readonly owned: Tensor[] = [];
-
-  constructor(private readonly backend: Backend) {}
-
-  add(t: Tensor): Tensor {
-    this.owned.push(t);
-    return t;
-  }
-
-  upload(shape: Shape, data: ArrayLike<number>): Tensor {
-    return this.add(this.backend.upload(shape, data));
-  }
-
-  /** Copies device writes back into the wrapped host vectors. */
-  writeBack(wrapped: Tensor[][]): void {
-    for (const layer of wrapped) for (const t of layer) this.backend.writeBack(t);
-  }
-
-  dispose(): void {
-    for (const t of this.owned) this.backend.dispose(t);
-    this.owned.length = 0;
   }
 }

@@ -11,6 +11,13 @@ export interface Batch {
   readonly n: number;
 }
 
+/** A batch as library users may give one: array-likes of numbers, converted where needed. */
+export interface BatchLike {
+  readonly x: ArrayLike<number>;
+  readonly y: ArrayLike<number>;
+  readonly n: number;
+}
+
 /** Curvature products at fixed parameters and batch; the forward pass is computed once. */
 export interface Curvature {
   /** out = G v, the Gauss-Newton matrix of the batch loss times v. */

@@ -10,14 +10,20 @@
  * - Leaving a `for ... of` over epoch() early leaves the epoch open: the next epoch() call goes on
  *   with its remaining batches.
  */
+import { checkNumbers, isFloatArray } from '../nd/arrays.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
 import type { Rng } from '../nd/rng.js';
 
-/** n samples: x holds n·sampleSize inputs row-major; y holds n labels or n·targetSize targets. */
+/**
+ * n samples: x holds n·sampleSize inputs row-major; y holds n labels or n·targetSize targets.
+ * Any array-likes of numbers: batches come as Float32Array or Float64Array x as given (any other
+ * x, such as number[] or Uint8Array, as Float64Array, which holds every number exactly), and y as
+ * given when it is an Int32Array, Float32Array or Float64Array (else Float64Array).
+ */
 export interface Samples {
-  readonly x: FloatArray;
-  readonly y: Int32Array | FloatArray;
+  readonly x: ArrayLike<number>;
+  readonly y: ArrayLike<number>;
   readonly sampleSize: number;
 }
 
@@ -50,7 +56,10 @@ export class MiniBatches {
     batchSize: number,
     private readonly rng: Rng,
   ) {
+    if (typeof data !== 'object' || data === null) throw new TypeError(`MiniBatches: data must be {x, y, sampleSize}, got ${String(data)}`);
     const { x, y, sampleSize } = data;
+    checkNumbers('MiniBatches', 'x', x);
+    checkNumbers('MiniBatches', 'y', y);
     if (!(Number.isInteger(sampleSize) && sampleSize > 0) || x.length % sampleSize !== 0) {
       throw new Error(`MiniBatches: x has ${x.length} values, not a whole number of samples of size ${sampleSize}`);
     }
@@ -64,8 +73,13 @@ export class MiniBatches {
     this.targetSize = y.length / this.n;
     this.batchSize = Math.min(batchSize, this.n);
     this.order = new Int32Array(this.n);
-    const xs = new (x.constructor as { new (n: number): FloatArray })(this.batchSize * sampleSize);
-    const ys = new (y.constructor as { new (n: number): Int32Array | FloatArray })(this.batchSize * this.targetSize);
+    const xs = isFloatArray(x)
+      ? new (x.constructor as { new (n: number): FloatArray })(this.batchSize * sampleSize)
+      : new Float64Array(this.batchSize * sampleSize);
+    const ys =
+      y instanceof Int32Array || isFloatArray(y)
+        ? new (y.constructor as { new (n: number): Int32Array | FloatArray })(this.batchSize * this.targetSize)
+        : new Float64Array(this.batchSize * this.targetSize);
     this.full = { x: xs, y: ys, n: this.batchSize };
     const rest = this.n % this.batchSize;
     this.partial =

@@ -23,3 +23,12 @@ export {
   type StepSchedule,
 } from './schedules.js';
 export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd.js';
+export {
+  train,
+  TrainingDiverged,
+  type EpochInfo,
+  type StepInfo,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainSummary,
+} from './train.js';

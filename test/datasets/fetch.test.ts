@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,28 @@ import { DataError } from '../../datasets/errors.js';
 import { fetchDataset } from '../../datasets/fetch.js';
 import { loadFsdd } from '../../datasets/fsdd.js';
 import { loadMri } from '../../datasets/mri.js';
+import type { ArchiveSource, FilesSource } from '../../datasets/sources.js';
+import { FIXTURE_DATA } from '../data.js';
 import { makeTar, paxRecord } from './synth.js';
 
-const SHARED = join(__dirname, '..', '..', '..', 'shared', 'data');
+/*
+ * The committed excerpts stand in for the real sets, so they are served under sources whose
+ * checksums are computed here from the fixture files (the mechanics under test are the same);
+ * fetch.data.test.ts checks the full sets against the official checksums.
+ */
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const MRI_FILES = ['ch2bet.nii.gz', 'aal.nii.gz', 'aal.nii.txt'];
+const mriSource: FilesSource = {
+  kind: 'files',
+  url: 'unused',
+  files: MRI_FILES.map((f) => {
+    const gzip = f.endsWith('.gz');
+    const bytes = readFileSync(join(FIXTURE_DATA, 'mri', f));
+    const content = gzip ? gunzipSync(bytes) : bytes;
+    return { remote: f, local: f, gzip, bytes: content.length, sha256: sha256(content) };
+  }),
+};
+const RECORDINGS = join(FIXTURE_DATA, 'fsdd', 'recordings');
 
 /** A local server on 127.0.0.1 (port 0: any free port) serving whatever `routes` holds now. */
 const routes = new Map<string, Uint8Array>();
@@ -47,12 +67,20 @@ function freshCache(): string {
 
 function serveMri(overrides: Record<string, Uint8Array> = {}) {
   routes.clear();
-  for (const f of ['ch2bet.nii.gz', 'aal.nii.gz', 'aal.nii.txt']) routes.set(`/mri/${f}`, overrides[f] ?? readFileSync(join(SHARED, 'mri', f)));
+  for (const f of MRI_FILES) routes.set(`/mri/${f}`, overrides[f] ?? readFileSync(join(FIXTURE_DATA, 'mri', f)));
+}
+
+/** A manifest of the fixture recordings, written into `dir`: the fsdd source with that manifest. */
+function fsddSource(dir: string): ArchiveSource {
+  const manifest = join(dir, 'fsdd.sha256');
+  const lines = readdirSync(RECORDINGS).sort().map((f) => `${sha256(readFileSync(join(RECORDINGS, f)))}  recordings/${f}\n`);
+  writeFileSync(manifest, lines.join(''));
+  return { kind: 'archive', url: 'unused', archive: 'master.tar.gz', maxBytes: 64 << 20, member: 'recordings', manifest };
 }
 
 /** A GitHub-style archive: pax global header, one top folder, the recordings below it. */
 function fsddArchive(extra: Parameters<typeof makeTar>[0] = [], drop = 0): Uint8Array {
-  const dir = join(SHARED, 'fsdd', 'recordings');
+  const dir = RECORDINGS;
   const files = readdirSync(dir).sort().slice(drop);
   return gzipSync(
     makeTar([
@@ -76,36 +104,37 @@ describe('fetchDataset from a local server', () => {
     serveMri();
     const cache = freshCache();
     const lines: string[] = [];
-    const dir = await fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, log: (l) => lines.push(l) });
+    const dir = await fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, source: mriSource, log: (l) => lines.push(l) });
     expect(dir).toBe(join(cache, 'mri'));
     expect(readdirSync(cache)).toEqual(['mri']);
-    expect(loadMri(cache).dims).toEqual([181, 217, 181]);
+    expect(loadMri(cache).dims).toEqual([72, 80, 72]);
     routes.clear(); // a second fetch must not download anything
-    await fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, log: (l) => lines.push(l) });
+    await fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, source: mriSource, log: (l) => lines.push(l) });
     expect(lines.at(-1)).toBe(`mri: already in ${dir}`);
   });
 
   it('accepts a recompressed copy of the same content (the check is on the inflated bytes)', async () => {
-    const aal = readFileSync(join(SHARED, 'mri', 'aal.nii.gz'));
+    const aal = readFileSync(join(FIXTURE_DATA, 'mri', 'aal.nii.gz'));
     serveMri({ 'aal.nii.gz': gzipSync(gunzipSync(aal), { level: 1 }) });
-    await expect(fetchDataset('mri', { cacheDir: freshCache(), baseUrl: `${base}/mri` })).resolves.toBeTruthy();
+    await expect(fetchDataset('mri', { cacheDir: freshCache(), baseUrl: `${base}/mri`, source: mriSource })).resolves.toBeTruthy();
   });
 
   it('a corrupted file fails the checksum and leaves no partial files', async () => {
-    const txt = Buffer.from(readFileSync(join(SHARED, 'mri', 'aal.nii.txt')));
+    const txt = Buffer.from(readFileSync(join(FIXTURE_DATA, 'mri', 'aal.nii.txt')));
     txt[100] ^= 1;
     serveMri({ 'aal.nii.txt': txt });
     const cache = freshCache();
-    await expect(fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri` })).rejects.toThrow(/^mri\/aal\.nii\.txt: sha256 mismatch \(expected 1788d655.*, got [0-9a-f]{64}\)$/);
+    // aal.nii.txt is committed whole, so its checksum is the official one.
+    await expect(fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, source: mriSource })).rejects.toThrow(/^mri\/aal\.nii\.txt: sha256 mismatch \(expected 1788d655.*, got [0-9a-f]{64}\)$/);
     expectNothingWritten(cache);
   });
 
   it('altered content inside a valid gzip stream fails the checksum too', async () => {
-    const raw = gunzipSync(readFileSync(join(SHARED, 'mri', 'ch2bet.nii.gz')));
-    raw[400_000] ^= 0xff;
+    const raw = gunzipSync(readFileSync(join(FIXTURE_DATA, 'mri', 'ch2bet.nii.gz')));
+    raw[200_000] ^= 0xff;
     serveMri({ 'ch2bet.nii.gz': gzipSync(raw, { level: 1 }) });
     const cache = freshCache();
-    await expect(fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri` })).rejects.toThrow('mri/ch2bet.nii.gz: sha256 mismatch');
+    await expect(fetchDataset('mri', { cacheDir: cache, baseUrl: `${base}/mri`, source: mriSource })).rejects.toThrow('mri/ch2bet.nii.gz: sha256 mismatch');
     expectNothingWritten(cache);
   });
 
@@ -122,18 +151,18 @@ describe('fetchDataset from a local server', () => {
     routes.clear();
     routes.set('/fsdd/master.tar.gz', fsddArchive());
     const cache = freshCache();
-    await fetchDataset('fsdd', { cacheDir: cache, baseUrl: `${base}/fsdd` });
+    await fetchDataset('fsdd', { cacheDir: cache, baseUrl: `${base}/fsdd`, source: fsddSource(freshCache()) });
     expect(readdirSync(join(cache, 'fsdd'))).toEqual(['recordings']); // README.md and the rest are not kept
     const ds = loadFsdd(cache);
-    expect(ds.shape).toEqual([3000, 1, 8000]);
+    expect(ds.shape).toEqual([60, 1, 8000]);
   });
 
   it('an archive lacking recordings fails and leaves nothing', async () => {
     routes.clear();
     routes.set('/fsdd/master.tar.gz', fsddArchive([], 1));
     const cache = freshCache();
-    await expect(fetchDataset('fsdd', { cacheDir: cache, baseUrl: `${base}/fsdd` })).rejects.toThrow(
-      'fsdd/master.tar.gz: archive lacks 1 of the 3000 manifest files (first: recordings/0_george_0.wav)',
+    await expect(fetchDataset('fsdd', { cacheDir: cache, baseUrl: `${base}/fsdd`, source: fsddSource(freshCache()) })).rejects.toThrow(
+      'fsdd/master.tar.gz: archive lacks 1 of the 60 manifest files (first: recordings/0_george_0.wav)',
     );
     expectNothingWritten(cache);
   });

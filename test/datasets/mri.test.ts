@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LOBES, lobeOf, lobesMatching, parseRegions } from '../../datasets/aal.js';
 import { loadMri, type MriVolume } from '../../datasets/mri.js';
-import { mriPatches, type PatchSet } from '../../datasets/patches.js';
-
-const SHARED = join(__dirname, '..', '..', '..', 'shared', 'data');
+import { mriPatches } from '../../datasets/patches.js';
+import { FIXTURE_DATA } from '../data.js';
+import { minCrossDistance } from './distance.js';
 
 describe('AAL lobe grouping', () => {
-  const regions = parseRegions(readFileSync(join(SHARED, 'mri', 'aal.nii.txt'), 'utf8'));
+  const regions = parseRegions(readFileSync(join(FIXTURE_DATA, 'mri', 'aal.nii.txt'), 'utf8'));
 
   it('lists 116 regions, each matched by exactly one lobe rule', () => {
     expect(regions.length).toBe(116);
@@ -28,11 +28,11 @@ describe('AAL lobe grouping', () => {
   });
 });
 
-describe('MRI patches and the block split', () => {
+describe('MRI patches and the block split (on the committed 72x80x72 crop)', () => {
   let volume: MriVolume;
   let split: ReturnType<typeof mriPatches>;
   beforeAll(() => {
-    volume = loadMri(SHARED); // decoded once for the whole file
+    volume = loadMri(FIXTURE_DATA); // decoded once for the whole file
     split = mriPatches(volume, { size: 16, seed: 7 });
   });
 
@@ -92,22 +92,6 @@ describe('MRI patches and the block split', () => {
   });
 
   it('refuses a patch larger than the volume', () => {
-    expect(() => mriPatches(volume, { size: 200 })).toThrow('mriPatches: a 200^3 patch does not fit in the 181x217x181 volume');
+    expect(() => mriPatches(volume, { size: 200 })).toThrow('mriPatches: a 200^3 patch does not fit in the 72x80x72 volume');
   });
 });
-
-/** The smallest max-norm distance between a centre of `a` and a centre of `b` (brute force). */
-function minCrossDistance(a: PatchSet, b: PatchSet): number {
-  let best = Infinity;
-  for (let i = 0; i < a.centres.length; i += 3) {
-    for (let j = 0; j < b.centres.length; j += 3) {
-      const d = Math.max(
-        Math.abs(a.centres[i] - b.centres[j]),
-        Math.abs(a.centres[i + 1] - b.centres[j + 1]),
-        Math.abs(a.centres[i + 2] - b.centres[j + 2]),
-      );
-      if (d < best) best = d;
-    }
-  }
-  return best;
-}

@@ -4,27 +4,27 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../datasets/errors.js';
 import { readNifti } from '../../datasets/nifti.js';
+import { FIXTURE_DATA } from '../data.js';
 import { makeNifti } from './synth.js';
 
-const MRI = join(__dirname, '..', '..', '..', 'shared', 'data', 'mri');
+const MRI = join(FIXTURE_DATA, 'mri');
 
-describe('readNifti on the real MRI files', () => {
-  it('ch2bet and aal: 181x217x181 at 1 mm; atlas labels are the integers 0..116', () => {
+describe('readNifti on the committed MRI excerpt', () => {
+  it('ch2bet and aal crops: 72x80x72 at 1 mm; atlas labels are integers among 0..116', () => {
     const t1 = readNifti(readFileSync(join(MRI, 'ch2bet.nii.gz')), 'ch2bet.nii.gz');
     const aal = readNifti(readFileSync(join(MRI, 'aal.nii.gz')), 'aal.nii.gz');
     for (const v of [t1, aal]) {
-      expect(v.dims).toEqual([181, 217, 181]);
+      expect(v.dims).toEqual([72, 80, 72]);
       expect(v.pixdim).toEqual([1, 1, 1]);
-      expect(v.data.length).toBe(181 * 217 * 181);
+      expect(v.data.length).toBe(72 * 80 * 72);
     }
     const seen = new Set<number>();
     for (const x of aal.data) seen.add(x);
-    expect([...seen].every((x) => Number.isInteger(x))).toBe(true);
-    expect(Math.min(...seen)).toBe(0);
-    expect(Math.max(...seen)).toBe(116);
-    expect(seen.size).toBe(117); // every region is present on the grid
-    // Skull-stripped T1: zero around the brain, positive inside; the corner voxel is background.
-    expect(t1.data[0]).toBe(0);
+    expect([...seen].every((x) => Number.isInteger(x) && x >= 0 && x <= 116)).toBe(true);
+    expect(seen.has(0)).toBe(true);
+    expect(seen.size).toBeGreaterThan(50); // the middle of the brain crosses most regions
+    // Skull-stripped T1: zero outside the brain, positive inside.
+    expect(t1.data.some((x) => x === 0)).toBe(true);
     expect(t1.data.some((x) => x > 0)).toBe(true);
   });
 });

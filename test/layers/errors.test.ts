@@ -67,7 +67,7 @@ describe('batch errors', () => {
     expect(Number.isNaN(unchecked.loss({ x: bad.fill(NaN), y: new Int32Array(2), n: 2 }))).toBe(true);
   });
   it('parameter vectors of the wrong length', () => {
-    expect(() => net.setParams(new Float64Array(3))).toThrow(`network: 3 parameters given, the network has ${net.paramCount}`);
+    expect(() => net.setParams(new Float64Array(3))).toThrow(`setParams: params has 3 values, the network has ${net.paramCount}`);
   });
   it('mse targets of the wrong size', () => {
     const m = new Network(B, [4], [dense({ units: 2 })], { loss: 'mse' });

@@ -25,6 +25,7 @@ export class CpuBackend implements Backend {
     readonly dtype: DType,
     readonly kernels: GemmChoice = defaultGemm(),
   ) {
+    if (dtype !== 'float32' && dtype !== 'float64') throw new TypeError(`cpu backend: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
     this.scratch = new ColBuffer((n) => allocate(dtype, n));
   }
 

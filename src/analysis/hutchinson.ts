@@ -1,0 +1,62 @@
+/**
+ * Hutchinson's trace estimator: for Rademacher z (entries ±1), E[zᵀ A z] = Σ_i A_ii = tr A, with
+ * variance 2 Σ_{i≠j} A_ij² per probe. The estimate is the mean over probes, its standard error
+ * the sample standard deviation over √probes; it stops early once that error falls below a
+ * chosen fraction of the estimate.
+ */
+import { Rng } from '../nd/rng.js';
+import type { SymmetricOperator } from './operator.js';
+
+export interface TraceOptions {
+  /** Most probes (default 100). */
+  maxProbes?: number;
+  /** Fewest probes before the relative-error stop is consulted (default 10; at least 2). */
+  minProbes?: number;
+  /** Stop once stdError ≤ relativeStdError · |trace| (default: never, run maxProbes). */
+  relativeStdError?: number;
+  seed?: number;
+  /** Called after each probe with the running estimate. */
+  onProbe?: (probes: number, trace: number, stdError: number) => void;
+}
+
+export interface TraceEstimate {
+  trace: number;
+  /** Standard error of the mean over probes (NaN with a single probe). */
+  stdError: number;
+  probes: number;
+  /** zᵀ A z per probe, in order. */
+  samples: number[];
+}
+
+export function hutchinsonTrace(op: SymmetricOperator, options: TraceOptions = {}): TraceEstimate {
+  const maxProbes = options.maxProbes ?? 100;
+  const minProbes = Math.min(maxProbes, Math.max(2, options.minProbes ?? 10));
+  if (!Number.isInteger(maxProbes) || maxProbes < 1) throw new Error(`trace: maxProbes must be a positive integer, got ${maxProbes}`);
+  const rel = options.relativeStdError;
+  if (rel !== undefined && !(rel > 0)) throw new Error(`trace: relativeStdError must be positive, got ${rel}`);
+  const rng = new Rng(options.seed ?? 1);
+  const z = new Float64Array(op.dim);
+  const az = new Float64Array(op.dim);
+  const samples: number[] = [];
+  let est = { trace: NaN, stdError: NaN };
+  while (samples.length < maxProbes) {
+    for (let i = 0; i < z.length; i++) z[i] = rng.nextU32() & 1 ? 1 : -1;
+    op.apply(z, az);
+    let s = 0;
+    for (let i = 0; i < z.length; i++) s += z[i] * az[i];
+    if (!Number.isFinite(s)) throw new Error(`trace: the operator returned a non-finite product at probe ${samples.length + 1}`);
+    samples.push(s);
+    est = meanAndError(samples);
+    options.onProbe?.(samples.length, est.trace, est.stdError);
+    if (rel !== undefined && samples.length >= minProbes && est.stdError <= rel * Math.abs(est.trace)) break;
+  }
+  return { ...est, probes: samples.length, samples };
+}
+
+function meanAndError(xs: number[]): { trace: number; stdError: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { trace: mean, stdError: NaN };
+  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1);
+  return { trace: mean, stdError: Math.sqrt(variance / n) };
+}

@@ -1,0 +1,78 @@
+/**
+ * The curvature operator of a model on a data set: A v = Σ_b (n_b / N) · A_b v over batches b of
+ * n_b samples (N in all), where A_b is the Hessian H or the Gauss-Newton matrix G of the batch's
+ * MEAN loss. That is exactly the curvature of the mean loss over the whole data set, computed
+ * batch by batch, so a data set of any size fits in memory; nothing is estimated.
+ *
+ * Each batch holds one `model.curvature(batch)` for the operator's life: the parameters are
+ * captured when the operator is made, and a batch's forward pass is reused for every product as
+ * long as no other forward pass ran in between. With ONE batch (the default when the data set
+ * fits in `batchSize`) that means one forward pass for all products; with several, each product
+ * recomputes each batch's forward pass (the model keeps only the latest one).
+ * Products run in the model's precision; the mean is accumulated in float64.
+ */
+import { allocate, dtypeOf, type FloatArray } from '../nd/dtype.js';
+import { sliceBatch, type Batch, type Curvature, type Model } from '../nd/model.js';
+
+export type OperatorKind = 'hessian' | 'gauss-newton';
+
+/** A symmetric linear map on flat vectors of length `dim`: what every solver here works on. */
+export interface SymmetricOperator {
+  readonly dim: number;
+  /** out = A v (float64 in and out). */
+  apply(v: Float64Array, out: Float64Array): void;
+}
+
+export interface CurvatureOptions {
+  /** 'hessian' (H, default) or 'gauss-newton' (G, positive semi-definite). */
+  operator?: OperatorKind;
+  /** Samples per product batch (default: all of them in one batch). */
+  batchSize?: number;
+}
+
+export class CurvatureOperator implements SymmetricOperator {
+  readonly dim: number;
+  readonly kind: OperatorKind;
+  /** Products computed so far (one per apply, whatever the number of batches). */
+  products = 0;
+  private readonly parts: { curvature: Curvature; weight: number }[] = [];
+  private readonly vIn: FloatArray;
+  private readonly vOut: FloatArray;
+
+  constructor(model: Model, data: Batch, options: CurvatureOptions = {}) {
+    this.kind = options.operator ?? 'hessian';
+    if (this.kind !== 'hessian' && this.kind !== 'gauss-newton') {
+      throw new Error(`curvature operator: unknown operator '${String(this.kind)}' (known: hessian, gauss-newton)`);
+    }
+    const batchSize = options.batchSize ?? data.n;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`curvature operator: batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(data.n) || data.n < 1) throw new Error(`curvature operator: the data set holds no samples (n = ${data.n})`);
+    this.dim = model.paramCount;
+    for (let s = 0; s < data.n; s += batchSize) {
+      const e = Math.min(data.n, s + batchSize);
+      this.parts.push({ curvature: model.curvature(sliceBatch(data, s, e)), weight: (e - s) / data.n });
+    }
+    const dtype = dtypeOf(model.params);
+    this.vIn = allocate(dtype, this.dim);
+    this.vOut = allocate(dtype, this.dim);
+  }
+
+  /** Batches each product runs over. */
+  get batches(): number {
+    return this.parts.length;
+  }
+
+  apply(v: Float64Array, out: Float64Array): void {
+    if (v.length !== this.dim || out.length !== this.dim) {
+      throw new Error(`curvature operator: vectors of length ${v.length} and ${out.length}, the model has ${this.dim} parameters`);
+    }
+    this.vIn.set(v);
+    out.fill(0);
+    for (const { curvature, weight } of this.parts) {
+      if (this.kind === 'hessian') curvature.hv(this.vIn, this.vOut);
+      else curvature.gv(this.vIn, this.vOut);
+      for (let i = 0; i < this.dim; i++) out[i] += weight * this.vOut[i];
+    }
+    this.products++;
+  }
+}
