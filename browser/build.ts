@@ -1,12 +1,15 @@
 /**
- * Bundles browser/main.ts into browser/dist/main.js with esbuild. gpu.js resolves to its
+ * Builds the browser pages into browser/dist: the demo (demo.ts → demo.js, and digits.bin, its
+ * MNIST digits, see digits.ts) and the backend check (check.ts → check.js), bundled by esbuild. gpu.js resolves to its
  * browser build through its package.json "browser" field. The CPU backend's optional Node-only
  * GEMMs (the OpenBLAS addon, the wasm file read from disk) import node:module and node:fs: here
  * those become modules that throw when used, so the GEMM selection falls back to plain JS in
  * the page, as it would on a Node without the addon.
  */
 import { build, type Plugin } from 'esbuild';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { writeDigits } from './digits.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -22,12 +25,14 @@ const nodeOnly: Plugin = {
   },
 };
 
-/** Writes the bundle; returns its path. */
+/** Writes the bundles and the digits; returns the output folder. */
 export async function buildBrowser(): Promise<string> {
-  const outfile = `${here}dist/main.js`;
+  const outdir = `${here}dist`;
+  mkdirSync(outdir, { recursive: true });
+  writeDigits(`${outdir}/digits.bin`);
   await build({
-    entryPoints: [`${here}main.ts`],
-    outfile,
+    entryPoints: [`${here}demo.ts`, `${here}check.ts`],
+    outdir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -38,7 +43,7 @@ export async function buildBrowser(): Promise<string> {
     plugins: [nodeOnly],
     logLevel: 'warning',
   });
-  return outfile;
+  return outdir;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

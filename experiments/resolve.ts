@@ -37,6 +37,7 @@ export interface TrainFlags {
   maxTrain?: number;
   maxTest?: number;
   checkpointEvery?: number;
+  trackSharpness?: number;
   stopAfter?: number;
   quiet?: boolean;
 }
@@ -48,6 +49,7 @@ const LOSS: LossName = 'softmax-cross-entropy';
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'damping', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
+  'trackSharpness',
 ];
 
 /** Flags that take a text value: given empty (`--out ""`), they are refused rather than read as "here". */
@@ -73,6 +75,7 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('max-train', f.maxTrain, 1);
   checkInteger('max-test', f.maxTest, 1);
   checkInteger('checkpoint-every', f.checkpointEvery, 0);
+  checkInteger('track-sharpness', f.trackSharpness, 0);
   checkInteger('stop-after', f.stopAfter, 1);
 }
 
@@ -186,6 +189,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     maxTrain: f.maxTrain ?? null,
     maxTest: f.maxTest ?? null,
     checkpointEvery: f.checkpointEvery ?? 0,
+    trackSharpness: f.trackSharpness ?? 0,
     inShape: [],
     network: [],
     loss: LOSS,

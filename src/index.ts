@@ -1,4 +1,4 @@
-/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers. */
+/** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers, model files. */
 export type { ActivationKind, Backend, Tensor } from './nd/backend.js';
 export { ACTIVATIONS } from './nd/backend.js';
 export { backends, createBackend, type BackendName, type BackendOptions } from './nd/backends/index.js';
@@ -12,4 +12,5 @@ export { Rng } from './nd/rng.js';
 export { ShapeError, type Shape } from './nd/shape.js';
 export * from './layers/index.js';
 export * from './optim/index.js';
+export * from './io/index.js';
 export * from './analysis/index.js';

@@ -4,6 +4,7 @@ import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 
 export type InitKind = 'he' | 'glorot';
+export const INIT_KINDS: readonly InitKind[] = ['he', 'glorot'];
 
 /** He (normal, std √(2/fan_in)) suits relu, which zeroes half its inputs; Glorot (uniform,
  * ±√(6/(fan_in+fan_out))) keeps variance through sigmoid, tanh and identity. */

@@ -3,7 +3,8 @@
  * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
  * Hv and Gv share that layout. Implements the optimizers' Model interface.
  */
-import { checkFinite, checkLength, checkNumbers, describeValue, isFloatArray, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
+import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
+import { checkArguments, toBatch } from './arguments.js';
 import type { Backend, Tensor } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
 import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
@@ -26,7 +27,10 @@ export interface NetworkOptions {
   checkInputs?: boolean;
 }
 
-/** Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. */
+/**
+ * Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. A NaN in
+ * v is not refused: it gives NaN products, which conjugate gradient detects and reports.
+ */
 export interface NetworkCurvature extends Curvature {
   gv(v: Numbers, out: Output): void;
   hv(v: Numbers, out: Output): void;
@@ -58,6 +62,7 @@ export class Network implements Model {
     readonly specs: readonly LayerSpec[],
     options: NetworkOptions = {},
   ) {
+    checkArguments(inShape, specs, options);
     this.lossName = options.loss ?? 'softmax-cross-entropy';
     if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
       throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
@@ -92,6 +97,7 @@ export class Network implements Model {
 
   /** Fresh weights from the seeded generator. */
   init(seed: number): void {
+    if (!Number.isInteger(seed)) throw new TypeError(`network.init: seed must be an integer, got ${String(seed)}`);
     const rng = new Rng(seed);
     this.layers.forEach((layer, i) => layer.init(this.hostSlices(this.params, i), rng));
   }
@@ -168,14 +174,14 @@ export class Network implements Model {
   }
 
   loss(batch: BatchLike): number {
-    const b = this.toBatch('loss', batch);
+    const b = toBatch(this.backend.dtype, 'loss', batch);
     const z = this.backend.download(this.forward(b, this.params));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
 
   /** Writes the gradient of the mean batch loss into `grad` (Float32Array, Float64Array or number[]); returns the loss. */
   gradient(batch: BatchLike, grad: Output): number {
-    const b = this.toBatch('gradient', batch);
+    const b = toBatch(this.backend.dtype, 'gradient', batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
     const z = this.forward(b, this.params);
     const k = this.outShape[0];
@@ -192,7 +198,7 @@ export class Network implements Model {
   }
 
   curvature(batch: BatchLike): NetworkCurvature {
-    const b = this.toBatch('curvature', batch);
+    const b = toBatch(this.backend.dtype, 'curvature', batch);
     const at = this.params.slice() as FloatArray;
     const k = this.outShape[0];
     let gen = -1;
@@ -243,7 +249,7 @@ export class Network implements Model {
   }
 
   sumSquaredGradients(batch: BatchLike, out: Output): void {
-    const b = this.toBatch('sumSquaredGradients', batch);
+    const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
     const g = allocate(this.backend.dtype, this.paramCount);
     buf.fill(0);
@@ -253,14 +259,6 @@ export class Network implements Model {
     }
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
     finish();
-  }
-
-  /** A caller's batch with x in the network's dtype and y a typed array (labels are checked by the loss). */
-  private toBatch(where: string, b: BatchLike): Batch {
-    if (typeof b !== 'object' || b === null) throw new TypeError(`${where}: the batch must be an object {x, y, n}, got ${describeValue(b)}`);
-    const x = toFloat(where, 'batch.x', b.x, this.backend.dtype);
-    const y = b.y instanceof Int32Array || isFloatArray(b.y) ? b.y : toFloat(where, 'batch.y', b.y, 'float64');
-    return x === b.x && y === b.y ? (b as Batch) : { x, y, n: b.n };
   }
 
   private output(where: string, what: string, out: Output) {

@@ -6,6 +6,7 @@ import { Activation } from './activation.js';
 import { Conv, type ConvSpec } from './conv.js';
 import { Dense, type DenseSpec } from './dense.js';
 import { Flatten, type FlattenSpec } from './flatten.js';
+import { INIT_KINDS } from './init.js';
 import type { Layer } from './layer.js';
 import { MaxPool, type MaxPoolSpec } from './pool.js';
 
@@ -32,13 +33,54 @@ export const layerTypes: Builders = {
   activation: (b, name, s, spec) => new Activation(b, name, s, spec.fn),
 };
 
+type Options<K extends LayerSpec['kind']> = Exclude<keyof Extract<LayerSpec, { kind: K }>, 'kind'>;
+
+/**
+ * Each kind's options, required and optional, so that a misspelt or missing option is an error
+ * naming the layer, as it would be in TypeScript, also for specs from plain JavaScript or JSON.
+ */
+export const layerOptions: { [K in LayerSpec['kind']]: { required: readonly Options<K>[]; optional: readonly Options<K>[] } } = {
+  conv: { required: ['channels', 'kernel'], optional: ['stride', 'padding', 'dilation', 'activation', 'bias', 'init'] },
+  maxPool: { required: ['window'], optional: ['stride'] },
+  dense: { required: ['units'], optional: ['activation', 'bias', 'init'] },
+  flatten: { required: [], optional: [] },
+  activation: { required: ['fn'], optional: [] },
+};
+
 export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec): Layer {
+  const name = checkSpec(index, spec);
   const build = layerTypes[spec.kind] as (b: Backend, n: string, s: Shape, sp: LayerSpec) => Layer;
+  return build(backend, name, inShape, spec);
+}
+
+/** Checks what every kind shares (an object, a known kind, known options, bias, init, activation); returns the layer's name. */
+function checkSpec(index: number, spec: LayerSpec): string {
+  const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new ShapeError(`layer #${index}: a layer spec must be an object {kind, ...options}, got ${JSON.stringify(spec) ?? String(spec)}`);
+  }
+  if (typeof spec.kind !== 'string' || !has(layerTypes, spec.kind)) {
+    throw new ShapeError(`layer #${index}: unknown layer kind ${JSON.stringify(spec.kind)} (known: ${Object.keys(layerTypes).join(', ')})`);
+  }
   const name = `${spec.kind}#${index}`;
-  if (!build) throw new ShapeError(`${name}: unknown layer kind '${spec.kind}' (known: ${Object.keys(layerTypes).join(', ')})`);
+  const { required, optional } = layerOptions[spec.kind] as { required: readonly string[]; optional: readonly string[] };
+  const given = Object.keys(spec).filter((k) => k !== 'kind' && (spec as unknown as Record<string, unknown>)[k] !== undefined);
+  const unknown = given.filter((k) => !required.includes(k) && !optional.includes(k));
+  if (unknown.length > 0) {
+    const known = [...required, ...optional];
+    throw new ShapeError(`${name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (${spec.kind} takes ${known.length > 0 ? known.join(', ') : 'no options'})`);
+  }
+  const missing = required.filter((k) => !given.includes(k));
+  if (missing.length > 0) throw new ShapeError(`${name}: missing option${missing.length > 1 ? 's' : ''} ${missing.map((k) => `'${k}'`).join(', ')}`);
+  if ('bias' in spec && spec.bias !== undefined && typeof spec.bias !== 'boolean') {
+    throw new ShapeError(`${name}: bias must be true or false, got ${JSON.stringify(spec.bias)}`);
+  }
+  if ('init' in spec && spec.init !== undefined && !INIT_KINDS.includes(spec.init)) {
+    throw new ShapeError(`${name}: unknown init ${JSON.stringify(spec.init)} (known: ${INIT_KINDS.join(', ')})`);
+  }
   const act = 'activation' in spec ? spec.activation : 'fn' in spec ? spec.fn : undefined;
   if (act !== undefined && !ACTIVATIONS.includes(act)) {
-    throw new ShapeError(`${name}: unknown activation '${act}' (known: ${ACTIVATIONS.join(', ')})`);
+    throw new ShapeError(`${name}: unknown activation ${JSON.stringify(act)} (known: ${ACTIVATIONS.join(', ')})`);
   }
-  return build(backend, name, inShape, spec);
+  return name;
 }

@@ -30,6 +30,9 @@ export function describeSpec(spec: LayerSpec): string {
 
 function value(v: unknown): string {
   if (Array.isArray(v) && v.every((e) => typeof e === 'number')) return fmt(v);
+  // Nested layer specs (a block's body) read as layers too.
+  const isSpec = (e: unknown) => typeof e === 'object' && e !== null && typeof (e as { kind?: unknown }).kind === 'string';
+  if (Array.isArray(v) && v.every(isSpec)) return `[${v.map((e) => describeSpec(e as LayerSpec)).join(', ')}]`;
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 

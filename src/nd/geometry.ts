@@ -12,7 +12,11 @@ export interface ConvOptions {
   channels: number;
   kernel: number | Shape;
   stride?: number | Shape;
-  padding?: number | Shape;
+  /**
+   * Zeros on both sides of each axis: a number, one per axis, 'valid' (0), or 'same', which
+   * keeps the spatial size: p = d·(k − 1)/2 per axis, for stride 1 and odd extents d·(k − 1) + 1.
+   */
+  padding?: number | Shape | 'same' | 'valid';
   dilation?: number | Shape;
 }
 
@@ -51,11 +55,11 @@ export class ConvGeometry {
     this.inSize = inShape.slice(1);
     this.kernel = perAxis(where, 'kernel', o.kernel, rank);
     this.stride = perAxis(where, 'stride', o.stride ?? 1, rank);
-    this.padding = perAxis(where, 'padding', o.padding ?? 0, rank);
     this.dilation = perAxis(where, 'dilation', o.dilation ?? 1, rank);
     checkSizes(where, 'kernel sizes', this.kernel);
     checkSizes(where, 'strides', this.stride);
     checkSizes(where, 'dilations', this.dilation);
+    this.padding = convPadding(where, o.padding ?? 0, this.kernel, this.stride, this.dilation);
     checkSizes(where, 'paddings', this.padding, true);
     this.outSize = this.inSize.map((n, a) => {
       const extent = this.dilation[a] * (this.kernel[a] - 1) + 1;
@@ -90,6 +94,32 @@ export class ConvGeometry {
   weightShape(): number[] {
     return [this.cout, this.cin, ...this.kernel];
   }
+}
+
+/**
+ * 'same' padding: the output size (N + 2p − d(k−1) − 1)/s + 1 equals N exactly when s = 1 and
+ * 2p = d(k−1), so p = d(k−1)/2, which is whole only for an odd extent d(k−1) + 1. PyTorch pads
+ * an even extent unevenly; here padding is symmetric, so that case is refused.
+ */
+function convPadding(where: string, padding: NonNullable<ConvOptions['padding']>, kernel: number[], stride: number[], dilation: number[]): number[] {
+  if (padding === 'valid') return kernel.map(() => 0);
+  if (padding !== 'same') {
+    if (typeof padding === 'string') {
+      throw new ShapeError(`${where}: padding must be a number, one number per spatial axis, 'same' or 'valid', got '${padding}'`);
+    }
+    return perAxis(where, 'padding', padding, kernel.length);
+  }
+  if (stride.some((s) => s !== 1)) {
+    throw new ShapeError(`${where}: padding 'same' needs stride 1 on every axis, got stride ${fmt(stride)}`);
+  }
+  const extent = kernel.map((k, a) => dilation[a] * (k - 1) + 1);
+  if (extent.some((e) => e % 2 === 0)) {
+    throw new ShapeError(
+      `${where}: padding 'same' needs an odd kernel extent d·(k−1)+1 on every axis; kernel ${fmt(kernel)} ` +
+        `with dilation ${fmt(dilation)} spans ${fmt(extent)} (give the padding explicitly instead)`,
+    );
+  }
+  return extent.map((e) => (e - 1) / 2);
 }
 
 export interface PoolOptions {

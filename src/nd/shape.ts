@@ -33,6 +33,9 @@ export function checkSizes(where: string, what: string, values: Shape, allowZero
 /** Expands a scalar or per-axis option to one value per spatial axis. */
 export function perAxis(where: string, what: string, v: number | Shape, rank: number): number[] {
   if (typeof v === 'number') return new Array<number>(rank).fill(v);
+  if (!Array.isArray(v)) {
+    throw new ShapeError(`${where}: ${what} must be a number or an array of ${rank} numbers (one per spatial axis), got ${JSON.stringify(v) ?? String(v)}`);
+  }
   if (v.length !== rank) {
     throw new ShapeError(`${where}: ${what} ${fmt(v)} has ${v.length} axes but the input has ${rank} spatial axes`);
   }

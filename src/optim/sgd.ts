@@ -66,6 +66,7 @@ export class Sgd implements Optimizer<SgdReport> {
   private pendingVelocity: number[] | null = null;
 
   constructor(options: SgdOptions = {}) {
+    checkOptions(options);
     const lr = options.lr ?? 0.01;
     this.schedule = typeof lr === 'number' ? { kind: 'constant', lr } : lr;
     validateSchedule(this.schedule);
@@ -141,5 +142,20 @@ export class Sgd implements Optimizer<SgdReport> {
       this.pendingVelocity = null;
     }
     return { grad: this.grad, velocity: this.velocity };
+  }
+}
+
+const OPTION_KEYS: readonly (keyof SgdOptions)[] = ['lr', 'mu', 'momentum', 'weightDecay', 'weightDecayKind'];
+
+/** What TypeScript would catch, for plain JavaScript: a misspelt key or kind would otherwise train with a default. */
+function checkOptions(o: SgdOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`Sgd: options must be an object, got ${String(o)}`);
+  const unknown = Object.keys(o).filter((k) => !(OPTION_KEYS as string[]).includes(k));
+  if (unknown.length > 0) throw new TypeError(`Sgd: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${OPTION_KEYS.join(', ')})`);
+  if (o.momentum !== undefined && !['none', 'classic', 'nesterov'].includes(o.momentum)) {
+    throw new TypeError(`Sgd: momentum must be 'none', 'classic' or 'nesterov', got ${JSON.stringify(o.momentum)}`);
+  }
+  if (o.weightDecayKind !== undefined && !['decoupled', 'l2'].includes(o.weightDecayKind)) {
+    throw new TypeError(`Sgd: weightDecayKind must be 'decoupled' or 'l2', got ${JSON.stringify(o.weightDecayKind)}`);
   }
 }

@@ -1,37 +1,20 @@
 /**
- * The GPU backend in a real browser: builds the page's bundle, serves browser/ on 127.0.0.1,
+ * The GPU backend in a real browser: builds the pages, serves browser/ on 127.0.0.1 (as npm run demo),
  * loads it in headless Debian Chromium (WebGL2 on SwiftShader, Chromium's software GPU) and
  * reads the page's result: one forward and one backward pass on the CPU and GPU backends.
  * Skipped, with the reason, where Chromium is missing; in CI it must run.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join, normalize } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../browser/build.js';
-import type { PageResult } from '../../browser/main.js';
+import type { PageResult } from '../../browser/check.js';
+import { serveBrowser, urlOf } from '../../browser/serve.js';
 import { inCI } from './gpu-mode.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (Debian package chromium)`;
-const ROOT = normalize(join(__dirname, '../../browser'));
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
-
-/** Serves files under browser/ only, on loopback. */
-function serve(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = normalize(join(ROOT, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html')));
-    if (!path.startsWith(ROOT) || !existsSync(path)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.slice(path.lastIndexOf('.'))] ?? 'application/octet-stream' });
-    res.end(readFileSync(path));
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
 
 describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` (unavailable here, so skipped outside CI: ${missing})` : ''}`, () => {
   let server: Server;
@@ -39,7 +22,7 @@ describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` 
 
   beforeAll(async () => {
     await buildBrowser();
-    server = await serve();
+    server = await serveBrowser(0);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -62,8 +45,7 @@ describe.skipIf(missing !== null && !inCI)(`browser page on WebGL2${missing ? ` 
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    const { port } = server.address() as AddressInfo;
-    await page.goto(`http://127.0.0.1:${port}/index.html?mode=webgl2`);
+    await page.goto(`${urlOf(server)}check.html?mode=webgl2`);
     await page.waitForFunction(() => window.ndcnnResult !== undefined, undefined, { timeout: 60_000 });
     const r = (await page.evaluate(() => window.ndcnnResult)) as PageResult;
     expect(errors).toEqual([]);
