@@ -20,8 +20,10 @@ const cache = mkdtempSync(join(tmpdir(), 'ndcnn-fetch-data-'));
 beforeAll(async () => {
   server = createServer((req, res) => {
     const body = routes.get(req.url ?? '');
-    if (body) res.writeHead(200, { 'content-length': body.length }).end(body);
-    else res.writeHead(404).end('not found');
+    // One connection per download, as in fetch.test.ts: a pooled keep-alive socket that the
+    // server closed while a test blocked the event loop failed the next download (ECONNRESET).
+    if (body) res.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body);
+    else res.writeHead(404, { connection: 'close' }).end('not found');
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
