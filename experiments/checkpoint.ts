@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import type { NetworkState } from '../src/layers/index.js';
 import type { FloatArray } from '../src/nd/dtype.js';
 import type { MiniBatchState } from '../src/optim/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { readConfig, type RunConfig } from './config.js';
 import { RunFileError } from './errors.js';
 

@@ -1,53 +1,64 @@
 /**
- * The `ndcnn` command line (yargs): train, eval, fetch, info. Every failure ends as ONE line on
- * stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). Flags have no
- * yargs defaults on purpose: the experiment supplies them, and a resumed run must be able to
- * tell a flag the user gave from one they did not. Every flag that takes a value demands one
- * (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
+ * The `ndcnn` command line (yargs): train, eval, export, hessian, fetch, info, sweep, worker. Every failure ends as
+ * ONE line on stderr and a non-zero exit (errors.ts); unknown flags are errors (.strict()). The
+ * train flags live in flags.ts (shared with `ndcnn sweep`). Every flag that takes a value demands
+ * one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { GPU_MODES } from '../src/nd/backends/gpu/index.js';
-import { LAMBDA_MAX, LAMBDA_MIN } from '../src/optim/index.js';
 import { evalRun, fetchCommand, info } from './commands.js';
+import { checkInteger } from './config.js';
 import { reportError, UsageError } from './errors.js';
+import { exportRun } from './export.js';
+import { hessian, type HessianFlags } from './hessian.js';
+import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
+import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
+import { runWorker } from './sweep/worker.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
 
 const EXIT_INTERRUPTED = 130;
 
-/** The GPU backend's choices (before: only $NDCNN_GPU_MODE), for train and eval. */
-const gpuOptions = {
-  'gpu-mode': { type: 'string', requiresArg: true, describe: `gpu.js mode to demand (${GPU_MODES.join(' | ')}; default $NDCNN_GPU_MODE, else the best available)` },
-  'allow-fallback': { type: 'boolean', describe: 'if the demanded gpu.js mode cannot run, run the best available one (with a warning)' },
-} as const;
-
 function trainOptions(y: Argv) {
+  let out = y.positional('experiment', { type: 'string', describe: `${Object.keys(experiments).join(' | ')} (default ${DEFAULT_EXPERIMENT})` });
+  for (const [name, spec] of Object.entries(TRAIN_FLAGS)) out = out.option(name, spec);
+  return out;
+}
+
+function sweepOptions(y: Argv) {
   return y
-    .positional('experiment', { type: 'string', describe: `${Object.keys(experiments).join(' | ')} (default ${DEFAULT_EXPERIMENT})` })
-    .option('dataset', { type: 'string', requiresArg: true, describe: 'data set (image2d: mnist | fashion-mnist)' })
-    .option('split', { type: 'string', requiresArg: true, describe: 'train/test split (audio1d: random | speakers | official)' })
-    .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend, by registered name (default cpu)' })
-    .options(gpuOptions)
-    .option('optimizer', { type: 'string', requiresArg: true, describe: 'sgd | hf (default sgd)' })
-    .option('epochs', { type: 'number', requiresArg: true, describe: 'passes over the training set' })
-    .option('batch-size', { type: 'number', requiresArg: true, describe: 'examples per optimizer step' })
-    .option('lr', { type: 'number', requiresArg: true, describe: 'SGD peak learning rate (cosine schedule to 0)' })
-    .option('damping', { type: 'number', requiresArg: true, describe: `HF initial damping λ₀ in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (default 1)` })
-    .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the initial weights and the shuffling (default 1)' })
-    .option('split-seed', { type: 'number', requiresArg: true, describe: 'seed of the train/test split (default 1)' })
-    .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder (default $NDCNN_DATA, else ../shared/data, then the fetch cache)' })
-    .option('out', { type: 'string', requiresArg: true, describe: 'run directory (default runs/<experiment>-<time>)' })
-    .option('overwrite', { type: 'boolean', describe: 'replace the run files of a run already in --out' })
-    .option('resume', { type: 'string', requiresArg: true, describe: 'continue the run in this directory (or from this checkpoint)' })
-    .option('patch-size', { type: 'number', requiresArg: true, describe: 'mri3d: edge of the cubic patches in voxels (default 16)' })
-    .option('shift', { type: 'number', requiresArg: true, describe: 'augmentation: largest random translation per spatial axis (0 = off)' })
-    .option('max-train', { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many training examples' })
-    .option('max-test', { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many held-out examples' })
-    .option('checkpoint-every', { type: 'number', requiresArg: true, describe: 'also checkpoint every N steps (default: after each epoch only)' })
-    .option('stop-after', { type: 'number', requiresArg: true, describe: 'stop (resumably) after this many epochs of this invocation' })
-    .option('quiet', { type: 'boolean', describe: 'no progress bar; one line per epoch' });
+    .positional('spec', { type: 'string', demandOption: true, describe: 'sweep spec (.json, .yaml) or a sweep directory to resume' })
+    .option('out', { type: 'string', requiresArg: true, describe: 'sweep directory (default sweeps/<name>-<time>)' })
+    .option('workers', { type: 'number', requiresArg: true, describe: 'local pool: training processes at once (default: the cores)' })
+    .option('queue', { type: 'string', requiresArg: true, describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
+    .option('attempts', { type: 'number', requiresArg: true, describe: 'with --queue: tries per point before it fails (default 3)' })
+    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' });
+}
+
+function workerOptions(y: Argv) {
+  return y
+    .option('queue', { type: 'string', demandOption: true, requiresArg: true, describe: 'redis://HOST:PORT of the sweep queue' })
+    .option('store', { type: 'string', requiresArg: true, describe: 'keep run directories here; shared storage lets a retried point resume' })
+    .option('concurrency', { type: 'number', requiresArg: true, describe: 'points trained at once (default 1)' })
+    .option('stall-seconds', { type: 'number', requiresArg: true, describe: 'how soon a dead worker\'s point is taken over (default 30)' });
+}
+
+/** Runs `work` with an AbortSignal that the first Ctrl-C aborts (a second one exits at once). */
+async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 }
 
 /** yargs' "Not enough arguments following: epochs" as "--epochs needs a value". */
@@ -89,9 +100,43 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           y
             .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
             .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend (default: the run\'s)' })
-            .options(gpuOptions)
+            .options(GPU_FLAGS)
             .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder' }),
         (a) => evalRun({ path: a.run as string, backend: a.backend, dataDir: a.dataDir, gpuMode: a.gpuMode, allowFallback: a.allowFallback }, io),
+      )
+      .command(
+        'export <run>',
+        'write a run directory\'s (or a checkpoint file\'s) network as safetensors, ONNX or .npz',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('format', { type: 'string', demandOption: true, requiresArg: true, describe: 'safetensors | onnx | npz' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output file (default RUN/model.<format extension>)' })
+            .option('softmax', { type: 'boolean', describe: 'onnx: end the graph with Softmax (probabilities, not logits)' }),
+        (a) => exportRun({ run: a.run as string, format: a.format as string, out: a.out, softmax: a.softmax }, io),
+      )
+      .command(
+        'hessian <run>',
+        'curvature of a run\'s training loss at its checkpoint: top eigenvalues, trace, spectral density, per layer',
+        (y) =>
+          y
+            .positional('run', { type: 'string', demandOption: true, describe: 'run directory or checkpoint file' })
+            .option('top', { type: 'number', requiresArg: true, describe: 'how many of the largest eigenvalues (default 1)' })
+            .option('trace', { type: 'boolean', describe: 'estimate the trace (Hutchinson, Rademacher probes)' })
+            .option('trace-se', { type: 'number', requiresArg: true, describe: 'stop the trace at this relative standard error (default 0.05)' })
+            .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
+            .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
+            .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton (default hessian)' })
+            .option('batch-size', { type: 'number', requiresArg: true, describe: 'samples per product batch (default: all in one)' })
+            .option('tol', { type: 'number', requiresArg: true, describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
+            .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the sample subset and the probes (default 1)' })
+            .option('out', { type: 'string', requiresArg: true, describe: 'output directory (default RUN/hessian)' })
+            .option('backend', { type: 'string', requiresArg: true, describe: 'compute backend (default: the run\'s)' })
+            .options(GPU_FLAGS)
+            .option('data-dir', { type: 'string', requiresArg: true, describe: 'directory holding the data set folder' })
+            .option('quiet', { type: 'boolean', describe: 'no progress bar' }),
+        (a) => hessian({ ...(a as unknown as HessianFlags), run: a.run as string }, io),
       )
       .command(
         'fetch <dataset>',
@@ -103,7 +148,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         (a) => fetchCommand(a.dataset as string, a.dir, io),
       )
       .command('info', 'versions, backends, the CPU GEMM and the gpu.js modes available', (y) => y, () => info(io))
-      .demandCommand(1, 'name a command: train, eval, fetch or info')
+      .command('sweep', 'run a sweep spec\'s points (local pool or queue), or report on a sweep directory', (y) =>
+        y
+          .command('report <dir>', 'table (mean ± std over seeds) and SVG plots of a sweep directory', (r) =>
+            r.positional('dir', { type: 'string', demandOption: true, describe: 'sweep directory' }),
+            (a) => reportCommand(a.dir as string, io),
+          )
+          .command('$0 <spec>', 'run every point of SPEC (JSON or YAML), or resume a sweep directory', (r) => sweepOptions(r), async (a) => {
+            status = await withInterrupt((signal) => sweepCommand(a as unknown as SweepFlags, io, signal));
+          }),
+      )
+      .command('worker', 'take sweep points from a BullMQ queue and train them', (y) => workerOptions(y), async (a) => {
+        checkInteger('concurrency', a.concurrency, 1);
+        checkInteger('stall-seconds', a.stallSeconds, 1);
+        await withInterrupt((signal) =>
+          runWorker({ url: a.queue as string, store: a.store, concurrency: a.concurrency ?? 1, stallSeconds: a.stallSeconds ?? 30 }, io, signal),
+        );
+      })
+      .demandCommand(1, 'name a command: train, eval, export, hessian, fetch, info, sweep or worker')
       .strict()
       .help()
       .version(false)

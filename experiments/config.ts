@@ -32,13 +32,15 @@ export interface RunConfig {
   maxTest: number | null;
   /** Save a checkpoint every this many steps as well as after every epoch; 0 = epochs only. */
   checkpointEvery: number;
+  /** Log the sharpness (top Hessian eigenvalue) every this many steps; 0 or absent = off. */
+  trackSharpness?: number;
   inShape: number[];
   network: LayerSpec[];
   loss: LossName;
 }
 
 /** Keys a RunConfig read from disk must have, with the type each must be (checked on load). */
-const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nullable-string' | 'nullable-number'> = {
+const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nullable-string' | 'nullable-number' | 'optional-number'> = {
   experiment: 'string',
   dataset: 'string',
   split: 'string',
@@ -55,6 +57,7 @@ const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nul
   maxTrain: 'nullable-number',
   maxTest: 'nullable-number',
   checkpointEvery: 'number',
+  trackSharpness: 'optional-number',
   inShape: 'object',
   network: 'object',
   loss: 'string',
@@ -69,9 +72,10 @@ export function readConfig(value: unknown, file: string, fail: (file: string, pr
     const ok =
       type === 'nullable-string' ? x === null || typeof x === 'string'
       : type === 'nullable-number' ? x === null || typeof x === 'number'
+      : type === 'optional-number' ? x === undefined || typeof x === 'number'
       : type === 'object' ? typeof x === 'object' && x !== null
       : typeof x === type;
-    if (!ok) throw fail(file, `config field '${key}' should be ${type.replace('nullable-', 'null or ')}, got ${JSON.stringify(x)}`);
+    if (!ok) throw fail(file, `config field '${key}' should be ${type.replace('nullable-', 'null or ').replace('optional-', 'absent or ')}, got ${JSON.stringify(x)}`);
   }
   return v as unknown as RunConfig;
 }
@@ -81,6 +85,15 @@ export function checkInteger(flag: string, value: number | undefined, min: numbe
   if (value === undefined) return undefined;
   if (!(Number.isInteger(value) && value >= min)) {
     throw new UsageError(`--${flag} must be an integer ≥ ${min}, got ${Number.isNaN(value) ? 'a non-number' : value}`);
+  }
+  return value;
+}
+
+/** A flag that must be a finite number ≥ 0. */
+export function checkNonNegative(flag: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(Number.isFinite(value) && value >= 0)) {
+    throw new UsageError(`--${flag} must be a finite number ≥ 0, got ${Number.isNaN(value) ? 'a non-number' : value}`);
   }
   return value;
 }

@@ -28,7 +28,7 @@ export interface Panel {
 const WIDTH = 720;
 const PANEL_HEIGHT = 260;
 const MARGIN = { left: 64, right: 170, top: 28, bottom: 36 };
-const COLOURS = ['#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+export const COLOURS = ['#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
 export function renderPlot(lines: readonly MetricsLine[], title: string): string {
   const steps = lines.filter((l): l is StepMetrics => l.kind === 'step');
@@ -123,14 +123,14 @@ function renderPanel(panel: Panel, top: number): string {
 }
 
 /** A range with 4% headroom, never empty (a single value gets ±0.5). */
-function padRange(lo: number, hi: number): [number, number] {
+export function padRange(lo: number, hi: number): [number, number] {
   if (hi - lo < 1e-12) return [lo - 0.5, hi + 0.5];
   const pad = 0.04 * (hi - lo);
   return [lo - pad, hi + pad];
 }
 
 /** Ticks at 1, 2 or 5 × 10^k spacing, about five of them, inside [lo, hi]. */
-function ticks(lo: number, hi: number): number[] {
+export function ticks(lo: number, hi: number): number[] {
   const raw = (hi - lo) / 5;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
@@ -139,10 +139,10 @@ function ticks(lo: number, hi: number): number[] {
   return out;
 }
 
-function label(v: number): string {
+export function label(v: number): string {
   return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(0) : String(Number(v.toPrecision(4)));
 }
 
-function escapeXml(s: string): string {
+export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

@@ -25,6 +25,9 @@ export class Progress {
   private startDone = 0;
   private lastDraw = 0;
   private drawn = false;
+  /** Set by startTask: the bar shows this value's latest number instead of a mean loss. */
+  private valueName: string | null = null;
+  private latest = NaN;
 
   constructor(private readonly opts: ProgressOptions) {
     this.write = opts.write ?? ((s) => process.stderr.write(s));
@@ -41,10 +44,18 @@ export class Progress {
     this.lossCount = done;
     this.started = this.now();
     this.lastDraw = 0;
+    this.valueName = null;
+  }
+
+  /** A computation of `total` units (Lanczos steps, probes); tick(v) shows the latest v as `name`. */
+  startTask(label: string, total: number, name: string): void {
+    this.startEpoch(label, total, 0, 0);
+    this.valueName = name;
   }
 
   tick(loss: number): void {
     this.done++;
+    this.latest = loss;
     this.lossSum += loss;
     this.lossCount++;
     if (!this.opts.bar) return;
@@ -73,9 +84,10 @@ export class Progress {
     const rate = seconds > 0 ? (this.done - this.startDone) / seconds : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : NaN;
     const loss = this.lossCount > 0 ? this.lossSum / this.lossCount : NaN;
+    const shown = this.valueName ? `${this.valueName} ${this.latest.toPrecision(5)}` : `loss ${loss.toFixed(4)}`;
     return (
       `${this.label} [${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${this.done}/${this.total} ` +
-      `${rate.toFixed(1)} it/s ETA ${clock(eta)} loss ${loss.toFixed(4)}`
+      `${rate.toFixed(1)} it/s ETA ${clock(eta)} ${shown}`
     );
   }
 }

@@ -11,7 +11,7 @@ import { removeStale, samples } from '../datasets/index.js';
 import type { Network } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { ShiftAugmenter } from './augment.js';
 import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
 import type { RunConfig } from './config.js';
@@ -23,6 +23,7 @@ import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
 import { CHECKPOINT_FILE, CONFIG_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
 import { buildNetwork, loadData, openBackend } from './session.js';
+import { sharpnessTracker } from './sharpness.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -56,7 +57,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
   const backend = openBackend(known.backend, f);
   const data = loadData(known);
-  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
   const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
@@ -102,6 +103,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     history.push(line);
   };
 
+  const sharpness = config.trackSharpness ? sharpnessTracker(net, data.train, config.seed) : null;
   let stopped = false;
   let epochsThisRun = 0;
   let last: EpochMetrics | undefined = [...history].reverse().find((l): l is EpochMetrics => l.kind === 'epoch');
@@ -117,7 +119,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
       signal: stop.signal,
       augment: augmenter ? (batch) => augmenter.apply(batch) : undefined,
       onStep: ({ step, epoch, report }) => {
-        append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss });
+        const tracked = sharpness && step % (config.trackSharpness as number) === 0 ? { sharpness: sharpness() } : {};
+        append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss, ...tracked });
         bar.tick(report.loss);
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
       },

@@ -1,4 +1,5 @@
 export { Activation } from './activation.js';
+export { AvgPool, avgPool, globalAvgPool, type AvgPoolSpec, type GlobalAvgPoolSpec } from './avgpool.js';
 export { BatchNorm, batchNorm, type BatchNormSpec } from './batchnorm.js';
 export { Conv, conv, type ConvSpec } from './conv.js';
 export { Dense, dense, type DenseSpec } from './dense.js';
@@ -10,5 +11,6 @@ export { parameterBlocks } from './blocks.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';
 export { Network, type NetworkCurvature, type NetworkOptions, type NetworkState } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
+export { Residual, residual, type ResidualSpec } from './residual.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';
 export type { StateDict, TensorData } from './state.js';

@@ -34,7 +34,10 @@ export interface NetworkOptions {
   checkInputs?: boolean;
 }
 
-/** Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. */
+/**
+ * Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. A NaN in
+ * v is not refused: it gives NaN products, which conjugate gradient detects and reports.
+ */
 export interface NetworkCurvature extends Curvature {
   gv(v: Numbers, out: Output): void;
   hv(v: Numbers, out: Output): void;
@@ -117,6 +120,7 @@ export class Network implements Model {
 
   /** Fresh weights from the seeded generator. */
   init(seed: number): void {
+    if (!Number.isInteger(seed)) throw new TypeError(`network.init: seed must be an integer, got ${String(seed)}`);
     const rng = new Rng(seed);
     this.layers.forEach((layer, i) => layer.init(this.hostSlices(this.params, i), rng));
   }

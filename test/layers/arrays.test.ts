@@ -118,6 +118,7 @@ describe('refusals name the entry point and argument', () => {
     const p = new Float64Array(P);
     p[5] = NaN;
     expect(() => net32.setParams(p)).toThrow('setParams: params[5] is NaN; only finite numbers are allowed');
+    expect(() => net32.init(0.5)).toThrow('network.init: seed must be an integer, got 0.5');
     const mse = new Network(cpuBackend('float64'), [4], [dense({ units: 2 })], { loss: 'mse' });
     expect(() => mse.loss({ x: new Float64Array(4), y: [1, NaN], n: 1 })).toThrow('network targets: batch.y[1] is NaN; only finite numbers are allowed');
   });

@@ -1,6 +1,7 @@
 /** net.summary() and String(net): every layer, its output shape and parameters, and the totals. */
 import { describe, expect, it } from 'vitest';
 import { conv, cpuBackend, dense, flatten, maxPool, Network, activation } from '../../src/index.js';
+import { describeSpec } from '../../src/layers/summary.js';
 
 const net = new Network(cpuBackend('float64'), [2, 12, 10], [
   conv({ channels: 4, kernel: [3, 5], padding: 1, activation: 'relu' }),
@@ -48,5 +49,12 @@ describe('Network.toString', () => {
   it('is one readable line, not [object Object]', () => {
     expect(String(net)).toBe('Network([2, 12, 10] → conv → maxPool → flatten → dense → tanh → dense → [3]; 721 float64 parameters on cpu)');
     expect(`${net}`).toBe(net.toString());
+  });
+});
+
+describe('describeSpec', () => {
+  it('writes nested layer specs (a block body) as layers, other objects as JSON', () => {
+    const block = { kind: 'block', body: [conv({ channels: 2, kernel: 3 }), activation('relu')], extra: { a: 1 } };
+    expect(describeSpec(block as never)).toBe('block(body [conv(channels 2, kernel 3), activation(fn relu)], extra {"a":1})');
   });
 });

@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { RunFileError } from './errors.js';
+import { FormatError } from './errors.js';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
@@ -27,7 +27,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     rmSync(temp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     // rename(2) names the temporary; say what is wrong with the file the caller asked for.
-    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new RunFileError(path, 'is a directory, so it cannot be written as a file');
+    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new FormatError(path, 'is a directory, so it cannot be written as a file');
     throw e;
   }
   syncDirectory(dirname(path));

@@ -1,0 +1,57 @@
+/**
+ * The `train` command's flags, declared once: the CLI builds its yargs options from this table,
+ * and `ndcnn sweep` checks a spec's flags against it, so a sweep accepts exactly what `train`
+ * accepts. Flags have no yargs defaults on purpose: the experiment supplies them, and a resumed
+ * run must be able to tell a flag the user gave from one they did not. Every flag that takes a
+ * value demands one (requiresArg): yargs would otherwise read a trailing `--epochs` as "not given".
+ */
+import { GPU_MODES } from '../src/nd/backends/gpu/index.js';
+import { LAMBDA_MAX, LAMBDA_MIN } from '../src/optim/index.js';
+
+export interface FlagSpec {
+  type: 'string' | 'number' | 'boolean';
+  describe: string;
+  requiresArg?: true;
+}
+
+/** The GPU backend's choices, for train and eval. */
+export const GPU_FLAGS = {
+  'gpu-mode': { type: 'string', requiresArg: true, describe: `gpu.js mode to demand (${GPU_MODES.join(' | ')}; default $NDCNN_GPU_MODE, else the best available)` },
+  'allow-fallback': { type: 'boolean', describe: 'if the demanded gpu.js mode cannot run, run the best available one (with a warning)' },
+} as const satisfies Record<string, FlagSpec>;
+
+export const TRAIN_FLAGS = {
+  dataset: { type: 'string', requiresArg: true, describe: 'data set (image2d: mnist | fashion-mnist)' },
+  split: { type: 'string', requiresArg: true, describe: 'train/test split (audio1d: random | speakers | official)' },
+  backend: { type: 'string', requiresArg: true, describe: 'compute backend, by registered name (default cpu)' },
+  ...GPU_FLAGS,
+  optimizer: { type: 'string', requiresArg: true, describe: 'sgd | adam | adamw | hf (default sgd)' },
+  epochs: { type: 'number', requiresArg: true, describe: 'passes over the training set' },
+  'batch-size': { type: 'number', requiresArg: true, describe: 'examples per optimizer step' },
+  lr: { type: 'number', requiresArg: true, describe: 'peak learning rate of sgd/adam/adamw (cosine schedule to 0)' },
+  'weight-decay': { type: 'number', requiresArg: true, describe: 'sgd/adamw: decoupled weight decay; adam: L2 (default: the experiment\'s)' },
+  warmup: { type: 'number', requiresArg: true, describe: 'sgd/adam/adamw: linear learning-rate warm-up over this many steps, then cosine (default 0)' },
+  clip: { type: 'number', requiresArg: true, describe: 'sgd/adam/adamw: clip the gradient to this global L2 norm (default: no clipping)' },
+  damping: { type: 'number', requiresArg: true, describe: `HF initial damping λ₀ in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (default 1)` },
+  seed: { type: 'number', requiresArg: true, describe: 'seed of the initial weights and the shuffling (default 1)' },
+  'split-seed': { type: 'number', requiresArg: true, describe: 'seed of the train/test split (default 1)' },
+  'data-dir': { type: 'string', requiresArg: true, describe: 'directory holding the data set folder (default $NDCNN_DATA, else ../shared/data, then the fetch cache)' },
+  out: { type: 'string', requiresArg: true, describe: 'run directory (default runs/<experiment>-<time>)' },
+  overwrite: { type: 'boolean', describe: 'replace the run files of a run already in --out' },
+  resume: { type: 'string', requiresArg: true, describe: 'continue the run in this directory (or from this checkpoint)' },
+  'patch-size': { type: 'number', requiresArg: true, describe: 'mri3d: edge of the cubic patches in voxels (default 16)' },
+  shift: { type: 'number', requiresArg: true, describe: 'augmentation: largest random translation per spatial axis (0 = off)' },
+  'max-train': { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many training examples' },
+  'max-test': { type: 'number', requiresArg: true, describe: 'use a seeded subset of this many held-out examples' },
+  'checkpoint-every': { type: 'number', requiresArg: true, describe: 'also checkpoint every N steps (default: after each epoch only)' },
+  'track-sharpness': { type: 'number', requiresArg: true, describe: 'log the top Hessian eigenvalue (Lanczos, 256 fixed training samples) every N steps' },
+  'stop-after': { type: 'number', requiresArg: true, describe: 'stop (resumably) after this many epochs of this invocation' },
+  quiet: { type: 'boolean', describe: 'no progress bar; one line per epoch' },
+} as const satisfies Record<string, FlagSpec>;
+
+export type TrainFlagName = keyof typeof TRAIN_FLAGS;
+
+/** kebab-case flag name → the camelCase key yargs gives it (batch-size → batchSize). */
+export function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

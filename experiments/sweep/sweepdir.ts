@@ -1,0 +1,58 @@
+/**
+ * A sweep directory: sweep.json (the spec and its points), runs/<id>/ (one ordinary run
+ * directory per point, named by the point's identity), logs/<id>.log (the point's training
+ * output). Resubmitting a spec into the same directory, or naming the directory itself as the
+ * spec, reuses every finished point and resumes every checkpointed one.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../src/io/atomic.js';
+import { RunFileError, UsageError } from '../errors.js';
+import { checkSpec, expand, loadSpec, type SweepPoint, type SweepSpec } from './spec.js';
+
+export const SWEEP_FILE = 'sweep.json';
+
+export interface Sweep {
+  dir: string;
+  spec: SweepSpec;
+  points: SweepPoint[];
+}
+
+export const runDir = (sweep: { dir: string }, id: string) => join(sweep.dir, 'runs', id);
+export const logFile = (sweep: { dir: string }, id: string) => join(sweep.dir, 'logs', `${id}.log`);
+
+/** The sweep a SPEC argument names: a spec file (new or resubmitted with --out) or a sweep directory. */
+export function openSweep(specOrDir: string, out: string | undefined): Sweep {
+  if (!existsSync(specOrDir)) throw new UsageError(`${specOrDir}: no such spec file or sweep directory`);
+  if (statSync(specOrDir).isDirectory()) {
+    if (out !== undefined && resolve(out) !== resolve(specOrDir)) throw new UsageError(`--out ${out}: a resumed sweep continues in its own directory ${specOrDir}`);
+    return readSweep(specOrDir);
+  }
+  const spec = loadSpec(specOrDir);
+  const points = expand(spec, specOrDir);
+  const dir = out !== undefined ? resolve(out) : newDir(spec.name);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, SWEEP_FILE), `${JSON.stringify({ spec, points }, null, 2)}\n`);
+  return { dir, spec, points };
+}
+
+/** Reads sweep.json back, re-expanding the spec so a hand-edited file cannot disagree with it. */
+export function readSweep(dir: string): Sweep {
+  const file = join(dir, SWEEP_FILE);
+  if (!existsSync(file)) throw new UsageError(`${dir}: no ${SWEEP_FILE} here (not a sweep directory)`);
+  let saved: { spec?: unknown };
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: unknown };
+  } catch {
+    throw new RunFileError(file, 'is not JSON');
+  }
+  const spec = checkSpec(saved.spec, file, 'sweep');
+  return { dir: resolve(dir), spec, points: expand(spec, file) };
+}
+
+function newDir(name: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  let dir = resolve('sweeps', `${name}-${stamp}`);
+  for (let k = 2; existsSync(dir); k++) dir = resolve('sweeps', `${name}-${stamp}-${k}`);
+  return dir;
+}

@@ -1,0 +1,190 @@
+/**
+ * ONNX import of chain-shaped CNNs (what torch.onnx.export writes for an nn.Sequential of the
+ * supported modules): Conv, MaxPool, Flatten, Gemm, Relu/Sigmoid/Tanh/Identity and a final
+ * Softmax. Each node must read the previous node's output; an activation right after a Conv or
+ * Gemm is fused into it (same PyTorch names either way). The first node ndcnn cannot represent
+ * is named in the error, with its operator and the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { activation, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../layers/index.js';
+import type { ActivationKind, Backend } from '../../nd/backend.js';
+import { cpuBackend } from '../../nd/backends/cpu/index.js';
+import type { DType } from '../../nd/dtype.js';
+import { fmt, sameShape } from '../../nd/shape.js';
+import { FormatError } from '../errors.js';
+import { ONNX_ACTIVATIONS } from './export.js';
+import { AttrType, decodeModel, tensorValues, type OnnxNode, type OnnxTensor } from './proto.js';
+
+export interface OnnxImportOptions {
+  /** Backend of the network (default: the CPU backend in `dtype`). */
+  backend?: Backend;
+  /** Default float32, the file's precision; float64 for derivation-grade curvature studies. */
+  dtype?: DType;
+}
+
+export interface OnnxImport {
+  network: Network;
+  /** The graph ended in Softmax: the network computes the logits before it (its loss applies softmax). */
+  softmax: boolean;
+}
+
+const ACTIVATION_OF = Object.fromEntries(Object.entries(ONNX_ACTIVATIONS).map(([k, v]) => [v, k as ActivationKind]));
+
+interface State {
+  specs: LayerSpec[];
+  params: { shape: number[]; values: Float64Array }[];
+  /** The previous node was a Conv or Gemm whose activation is still identity (fusable). */
+  fusable: boolean;
+  /** Names the file in errors. */
+  source: string;
+}
+
+type Importer = (node: OnnxNode, s: State, attr: Attributes, init: (i: number) => OnnxTensor | undefined) => void;
+
+class Attributes {
+  constructor(
+    private readonly node: OnnxNode,
+    private readonly fail: (problem: string) => Error,
+  ) {}
+
+  int(name: string, fallback: number): number {
+    return this.node.attribute?.find((a) => a.name === name)?.i ?? fallback;
+  }
+  ints(name: string): number[] | undefined {
+    return this.node.attribute?.find((a) => a.name === name)?.ints;
+  }
+  /** Throws unless the attribute is absent or `ok`. */
+  require(name: string, ok: (v: unknown) => boolean, what: string): void {
+    const a = this.node.attribute?.find((x) => x.name === name);
+    if (!a) return;
+    const v = a.type === AttrType.INTS ? a.ints : a.type === AttrType.INT ? a.i : a.type === AttrType.FLOAT ? a.f : a.s && new TextDecoder().decode(a.s);
+    if (!ok(v)) throw this.fail(`${name}=${JSON.stringify(v)} is not supported (${what})`);
+  }
+}
+
+const importers: Record<string, Importer> = {
+  Conv: (node, s, a, init) => {
+    const w = init(1);
+    if (!w) throw new Error('its weight is not an initializer');
+    const b = init(2);
+    a.require('group', (v) => v === 1, 'grouped convolution');
+    a.require('auto_pad', (v) => v === 'NOTSET' || v === 'VALID', 'only explicit pads');
+    const rank = w.dims.length - 2;
+    const pads = a.ints('pads') ?? new Array<number>(2 * rank).fill(0);
+    const begin = pads.slice(0, rank);
+    if (!sameShape(begin, pads.slice(rank))) throw new Error(`pads ${fmt(pads)} are asymmetric; ndcnn pads both ends of an axis alike`);
+    const kernel = a.ints('kernel_shape') ?? w.dims.slice(2);
+    s.specs.push(conv({ channels: w.dims[0], kernel, stride: a.ints('strides') ?? 1, padding: begin, dilation: a.ints('dilations') ?? 1, bias: !!b }));
+    pushParams(s, [w, b]);
+    s.fusable = true;
+  },
+  Gemm: (node, s, a, init) => {
+    const w = init(1);
+    if (!w) throw new Error('its B input is not an initializer');
+    const c = init(2);
+    a.require('transA', (v) => v === 0, 'transposed input');
+    a.require('alpha', (v) => v === 1, 'scaled product');
+    a.require('beta', (v) => v === 1, 'scaled bias');
+    let values = tensorValues(w, s.source);
+    let dims = w.dims;
+    if (a.int('transB', 0) === 0) {
+      // B is [in, out]; ndcnn (and PyTorch) keep W as [out, in].
+      const [n, m] = dims;
+      const t = new Float64Array(n * m);
+      for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) t[j * n + i] = values[i * m + j];
+      values = t;
+      dims = [m, n];
+    }
+    if (c && c.dims.reduce((x, y) => x * y, 1) !== dims[0]) throw new Error(`its bias C of dims ${fmt(c.dims)} is not one value per output (${dims[0]})`);
+    s.specs.push(dense({ units: dims[0], bias: !!c }));
+    s.params.push({ shape: dims, values });
+    if (c) s.params.push({ shape: [dims[0]], values: tensorValues(c, s.source) });
+    s.fusable = true;
+  },
+  MaxPool: (node, s, a) => {
+    a.require('auto_pad', (v) => v === 'NOTSET' || v === 'VALID', 'only explicit pads');
+    a.require('ceil_mode', (v) => v === 0, 'ndcnn pools in floor mode');
+    a.require('pads', (v) => (v as number[]).every((p) => p === 0), 'padded pooling');
+    a.require('dilations', (v) => (v as number[]).every((p) => p === 1), 'dilated pooling');
+    if (node.output.length > 1 && node.output[1]) throw new Error('its Indices output is used');
+    const window = a.ints('kernel_shape');
+    if (!window) throw new Error('it has no kernel_shape');
+    // ONNX's strides default to 1, ndcnn's to the window: always pass them explicitly.
+    s.specs.push(maxPool({ window, stride: a.ints('strides') ?? 1 }));
+    s.fusable = false;
+  },
+  Flatten: (node, s, a) => {
+    a.require('axis', (v) => v === 1, 'ndcnn flattens all but the batch axis');
+    s.specs.push(flatten());
+    s.fusable = false;
+  },
+};
+for (const [op, fn] of Object.entries(ACTIVATION_OF)) {
+  importers[op] = (node, s) => {
+    const last = s.specs[s.specs.length - 1];
+    // An Identity stays a layer of its own: fused it would vanish and shift the module slots.
+    if (s.fusable && fn !== 'identity' && (last.kind === 'conv' || last.kind === 'dense')) last.activation = fn;
+    else s.specs.push(activation(fn));
+    s.fusable = false;
+  };
+}
+
+function pushParams(s: State, tensors: (OnnxTensor | undefined)[]): void {
+  for (const t of tensors) if (t) s.params.push({ shape: t.dims, values: tensorValues(t, s.source) });
+}
+
+/** Builds the network an ONNX model (bytes or a path) describes, with its parameters. */
+export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions = {}): OnnxImport {
+  const source = typeof file === 'string' ? file : 'onnx bytes';
+  const fail = (problem: string) => new FormatError(source, problem);
+  const model = decodeModel(typeof file === 'string' ? readFileSync(file) : file, source);
+  const g = model.graph;
+  const opset = model.opset_import?.find((x) => !x.domain || x.domain === 'ai.onnx');
+  if (!opset) throw fail('the model imports no version of the default ONNX operator set');
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name, t]));
+  const inputs = g.input.filter((v) => !inits.has(v.name));
+  if (inputs.length !== 1) throw fail(`ndcnn imports graphs with one input, this one has ${inputs.length} (${inputs.map((v) => v.name).join(', ')})`);
+  const dims = inputs[0].type?.tensor_type?.shape?.dim ?? [];
+  const inShape = dims.slice(1).map((d) => d.dim_value ?? 0);
+  if (dims.length < 2 || !inShape.every((d) => d > 0)) {
+    throw fail(`input '${inputs[0].name}' should be [batch, ...sizes] with fixed sizes, got [${dims.map((d) => d.dim_value ?? d.dim_param ?? '?').join(', ')}]`);
+  }
+  const s: State = { specs: [], params: [], fusable: false, source };
+  let cur = inputs[0].name;
+  let softmax = false;
+  g.node.forEach((node, i) => {
+    const where = `node '${node.name || `#${i}`}' (${node.op_type})`;
+    const nodeFail = (problem: string) => fail(`${where}: ${problem}`);
+    if (node.domain && node.domain !== 'ai.onnx') throw nodeFail(`operator domain '${node.domain}' is not supported`);
+    if (softmax) throw nodeFail('follows the Softmax; ndcnn imports Softmax only as the last node');
+    if (node.input[0] !== cur) throw nodeFail(`reads '${node.input[0]}', not the previous output '${cur}'; ndcnn imports chains of layers`);
+    if (node.op_type === 'Softmax') {
+      const a = new Attributes(node, nodeFail);
+      a.require('axis', (v) => v === 1 || v === -1, 'softmax over the classes');
+      softmax = true;
+    } else {
+      const importer = Object.prototype.hasOwnProperty.call(importers, node.op_type) ? importers[node.op_type] : undefined;
+      if (!importer) throw nodeFail(`operator ${node.op_type} is not supported; ndcnn imports ${[...Object.keys(importers), 'Softmax'].join(', ')}`);
+      try {
+        importer(node, s, new Attributes(node, nodeFail), (k) => (node.input[k] ? inits.get(node.input[k]) : undefined));
+      } catch (e) {
+        throw e instanceof FormatError ? e : nodeFail((e as Error).message);
+      }
+    }
+    cur = node.output[0];
+  });
+  if (g.output.length !== 1 || g.output[0].name !== cur) throw fail(`the graph's output should be the last node's output '${cur}'`);
+  if (!s.specs.length) throw fail('the graph has no layers');
+  let network: Network;
+  try {
+    network = new Network(o.backend ?? cpuBackend(o.dtype ?? 'float32'), inShape, s.specs);
+  } catch (e) {
+    throw fail(`its layers do not fit together: ${(e as Error).message}`);
+  }
+  const named = network.namedParameters();
+  named.forEach((p, k) => {
+    if (!sameShape(p.shape, s.params[k].shape)) throw fail(`parameter ${p.name} should have shape ${fmt(p.shape)}, the graph gives ${fmt(s.params[k].shape)}`);
+    network.params.set(s.params[k].values, p.offset);
+  });
+  return { network, softmax };
+}
