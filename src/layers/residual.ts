@@ -15,7 +15,7 @@ import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
-import { Buffers, type Layer, type LayerBuffer } from './layer.js';
+import { Buffers, type Layer, type LayerBuffer, type PassMode } from './layer.js';
 import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
 import type { LayerSpec } from './registry.js';
 
@@ -87,11 +87,12 @@ export class Residual implements Layer {
     for (const c of this.children) c.dispose();
   }
 
-  forward(x: Tensor, p: Tensor[]): Tensor {
+  /** The mode reaches every child: batch norm and dropout in the body run as they would outside. */
+  forward(x: Tensor, p: Tensor[], mode?: PassMode): Tensor {
     const parts = this.split(p);
     let h = x;
-    this.body.forEach((layer, i) => (h = layer.forward(h, parts[i])));
-    const skip = this.projection ? this.projection.forward(x, parts[this.body.length]) : x;
+    this.body.forEach((layer, i) => (h = layer.forward(h, parts[i], mode)));
+    const skip = this.projection ? this.projection.forward(x, parts[this.body.length], mode) : x;
     return this.sum('y', h, skip);
   }
 
