@@ -70,7 +70,7 @@ type OptName = 'sgd' | 'adam' | 'hf';
 
 function run(specs: LayerSpec[], name: OptName): { curve: Point[]; accuracy: number; steps: number } {
   const net = new Network(cpuBackend('float32'), [1, 28, 28], specs, { seed: 7 });
-  const batchSize = name === 'sgd' ? 64 : 1000;
+  const batchSize = name === 'hf' ? 1000 : 64;
   const curvatureBatch = 250;
   const opt: Optimizer =
     name === 'sgd' ? createOptimizer('sgd', { lr: 0.05, momentum: 'classic' })
