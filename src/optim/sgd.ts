@@ -155,7 +155,7 @@ export class Sgd implements Optimizer<SgdReport> {
   }
 }
 
-const OPTION_KEYS: readonly (keyof SgdOptions)[] = ['lr', 'mu', 'momentum', 'weightDecay', 'weightDecayKind'];
+const OPTION_KEYS: readonly (keyof SgdOptions)[] = ['lr', 'mu', 'momentum', 'weightDecay', 'weightDecayKind', 'clipNorm'];
 
 /** What TypeScript would catch, for plain JavaScript: a misspelt key or kind would otherwise train with a default. */
 function checkOptions(o: SgdOptions): void {

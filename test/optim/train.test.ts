@@ -159,7 +159,7 @@ describe('train', () => {
 
 describe('Sgd options from plain JavaScript', () => {
   it('refuses misspelt keys and kinds instead of training with a default', () => {
-    expect(() => new Sgd({ learningRate: 0.1 } as never)).toThrow("Sgd: unknown option 'learningRate' (known: lr, mu, momentum, weightDecay, weightDecayKind)");
+    expect(() => new Sgd({ learningRate: 0.1 } as never)).toThrow("Sgd: unknown option 'learningRate' (known: lr, mu, momentum, weightDecay, weightDecayKind, clipNorm)");
     expect(() => new Sgd({ momentum: 'Nesterov' as never })).toThrow(`Sgd: momentum must be 'none', 'classic' or 'nesterov', got "Nesterov"`);
     expect(() => new Sgd({ weightDecay: 0.1, weightDecayKind: 'L2' as never })).toThrow(`Sgd: weightDecayKind must be 'decoupled' or 'l2', got "L2"`);
   });
