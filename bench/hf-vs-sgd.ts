@@ -1,5 +1,5 @@
 /**
- * HF vs SGD side by side: same network, data, seed and wall-clock budget. Prints the training loss
+ * HF vs SGD vs Adam side by side: same network, data, seed and wall-clock budget. Prints the training loss
  * (on a fixed 2,000-digit evaluation subset) against passes over the training data and wall
  * time, and the held-out accuracy at the end; writes bench/results/hf-vs-sgd.json.
  *
@@ -7,12 +7,15 @@
  *
  * A "data pass" counts the samples pushed through gradient computations (mini-batches for SGD;
  * gradient batches plus curvature-batch Gv products, each Gv costing about one gradient, for HF).
+ * For each problem it then prints how many passes each optimizer needed to first reach each
+ * other's final training loss (the loss is the training-mode loss: batch norm on the subset's
+ * own statistics; no problem here has dropout).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadMnist } from '../datasets/mnist.js';
 import { randomSplit } from '../datasets/splits.js';
 import { subset } from '../datasets/dataset.js';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers/index.js';
+import { activation, batchNorm, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, type HfReport, type Optimizer } from '../src/optim/index.js';
@@ -31,6 +34,13 @@ const problems: Record<string, LayerSpec[]> = {
   'LeNet-like (relu)': [
     conv({ channels: 8, kernel: 5, activation: 'relu' }), maxPool({ window: 2 }),
     conv({ channels: 16, kernel: 5, activation: 'relu' }), maxPool({ window: 2 }),
+    flatten(), dense({ units: 10 }),
+  ],
+  // The same with batch norm before each ReLU: an ordinary, well-conditioned modern CNN, and
+  // HF's exact curvature through the batch statistics.
+  'LeNet-like with batch norm': [
+    conv({ channels: 8, kernel: 5 }), batchNorm(), activation('relu'), maxPool({ window: 2 }),
+    conv({ channels: 16, kernel: 5 }), batchNorm(), activation('relu'), maxPool({ window: 2 }),
     flatten(), dense({ units: 10 }),
   ],
   // A narrow convolution, then five narrow sigmoid layers: gradients shrink layer by layer and
@@ -56,13 +66,16 @@ function accuracy(net: Network): number {
   return right / test.labels.length;
 }
 
-function run(specs: LayerSpec[], name: 'sgd' | 'hf'): { curve: Point[]; accuracy: number; steps: number } {
+type OptName = 'sgd' | 'adam' | 'hf';
+
+function run(specs: LayerSpec[], name: OptName): { curve: Point[]; accuracy: number; steps: number } {
   const net = new Network(cpuBackend('float32'), [1, 28, 28], specs, { seed: 7 });
-  const batchSize = name === 'sgd' ? 64 : 1000;
+  const batchSize = name === 'hf' ? 1000 : 64;
   const curvatureBatch = 250;
-  const opt: Optimizer = name === 'sgd'
-    ? createOptimizer('sgd', { lr: 0.05, momentum: 'classic' })
-    : createOptimizer('hf', { curvatureBatch, maxCgIterations: 50 });
+  const opt: Optimizer =
+    name === 'sgd' ? createOptimizer('sgd', { lr: 0.05, momentum: 'classic' })
+      : name === 'adam' ? createOptimizer('adam', { lr: 1e-3 })
+        : createOptimizer('hf', { curvatureBatch, maxCgIterations: 50 });
   const batches = new MiniBatches({ x: train.inputs, y: train.labels, sampleSize: 784 }, batchSize, new Rng(3));
   const curve: Point[] = [{ passes: 0, seconds: 0, loss: net.loss(evalBatch) }];
   let samples = 0;
@@ -86,15 +99,31 @@ function run(specs: LayerSpec[], name: 'sgd' | 'hf'): { curve: Point[]; accuracy
   return { curve, accuracy: accuracy(net), steps };
 }
 
+/** Passes at which the curve first reaches `loss` (linear between points), or null. */
+function passesTo(curve: Point[], loss: number): number | null {
+  for (let i = 1; i < curve.length; i++) {
+    const [a, b] = [curve[i - 1], curve[i]];
+    if (b.loss <= loss) return a.loss <= loss ? a.passes : a.passes + ((a.loss - loss) / (a.loss - b.loss)) * (b.passes - a.passes);
+  }
+  return null;
+}
+
+const OPTS: OptName[] = ['sgd', 'adam', 'hf'];
 const results: Record<string, Record<string, ReturnType<typeof run>>> = {};
 for (const [problem, specs] of Object.entries(problems).filter(([p]) => !only || p.startsWith(only))) {
   results[problem] = {};
-  for (const opt of ['sgd', 'hf'] as const) {
+  for (const opt of OPTS) {
     const r = run(specs, opt);
     results[problem][opt] = r;
     console.log(`\n${problem} — ${opt} (${r.steps} steps, held-out accuracy ${(100 * r.accuracy).toFixed(2)} %)`);
     console.log('  passes   seconds   train loss');
     for (const p of r.curve) console.log(`  ${p.passes.toFixed(2).padStart(6)}  ${p.seconds.toFixed(1).padStart(8)}   ${p.loss.toFixed(4)}`);
+  }
+  console.log(`\n${problem}: passes to reach each optimizer's final training loss`);
+  for (const target of OPTS) {
+    const loss = results[problem][target].curve.at(-1)!.loss;
+    const cells = OPTS.map((o) => `${o} ${passesTo(results[problem][o].curve, loss)?.toFixed(2) ?? 'not reached'}`);
+    console.log(`  ${target}'s ${loss.toFixed(4)}: ${cells.join(', ')}`);
   }
 }
 mkdirSync('bench/results', { recursive: true });

@@ -276,13 +276,15 @@ export class Network implements Model {
   curvature(batch: BatchLike): NetworkCurvature {
     const b = toBatch(this.backend.dtype, 'curvature', batch);
     const at = this.params.slice() as FloatArray;
+    // The masks of the step current now, kept even if a later gradient() starts another step.
+    const mode = this.training(b, false);
     const k = this.outShape[0];
     let gen = -1;
     let z!: FloatArray;
     const dz = new Float64Array(b.n * k);
     const prepare = () => {
       if (gen === this.generation) return;
-      z = this.backend.download(this.forward(b, at, this.training(b, false)));
+      z = this.backend.download(this.forward(b, at, mode));
       this.lossFn.value(z, b.y, b.n, k, dz);
       gen = this.generation;
     };

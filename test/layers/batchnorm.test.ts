@@ -7,7 +7,7 @@
  * function of the batch and parameters.
  */
 import { describe, expect, it } from 'vitest';
-import { batchNorm, buildLayer, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -228,5 +228,30 @@ describe('batch norm in float32 on the CPU', () => {
     // allows for the rounding of v, while a wrong term is off by O(1).
     expect(relError(g32, g64)).toBeLessThan(1e-4);
     expect(relError(h32, h64)).toBeLessThan(1e-4);
+  });
+});
+
+describe('batch norm and dropout inside a residual block', () => {
+  const specs = (): LayerSpec[] => [
+    conv({ channels: 2, kernel: 3, padding: 1 }),
+    residual([conv({ channels: 2, kernel: 3, padding: 1 }), batchNorm(), activation('tanh'), dropout(0.3)]),
+    flatten(),
+    dense({ units: 3 }),
+  ];
+
+  it('the block passes the mode on: Hv by finite differences; evaluation is per sample with the running statistics', () => {
+    const net = new Network(B, [1, 5, 4], specs(), { seed: 2 });
+    const rng = new Rng(9);
+    const batch = randomBatch(rng, [1, 5, 4], 4, 3);
+    net.gradient(batch, new Float64Array(net.paramCount));
+    const v = randn(rng, net.paramCount);
+    const hv = new Float64Array(net.paramCount);
+    net.curvature(batch).hv(v, hv);
+    expect(relError(hv, numericHv(net, batch, v))).toBeLessThan(FD);
+    expect(net.state().buffers['1.body.1.num_batches_tracked']).toEqual([3]);
+    // Evaluation normalises with the running statistics, so a sample's output is its own alone.
+    const all = net.predict(batch.x, 4);
+    const first = net.predict(batch.x.subarray(0, 20), 1);
+    expect(relError(first, all.subarray(0, 3))).toBeLessThan(1e-14);
   });
 });

@@ -90,6 +90,18 @@ describe('dropout', () => {
     expect(Array.from(fresh.predict(batch.x, 6))).toEqual(Array.from(net.predict(batch.x, 6)));
   });
 
+  it('a curvature keeps the masks of its step after gradient() moves on to another batch', () => {
+    const { net, rng, batch } = setup(2);
+    net.gradient(batch, new Float64Array(net.paramCount));
+    const c = net.curvature(batch);
+    const v = randn(rng, net.paramCount);
+    const [before, after] = [new Float64Array(net.paramCount), new Float64Array(net.paramCount)];
+    c.hv(v, before);
+    net.gradient(randomBatch(rng, IN[2], 6, 3), new Float64Array(net.paramCount));
+    c.hv(v, after);
+    expect(Array.from(after)).toEqual(Array.from(before));
+  });
+
   it('dropout before batch norm: Hv by finite differences (both couple through one step)', () => {
     const specs = [conv({ channels: 2, kernel: 2 }), dropout(0.4), batchNorm(), flatten(), dense({ units: 3 })];
     const { net, rng, batch } = setup(2, specs);
