@@ -4,7 +4,7 @@
  * recordings of one seeded-chosen speaker held out (unseen voices), or FSDD's own split.
  */
 import { fsddOfficialSplit, loadFsdd, pickSpeakers, randomSplit, speakerSplit, subset, type FsddDataset, type Split } from '../datasets/index.js';
-import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool, type LayerSpec } from '../src/layers/index.js';
 import type { Experiment } from './experiment.js';
 
 const TEST_FRACTION = 0.2;
@@ -38,17 +38,19 @@ export const audio1d: Experiment = {
   }),
   // Strided first layer as a learned filter bank (32-sample windows = 4 ms at 8 kHz, hop 4),
   // then conv/pool stages that each widen the receptive field 4-fold: 8000 → 1993 → 498 →
-  // 491 → 122 → 115 → 28 → 26 → 13 samples, ~1 s of context at the top.
+  // 491 → 122 → 115 → 28 → 26 → 13 samples, ~1 s of context at the top. Batch norm after each
+  // convolution evens out the level differences between speakers; dropout before the classifier.
   network: (_inShape, classes) => [
-    conv({ channels: 32, kernel: 32, stride: 4, activation: 'relu' }),
+    ...convBnRelu(32, 32, 4),
     maxPool({ window: 4 }),
-    conv({ channels: 48, kernel: 8, activation: 'relu' }),
+    ...convBnRelu(48, 8),
     maxPool({ window: 4 }),
-    conv({ channels: 64, kernel: 8, activation: 'relu' }),
+    ...convBnRelu(64, 8),
     maxPool({ window: 4 }),
-    conv({ channels: 96, kernel: 3, activation: 'relu' }),
+    ...convBnRelu(96, 3),
     maxPool({ window: 2 }),
     flatten(),
+    dropout(0.3),
     dense({ units: classes }),
   ],
   load: ({ split: splitName, splitSeed, dataDir, data }) => {
@@ -75,4 +77,9 @@ function normaliseRms(x: Float32Array, length: number): void {
     const rms = Math.sqrt(sum / length);
     if (rms > 0) for (let i = 0; i < w.length; i++) w[i] /= rms;
   }
+}
+
+/** conv (no activation) → batch norm → ReLU; the conv's bias is dropped, batch norm's β replaces it. */
+function convBnRelu(channels: number, kernel: number, stride = 1): LayerSpec[] {
+  return [conv({ channels, kernel, stride, bias: false }), batchNorm(), activation('relu')];
 }

@@ -1,7 +1,8 @@
 /**
  * Checkpoints: everything a run needs to continue exactly where it stopped: the configuration,
  * the parameters, the optimizer's state, the mini-batch iterator's state (its RNG included) and
- * the step counters. One file, replaced atomically (atomic.ts), so a kill at any moment leaves
+ * the step counters, and the network's own state (batch norm's running statistics, the dropout
+ * step). One file, replaced atomically (atomic.ts), so a kill at any moment leaves
  * the previous complete checkpoint.
  *
  * Layout: a first line "ndcnn-checkpoint VERSION", a second line with the SHA-256 (hex) of the
@@ -11,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { NetworkState } from '../src/layers/index.js';
 import type { FloatArray } from '../src/nd/dtype.js';
 import type { MiniBatchState } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
@@ -18,7 +20,8 @@ import { readConfig, type RunConfig } from './config.js';
 import { RunFileError } from './errors.js';
 
 export const CHECKPOINT_FORMAT = 'ndcnn-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** Version 2 added `network`; version 1 files (networks without state) are still read. */
+export const CHECKPOINT_VERSION = 2;
 
 /** Where the run stands: counters, the running epoch loss and how much of metrics.jsonl is its own. */
 export interface RunProgress {
@@ -38,6 +41,8 @@ export interface RunProgress {
 export interface Checkpoint {
   config: RunConfig;
   params: FloatArray;
+  /** Network.state(); null in version 1 files, written before networks had state. */
+  network: NetworkState | null;
   optimizer: unknown;
   batches: MiniBatchState;
   /** State of the augmentation's generator (null when the run does not augment). */
@@ -54,6 +59,7 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
       length: p.length,
       base64: Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'),
     },
+    network: ckpt.network,
     optimizer: ckpt.optimizer,
     batches: ckpt.batches,
     augment: ckpt.augment,
@@ -74,8 +80,9 @@ export function parseCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
   const head = first < 0 ? text.slice(0, 40) : text.slice(0, first);
   const m = /^ndcnn-checkpoint (\d+)$/.exec(head);
   if (!m) throw fail(`not an ndcnn checkpoint (starts with ${JSON.stringify(head.slice(0, 24))})`);
-  if (Number(m[1]) !== CHECKPOINT_VERSION) {
-    throw fail(`checkpoint format version ${m[1]}; this ndcnn reads version ${CHECKPOINT_VERSION}`);
+  const version = Number(m[1]);
+  if (version !== 1 && version !== CHECKPOINT_VERSION) {
+    throw fail(`checkpoint format version ${m[1]}; this ndcnn reads versions 1 to ${CHECKPOINT_VERSION}`);
   }
   const second = text.indexOf('\n', first + 1);
   if (second < 0) throw fail('truncated checkpoint (no hash line)');
@@ -93,6 +100,7 @@ export function parseCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
   return {
     config,
     params: readParams(v.params, fail),
+    network: version === 1 ? null : readNetwork(v.network, fail),
     optimizer: v.optimizer,
     batches: readBatches(v.batches, fail),
     augment: readRngState(v.augment, fail),
@@ -118,6 +126,14 @@ function readParams(v: unknown, fail: (p: string) => Error): FloatArray {
   const bad = out.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw fail(`checkpoint parameter ${bad} of ${out.length} is ${out[bad]}; a network with non-finite parameters cannot be used`);
   return out;
+}
+
+function readNetwork(v: unknown, fail: (p: string) => Error): NetworkState {
+  const s = v as Partial<NetworkState> | null;
+  if (!s || !Number.isInteger(s.step) || !(s.batch === null || Number.isInteger(s.batch)) || typeof s.buffers !== 'object' || s.buffers === null) {
+    throw fail('checkpoint network state should be {step, batch, buffers}');
+  }
+  return s as NetworkState;
 }
 
 function readBatches(v: unknown, fail: (p: string) => Error): MiniBatchState {

@@ -6,7 +6,7 @@ import { DATASET_NAMES, fetchDataset, packageRoot, type DatasetName } from '../d
 import { backends } from '../src/nd/backends/index.js';
 import { gpuModes } from '../src/nd/backends/gpu/index.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { UsageError } from './errors.js';
+import { RunFileError, UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
 import { checkpointPath } from './resolve.js';
@@ -38,6 +38,14 @@ export function evalRun(f: EvalFlags, io: Io): void {
     throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
   }
   net.setParams(ckpt.params);
+  // Running statistics (batch norm) are part of what evaluation computes with.
+  if (ckpt.network) {
+    try {
+      net.loadState(ckpt.network);
+    } catch (e) {
+      throw new RunFileError(file, `network state does not fit: ${(e as Error).message}`);
+    }
+  }
   io.out(`${file}: ${config.experiment} ${config.dataset}, epoch ${ckpt.progress.epoch}/${config.epochs}, step ${ckpt.progress.step}\n`);
   for (const [name, ds] of Object.entries(data.tests)) {
     const t = evaluate(net, ds);

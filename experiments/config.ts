@@ -89,6 +89,15 @@ export function checkInteger(flag: string, value: number | undefined, min: numbe
   return value;
 }
 
+/** A flag that must be a finite number ≥ 0. */
+export function checkNonNegative(flag: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(Number.isFinite(value) && value >= 0)) {
+    throw new UsageError(`--${flag} must be a finite number ≥ 0, got ${Number.isNaN(value) ? 'a non-number' : value}`);
+  }
+  return value;
+}
+
 /** A flag that must be a finite number > 0. */
 export function checkPositive(flag: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;

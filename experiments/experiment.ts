@@ -25,6 +25,7 @@ export interface PreparedData {
   summary: string;
 }
 
+/** Defaults of a first-order optimizer (SGD, Adam, AdamW). */
 export interface SgdDefaults {
   epochs: number;
   batchSize: number;
@@ -50,7 +51,8 @@ export interface Experiment {
   splits(dataset: string): readonly string[];
   /** Data settings with their defaults (e.g. patchSize); only these may be overridden. */
   readonly dataDefaults: Readonly<Record<string, number>>;
-  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; augmentShift: number };
+  /** `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay. */
+  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; augmentShift: number };
   /** The default network for one example of shape `inShape` and `classes` classes. */
   network(inShape: readonly number[], classes: number): LayerSpec[];
   load(req: DataRequest): PreparedData;

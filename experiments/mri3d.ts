@@ -4,7 +4,7 @@
  * no training and test patch share a voxel; the score to beat is the majority class.
  */
 import { loadMri, mriPatches } from '../datasets/index.js';
-import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool } from '../src/layers/index.js';
 import type { Experiment } from './experiment.js';
 
 export const mri3d: Experiment = {
@@ -14,20 +14,27 @@ export const mri3d: Experiment = {
   splits: () => ['blocks'],
   dataDefaults: { patchSize: 16 },
   defaults: () => ({
-    sgd: { epochs: 15, batchSize: 32, lr: 0.02, weightDecay: 5e-4 },
+    sgd: { epochs: 15, batchSize: 32, lr: 0.05, weightDecay: 5e-4 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 25, lambda: 1 } },
     // None: the label is the centre voxel's lobe, which a shift would move.
     augmentShift: 0,
   }),
   // Padded 3×3×3 convolutions keep the size, each pool halves it: 16³ → 8³ → 4³ → flat 1024
-  // → hidden 64 → lobes.
+  // → hidden 64 → lobes; batch norm after each linear layer, dropout before the classifier.
   network: (_inShape, classes) => [
-    conv({ channels: 8, kernel: 3, padding: 1, activation: 'relu' }),
+    conv({ channels: 8, kernel: 3, padding: 1, bias: false }),
+    batchNorm(),
+    activation('relu'),
     maxPool({ window: 2 }),
-    conv({ channels: 16, kernel: 3, padding: 1, activation: 'relu' }),
+    conv({ channels: 16, kernel: 3, padding: 1, bias: false }),
+    batchNorm(),
+    activation('relu'),
     maxPool({ window: 2 }),
     flatten(),
-    dense({ units: 64, activation: 'relu' }),
+    dense({ units: 64, bias: false }),
+    batchNorm(),
+    activation('relu'),
+    dropout(0.3),
     dense({ units: classes }),
   ],
   load: ({ splitSeed, dataDir, data }) => {

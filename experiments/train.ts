@@ -57,7 +57,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
   const backend = openBackend(known.backend, f);
   const data = loadData(known);
-  const config = fresh ? completeConfig(fresh.base, fresh.peakLr, data) : known;
+  const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
   const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
@@ -90,6 +90,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     const ckpt: Checkpoint = {
       config,
       params: net.params,
+      network: net.state(),
       optimizer: optimizer.state(),
       batches: batches.state(),
       augment: augmenter ? augmenter.state() : null,
@@ -159,6 +160,13 @@ function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: 
     throw new RunFileError(path, `holds ${ckpt.params.length} parameters, the configured network has ${net.paramCount}`);
   }
   net.setParams(ckpt.params);
+  if (ckpt.network) {
+    try {
+      net.loadState(ckpt.network);
+    } catch (e) {
+      throw fail('network state does not fit', e);
+    }
+  }
   try {
     optimizer.loadState(ckpt.optimizer);
   } catch (e) {

@@ -1,6 +1,6 @@
 /** ndcnn's public API: N-D tensors and backends, layers and networks, optimizers, model files. */
-export type { ActivationKind, Backend, Tensor } from './nd/backend.js';
-export { ACTIVATIONS } from './nd/backend.js';
+export type { ActivationFn, ActivationKind, Backend, Tensor } from './nd/backend.js';
+export { ACTIVATIONS, LEAKY_RELU_SLOPE, SOFTPLUS_THRESHOLD } from './nd/backend.js';
 export { backends, createBackend, type BackendName, type BackendOptions } from './nd/backends/index.js';
 export { cpuBackend, CpuBackend } from './nd/backends/cpu/index.js';
 export { gpuBackend, gpuModes, GpuBackend, type GpuMode } from './nd/backends/gpu/index.js';

@@ -179,8 +179,8 @@ export function expand(spec: SweepSpec, file: string): SweepPoint[] {
 
 /** The run's identity: a hash of its resolved config, without what does not change the result. */
 export function identity(flags: TrainFlags): string {
-  const { base, peakLr } = newConfig(flags);
-  const config: Record<string, unknown> = { ...base, peakLr };
+  const { base, lr } = newConfig(flags);
+  const config: Record<string, unknown> = { ...base, lr };
   for (const k of NOT_IDENTITY) delete config[k];
   return createHash('sha256').update(canonical(config)).digest('hex').slice(0, 16);
 }

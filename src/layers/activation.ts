@@ -4,9 +4,12 @@
  *   R-forward:  R{y} = σ'(z) · R{z}
  *   R-backward: R{dE/dz} = R{dE/dy} · σ'(z) + dE/dy · σ''(z) · R{z}
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import { activationParts, type ActivationFn, type ActivationKind, type Backend, type Tensor } from '../nd/backend.js';
 import type { Shape } from '../nd/shape.js';
 import { Buffers, type Layer } from './layer.js';
+
+/** σ'' = 0 (away from a kink): R{dE/dz}'s second term vanishes and is not computed. */
+const PIECEWISE_LINEAR: readonly ActivationKind[] = ['identity', 'relu', 'leaky-relu'];
 
 export class Activation implements Layer {
   readonly paramShapes: Shape[] = [];
@@ -14,14 +17,16 @@ export class Activation implements Layer {
   private readonly buf: Buffers;
   private z!: Tensor;
   private Rz: Tensor | null = null;
+  private readonly kind: ActivationKind;
 
   constructor(
     private readonly backend: Backend,
     readonly name: string,
     readonly inShape: Shape,
-    readonly kind: ActivationKind,
+    readonly fn: ActivationFn,
   ) {
     this.outShape = inShape;
+    this.kind = activationParts(fn).kind;
     this.buf = new Buffers(backend);
   }
 
@@ -39,7 +44,7 @@ export class Activation implements Layer {
     this.z = z;
     if (this.kind === 'identity') return z;
     const y = this.buf.get('y', z.shape);
-    this.backend.activation(y, z, this.kind, 0);
+    this.backend.activation(y, z, this.fn, 0);
     return y;
   }
 
@@ -55,8 +60,7 @@ export class Activation implements Layer {
   rBackward(dy: Tensor, Rdy: Tensor): [Tensor, Tensor] {
     const dz = this.times(dy, 1, 'dz');
     const Rdz = this.times(Rdy, 1, 'Rdz');
-    if (this.Rz && this.kind !== 'identity' && this.kind !== 'relu') {
-      // relu'' = 0 away from the kink, identity'' = 0: the second term vanishes for both.
+    if (this.Rz && !PIECEWISE_LINEAR.includes(this.kind)) {
       const t = this.times(dy, 2, 't');
       this.backend.mul(t, t, this.Rz);
       this.backend.axpy(Rdz, 1, t);
@@ -68,7 +72,7 @@ export class Activation implements Layer {
   private times(a: Tensor, order: 1 | 2, key: string): Tensor {
     if (this.kind === 'identity' && order === 1) return a;
     const out = this.buf.get(key, a.shape);
-    this.backend.activation(out, this.z, this.kind, order, a);
+    this.backend.activation(out, this.z, this.fn, order, a);
     return out;
   }
 }

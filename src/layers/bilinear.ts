@@ -7,7 +7,7 @@
  *   R-backward  R{dW} = opᵀ_W(R{x}, δ) + opᵀ_W(x, R{δ}),  R{db} = Σ R{δ},
  *               R{dx} = opᵀ_x(R{δ}, W) + opᵀ_x(δ, V_W)
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { ActivationFn, Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import type { Shape } from '../nd/shape.js';
@@ -31,7 +31,7 @@ export abstract class BilinearLayer implements Layer {
     readonly inShape: Shape,
     readonly outShape: Shape,
     protected readonly bias: boolean,
-    activation: ActivationKind,
+    activation: ActivationFn,
   ) {
     this.buf = new Buffers(backend);
     this.act = new Activation(backend, name, outShape, activation);

@@ -3,7 +3,7 @@
  * channels, stride, zero padding and dilation), then bias and activation. The calculus is the
  * bilinear one (bilinear.ts) with op = conv and its adjoints convBackData / convBackFilter.
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { ActivationFn, Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import { ConvGeometry, type ConvOptions } from '../nd/geometry.js';
 import type { Rng } from '../nd/rng.js';
@@ -13,7 +13,7 @@ import { defaultInit, initWeights, type InitKind } from './init.js';
 
 export interface ConvSpec extends ConvOptions {
   kind: 'conv';
-  activation?: ActivationKind;
+  activation?: ActivationFn;
   bias?: boolean;
   init?: InitKind;
 }

@@ -3,7 +3,7 @@
  * layout), then an activation. Bilinear calculus (bilinear.ts) with op(x, W) = x·Wᵀ,
  * opᵀ_x(δ, W) = δ·W and opᵀ_W(x, δ) = δᵀ·x.
  */
-import type { ActivationKind, Backend, Tensor } from '../nd/backend.js';
+import type { ActivationFn, Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, type Shape } from '../nd/shape.js';
@@ -13,7 +13,7 @@ import { defaultInit, initWeights, type InitKind } from './init.js';
 export interface DenseSpec {
   kind: 'dense';
   units: number;
-  activation?: ActivationKind;
+  activation?: ActivationFn;
   bias?: boolean;
   init?: InitKind;
 }

@@ -1,12 +1,16 @@
 export { Activation } from './activation.js';
+export { AvgPool, avgPool, globalAvgPool, type AvgPoolSpec, type GlobalAvgPoolSpec } from './avgpool.js';
+export { BatchNorm, batchNorm, type BatchNormSpec } from './batchnorm.js';
 export { Conv, conv, type ConvSpec } from './conv.js';
 export { Dense, dense, type DenseSpec } from './dense.js';
+export { Dropout, dropout, type DropoutSpec } from './dropout.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
-export type { Layer, LayerBuffer } from './layer.js';
+export { TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { parameterBlocks } from './blocks.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';
-export { Network, type NetworkCurvature, type NetworkOptions } from './network.js';
+export { Network, type NetworkCurvature, type NetworkOptions, type NetworkState } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
+export { Residual, residual, type ResidualSpec } from './residual.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';
 export type { StateDict, TensorData } from './state.js';

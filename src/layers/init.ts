@@ -1,15 +1,15 @@
 /** Weight initialisation from the seeded generator. */
-import type { ActivationKind } from '../nd/backend.js';
+import { activationParts, type ActivationFn } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 
 export type InitKind = 'he' | 'glorot';
 export const INIT_KINDS: readonly InitKind[] = ['he', 'glorot'];
 
-/** He (normal, std √(2/fan_in)) suits relu, which zeroes half its inputs; Glorot (uniform,
- * ±√(6/(fan_in+fan_out))) keeps variance through sigmoid, tanh and identity. */
-export function defaultInit(activation: ActivationKind): InitKind {
-  return activation === 'relu' ? 'he' : 'glorot';
+/** He (normal, std √(2/fan_in)) suits relu and its smooth or leaky kin, which (nearly) zero half
+ * their inputs; Glorot (uniform, ±√(6/(fan_in+fan_out))) keeps variance through sigmoid, tanh and identity. */
+export function defaultInit(activation: ActivationFn): InitKind {
+  return ['relu', 'leaky-relu', 'gelu-tanh', 'softplus'].includes(activationParts(activation).kind) ? 'he' : 'glorot';
 }
 
 export function initWeights(w: FloatArray, kind: InitKind, fanIn: number, fanOut: number, rng: Rng): void {

@@ -10,6 +10,22 @@ import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { sameShape, type Shape } from '../nd/shape.js';
 
+/**
+ * How a forward pass runs (PyTorch's train()/eval()). Training: batch statistics, dropout masks;
+ * the network's loss, gradient and curvature products run so. Evaluation: running statistics,
+ * no dropout; `predict` and `evalLoss` run so.
+ */
+export interface PassMode {
+  readonly training: boolean;
+  /** Fold this batch's statistics into the running ones (the network's gradient pass only). */
+  readonly updateStats: boolean;
+  /** One seeded key per sample, fixed for an optimizer step: the source of dropout's masks. */
+  readonly keys: Uint32Array | null;
+}
+
+/** Training without side effects: what a layer assumes when called without a mode. */
+export const TRAINING: PassMode = { training: true, updateStats: false, keys: null };
+
 export interface Layer {
   /** e.g. "conv#1": used in every error message. */
   readonly name: string;
@@ -32,7 +48,7 @@ export interface Layer {
   readonly buffers?: readonly LayerBuffer[];
   init(params: FloatArray[], rng: Rng): void;
   /** Keeps what the later passes need (its input, pre-activations, argmaxes). */
-  forward(x: Tensor, p: Tensor[]): Tensor;
+  forward(x: Tensor, p: Tensor[], mode?: PassMode): Tensor;
   /** Adds dE/dθ into `grad` (when given) and returns dE/dx. */
   backward(dy: Tensor, grad: Tensor[] | null): Tensor;
   /** backward without dE/dx, for the first layer, whose input gradient nobody reads. */

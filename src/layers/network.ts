@@ -2,6 +2,13 @@
  * A sequence of layers built from one sample's input shape, with ONE flat parameter vector
  * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
  * Hv and Gv share that layout. Implements the optimizers' Model interface.
+ *
+ * Modes (PyTorch's train()/eval(), fixed per method rather than switched): `loss`, `gradient`
+ * and `curvature` run in training mode (batch statistics, dropout), `predict` and `evalLoss` in
+ * evaluation mode (running statistics, no dropout). Only `gradient` updates running statistics.
+ * Randomness: each sample's key is hash(seed, step, the sample's bytes). The step advances when
+ * `gradient` sees a batch other than the last one it saw (or on `nextStep()`), so every pass of
+ * one optimizer step, on the batch or a slice of it, sees the same dropout masks.
  */
 import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
 import { checkArguments, toBatch } from './arguments.js';
@@ -9,9 +16,9 @@ import type { Backend, Tensor } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
 import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
-import { Rng } from '../nd/rng.js';
+import { Rng, hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import type { Layer, LayerBuffer } from './layer.js';
+import type { Layer, LayerBuffer, PassMode } from './layer.js';
 import { losses, type Loss, type LossName } from './loss.js';
 import { layerTensors, type NamedParameter } from './naming.js';
 import { buildLayer, type LayerSpec } from './registry.js';
@@ -36,6 +43,17 @@ export interface NetworkCurvature extends Curvature {
   hv(v: Numbers, out: Output): void;
 }
 
+/** What a network holds besides its parameters: the step its randomness is at, and layer buffers. */
+export interface NetworkState {
+  step: number;
+  /** Identity of the batch the step belongs to (null before the first gradient pass). */
+  batch: number | null;
+  /** Buffers by PyTorch name (namedBuffers), e.g. "1.running_mean". */
+  buffers: Record<string, number[]>;
+}
+
+const EVAL: PassMode = { training: false, updateStats: false, keys: null };
+
 interface Slice {
   offset: number;
   shape: Shape;
@@ -55,6 +73,10 @@ export class Network implements Model {
   private generation = 0;
   /** The input and parameter tensors of the latest forward pass, which later passes still read. */
   private live: Scope;
+  private readonly seed: number;
+  /** The randomness step and the identity of its batch (see the class comment). */
+  private step = 0;
+  private stepBatch: number | null = null;
 
   constructor(
     readonly backend: Backend,
@@ -92,7 +114,8 @@ export class Network implements Model {
     this.outShape = shape;
     this.paramCount = offset;
     this.params = allocate(backend.dtype, offset);
-    this.init(options.seed ?? 1);
+    this.seed = options.seed ?? 1;
+    this.init(this.seed);
   }
 
   /** Fresh weights from the seeded generator. */
@@ -167,23 +190,76 @@ export class Network implements Model {
     const out = allocate(this.backend.dtype, count * k);
     for (let s = 0; s < count; s += chunk) {
       const e = Math.min(count, s + chunk);
-      const z = this.forward({ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params);
+      const z = this.forward({ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, this.params, EVAL);
       out.set(this.backend.download(z), s * k);
     }
     return out;
   }
 
+  /** Outputs [n, k] of one batch in training mode (batch statistics, this step's dropout masks). */
+  trainOutputs(batch: BatchLike): FloatArray {
+    const b = toBatch(this.backend.dtype, 'trainOutputs', batch);
+    return this.backend.download(this.forward(b, this.params, this.training(b, false)));
+  }
+
+  /** Mean loss in training mode (batch statistics, this step's dropout masks). */
   loss(batch: BatchLike): number {
     const b = toBatch(this.backend.dtype, 'loss', batch);
-    const z = this.backend.download(this.forward(b, this.params));
+    const z = this.backend.download(this.forward(b, this.params, this.training(b, false)));
     return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
   }
 
-  /** Writes the gradient of the mean batch loss into `grad` (Float32Array, Float64Array or number[]); returns the loss. */
+  /** Mean loss in evaluation mode (running statistics, no dropout): held-out and reported losses. */
+  evalLoss(batch: BatchLike): number {
+    const b = toBatch(this.backend.dtype, 'evalLoss', batch);
+    const z = this.backend.download(this.forward(b, this.params, EVAL));
+    return this.lossFn.value(z, b.y, b.n, this.outShape[0]);
+  }
+
+  /**
+   * Writes the gradient of the mean batch loss into `grad` (Float32Array, Float64Array or number[]); returns the loss.
+   * Training mode; a batch other than the previous one starts a new step; updates running statistics.
+   */
   gradient(batch: BatchLike, grad: Output): number {
     const b = toBatch(this.backend.dtype, 'gradient', batch);
+    const id = batchId(b);
+    if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    return this.gradientIn(b, grad, this.training(b, true));
+  }
+
+  /** Starts a new randomness step (new dropout masks) even if the next batch is the same. */
+  nextStep(): void {
+    [this.step, this.stepBatch] = [this.step + 1, null];
+  }
+
+  /** The randomness step and copies of the buffers (for checkpoints; stateDict() carries buffers too). */
+  state(): NetworkState {
+    const buffers: Record<string, number[]> = {};
+    for (const b of this.namedBuffers()) buffers[b.name] = Array.from(b.data);
+    return { step: this.step, batch: this.stepBatch, buffers };
+  }
+
+  /** Restores state(); every buffer of the network must be present with its length. */
+  loadState(s: NetworkState): void {
+    if (!Number.isInteger(s?.step) || s.step < 0 || !(s.batch === null || Number.isInteger(s.batch)) || typeof s.buffers !== 'object' || !s.buffers) {
+      throw new Error('network state should be {step, batch, buffers}');
+    }
+    const named = this.namedBuffers();
+    for (const b of named) {
+      const v = s.buffers[b.name];
+      if (!Array.isArray(v) || v.length !== b.data.length || !v.every(Number.isFinite)) {
+        throw new Error(`network state: buffer '${b.name}' should be ${b.data.length} finite numbers`);
+      }
+    }
+    const extra = Object.keys(s.buffers).filter((k) => !named.some((b) => b.name === k));
+    if (extra.length) throw new Error(`network state: buffers ${extra.join(', ')} belong to no layer of this network`);
+    for (const b of named) b.data.set(s.buffers[b.name]);
+    [this.step, this.stepBatch] = [s.step, s.batch];
+  }
+
+  private gradientIn(b: Batch, grad: Output, mode: PassMode): number {
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const z = this.forward(b, this.params);
+    const z = this.forward(b, this.params, mode);
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
     const loss = this.lossFn.value(this.backend.download(z), b.y, b.n, k, dz);
@@ -206,7 +282,7 @@ export class Network implements Model {
     const dz = new Float64Array(b.n * k);
     const prepare = () => {
       if (gen === this.generation) return;
-      z = this.backend.download(this.forward(b, at));
+      z = this.backend.download(this.forward(b, at, this.training(b, false)));
       this.lossFn.value(z, b.y, b.n, k, dz);
       gen = this.generation;
     };
@@ -254,7 +330,9 @@ export class Network implements Model {
     const g = allocate(this.backend.dtype, this.paramCount);
     buf.fill(0);
     for (let i = 0; i < b.n; i++) {
-      this.gradient(sliceBatch(b, i, i + 1), g);
+      // Per-sample passes neither start a step nor touch the running statistics.
+      const one = sliceBatch(b, i, i + 1);
+      this.gradientIn(one, g, this.training(one, false));
       for (let j = 0; j < buf.length; j++) buf[j] += g[j] * g[j];
     }
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
@@ -273,14 +351,14 @@ export class Network implements Model {
   }
 
   /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
-  private forward(b: Batch, params: FloatArray): Tensor {
+  private forward(b: Batch, params: FloatArray, mode: PassMode): Tensor {
     this.checkBatch(b);
     this.live.dispose();
     const live = (this.live = new Scope(this.backend));
     const p = this.wrapLayers(params, live);
     const shape = [b.n, ...this.inShape];
     let x = live.add(this.backend.wrap(shape, b.x));
-    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i]);
+    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i], mode);
     this.generation++;
     return x;
   }
@@ -290,6 +368,16 @@ export class Network implements Model {
     let dy = dz;
     for (let i = this.layers.length - 1; i > 0; i--) dy = this.layers[i].backward(dy, grad[i]);
     this.layers[0].backwardParams(dy, grad[0]);
+  }
+
+  /** Training mode with this step's per-sample keys. */
+  private training(b: Batch, updateStats: boolean): PassMode {
+    if (!Number.isInteger(b.n) || b.n < 1) return { training: true, updateStats, keys: null }; // forward rejects it
+    const size = b.x.length / b.n;
+    const step = hash32(this.seed, this.step);
+    const keys = new Uint32Array(b.n);
+    for (let i = 0; i < b.n; i++) keys[i] = hashFloats(b.x.subarray(i * size, (i + 1) * size), step);
+    return { training: true, updateStats, keys };
   }
 
   private rForward(V: Tensor[][]): Tensor | null {
@@ -334,4 +422,9 @@ export class Network implements Model {
       }
     }
   }
+}
+
+/** A batch's identity: a hash of its inputs' bytes and its size. */
+function batchId(b: Batch): number {
+  return hash32(hashFloats(b.x, 0x51ed27), b.n);
 }

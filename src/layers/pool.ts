@@ -7,7 +7,7 @@
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import { PoolGeometry, type PoolOptions } from '../nd/geometry.js';
-import type { Shape } from '../nd/shape.js';
+import { ShapeError, fmt, type Shape } from '../nd/shape.js';
 import { Buffers, type Layer } from './layer.js';
 
 export interface MaxPoolSpec extends PoolOptions {
@@ -33,6 +33,9 @@ export class MaxPool implements Layer {
     spec: MaxPoolSpec,
   ) {
     this.geometry = new PoolGeometry(name, inShape, spec);
+    if (this.geometry.padding.some((p) => p > 0)) {
+      throw new ShapeError(`${name}: max-pooling takes no padding (got ${fmt(this.geometry.padding)})`);
+    }
     this.outShape = [this.geometry.channels, ...this.geometry.outSize];
     this.buf = new Buffers(backend);
   }

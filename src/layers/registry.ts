@@ -1,25 +1,30 @@
 /** Layer specs (plain JSON, so configs and checkpoints can store them) and the typed registry that builds them. */
-import type { ActivationKind, Backend } from '../nd/backend.js';
+import type { ActivationFn, Backend } from '../nd/backend.js';
 import { ACTIVATIONS } from '../nd/backend.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import { Activation } from './activation.js';
+import { AvgPool, globalAvgPoolLayer, type AvgPoolSpec, type GlobalAvgPoolSpec } from './avgpool.js';
+import { BatchNorm, type BatchNormSpec } from './batchnorm.js';
 import { Conv, type ConvSpec } from './conv.js';
 import { Dense, type DenseSpec } from './dense.js';
+import { Dropout, type DropoutSpec } from './dropout.js';
 import { Flatten, type FlattenSpec } from './flatten.js';
 import { INIT_KINDS } from './init.js';
 import type { Layer } from './layer.js';
 import { MaxPool, type MaxPoolSpec } from './pool.js';
+import { Residual, type ResidualSpec } from './residual.js';
 
 export interface ActivationSpec {
   kind: 'activation';
-  fn: ActivationKind;
+  fn: ActivationFn;
 }
 
-export function activation(fn: ActivationKind): ActivationSpec {
+/** An activation layer: a name, or `{ kind: 'leaky-relu', slope }` for another negative slope. */
+export function activation(fn: ActivationFn): ActivationSpec {
   return { kind: 'activation', fn };
 }
 
-export type LayerSpec = ConvSpec | MaxPoolSpec | DenseSpec | FlattenSpec | ActivationSpec;
+export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GlobalAvgPoolSpec | DenseSpec | FlattenSpec | ActivationSpec | ResidualSpec | BatchNormSpec | DropoutSpec;
 
 type Builders = {
   [K in LayerSpec['kind']]: (backend: Backend, name: string, inShape: Shape, spec: Extract<LayerSpec, { kind: K }>) => Layer;
@@ -28,9 +33,14 @@ type Builders = {
 export const layerTypes: Builders = {
   conv: (b, name, s, spec) => new Conv(b, name, s, spec),
   maxPool: (b, name, s, spec) => new MaxPool(b, name, s, spec),
+  avgPool: (b, name, s, spec) => new AvgPool(b, name, s, spec),
+  globalAvgPool: (b, name, s) => globalAvgPoolLayer(b, name, s),
   dense: (b, name, s, spec) => new Dense(b, name, s, spec),
   flatten: (b, name, s) => new Flatten(b, name, s),
   activation: (b, name, s, spec) => new Activation(b, name, s, spec.fn),
+  residual: (b, name, s, spec) => new Residual(b, name, s, spec, (inShape, child, childName) => buildLayer(b, 0, inShape, child, childName)),
+  batchNorm: (b, name, s, spec) => new BatchNorm(b, name, s, spec),
+  dropout: (b, name, s, spec) => new Dropout(b, name, s, spec.p),
 };
 
 type Options<K extends LayerSpec['kind']> = Exclude<keyof Extract<LayerSpec, { kind: K }>, 'kind'>;
@@ -45,24 +55,30 @@ export const layerOptions: { [K in LayerSpec['kind']]: { required: readonly Opti
   dense: { required: ['units'], optional: ['activation', 'bias', 'init'] },
   flatten: { required: [], optional: [] },
   activation: { required: ['fn'], optional: [] },
+  avgPool: { required: ['window'], optional: ['stride', 'padding', 'countIncludePad'] },
+  globalAvgPool: { required: [], optional: [] },
+  residual: { required: ['body'], optional: ['projection'] },
+  batchNorm: { required: [], optional: ['eps', 'momentum'] },
+  dropout: { required: ['p'], optional: [] },
 };
 
-export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec): Layer {
-  const name = checkSpec(index, spec);
+/** The layer for `spec` at position `index` of a network, named `kind#index` unless `name` is given (a block's children). */
+export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec, name?: string): Layer {
+  name = checkSpec(index, spec, name);
   const build = layerTypes[spec.kind] as (b: Backend, n: string, s: Shape, sp: LayerSpec) => Layer;
   return build(backend, name, inShape, spec);
 }
 
 /** Checks what every kind shares (an object, a known kind, known options, bias, init, activation); returns the layer's name. */
-function checkSpec(index: number, spec: LayerSpec): string {
+function checkSpec(index: number, spec: LayerSpec, named?: string): string {
   const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new ShapeError(`layer #${index}: a layer spec must be an object {kind, ...options}, got ${JSON.stringify(spec) ?? String(spec)}`);
+    throw new ShapeError(`${named ?? `layer #${index}`}: a layer spec must be an object {kind, ...options}, got ${JSON.stringify(spec) ?? String(spec)}`);
   }
   if (typeof spec.kind !== 'string' || !has(layerTypes, spec.kind)) {
-    throw new ShapeError(`layer #${index}: unknown layer kind ${JSON.stringify(spec.kind)} (known: ${Object.keys(layerTypes).join(', ')})`);
+    throw new ShapeError(`${named ?? `layer #${index}`}: unknown layer kind ${JSON.stringify(spec.kind)} (known: ${Object.keys(layerTypes).join(', ')})`);
   }
-  const name = `${spec.kind}#${index}`;
+  const name = named ?? `${spec.kind}#${index}`;
   const { required, optional } = layerOptions[spec.kind] as { required: readonly string[]; optional: readonly string[] };
   const given = Object.keys(spec).filter((k) => k !== 'kind' && (spec as unknown as Record<string, unknown>)[k] !== undefined);
   const unknown = given.filter((k) => !required.includes(k) && !optional.includes(k));
@@ -79,8 +95,16 @@ function checkSpec(index: number, spec: LayerSpec): string {
     throw new ShapeError(`${name}: unknown init ${JSON.stringify(spec.init)} (known: ${INIT_KINDS.join(', ')})`);
   }
   const act = 'activation' in spec ? spec.activation : 'fn' in spec ? spec.fn : undefined;
-  if (act !== undefined && !ACTIVATIONS.includes(act)) {
-    throw new ShapeError(`${name}: unknown activation ${JSON.stringify(act)} (known: ${ACTIVATIONS.join(', ')})`);
-  }
+  if (act !== undefined) checkActivation(name, act);
   return name;
+}
+
+function checkActivation(name: string, act: ActivationFn): void {
+  const kind = typeof act === 'object' && act !== null ? act.kind : act;
+  if (!ACTIVATIONS.includes(kind)) {
+    throw new ShapeError(`${name}: unknown activation ${JSON.stringify(kind)} (known: ${ACTIVATIONS.join(', ')})`);
+  }
+  if (typeof act === 'object' && (kind !== 'leaky-relu' || !Number.isFinite(act.slope))) {
+    throw new ShapeError(`${name}: activation ${JSON.stringify(act)}: only leaky-relu takes an object, { kind: 'leaky-relu', slope: <finite number> }`);
+  }
 }

@@ -30,9 +30,9 @@ export function describeSpec(spec: LayerSpec): string {
 
 function value(v: unknown): string {
   if (Array.isArray(v) && v.every((e) => typeof e === 'number')) return fmt(v);
-  // Nested layer specs (a block's body) read as layers too.
-  const isSpec = (e: unknown) => typeof e === 'object' && e !== null && typeof (e as { kind?: unknown }).kind === 'string';
-  if (Array.isArray(v) && v.every(isSpec)) return `[${v.map((e) => describeSpec(e as LayerSpec)).join(', ')}]`;
+  // A residual block's body and a parameterised activation read as specs: "leaky-relu(slope 0.2)".
+  if (Array.isArray(v)) return `[${v.map(value).join(', ')}]`;
+  if (typeof v === 'object' && v !== null && typeof (v as { kind?: unknown }).kind === 'string') return describeSpec(v as LayerSpec);
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 

@@ -7,8 +7,20 @@ import type { DType, FloatArray } from './dtype.js';
 import type { ConvGeometry, PoolGeometry } from './geometry.js';
 import type { Shape } from './shape.js';
 
-export type ActivationKind = 'identity' | 'sigmoid' | 'tanh' | 'relu';
-export const ACTIVATIONS: readonly ActivationKind[] = ['identity', 'sigmoid', 'tanh', 'relu'];
+export type ActivationKind = 'identity' | 'sigmoid' | 'tanh' | 'relu' | 'leaky-relu' | 'gelu-tanh' | 'softplus';
+export const ACTIVATIONS: readonly ActivationKind[] = ['identity', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'gelu-tanh', 'softplus'];
+
+/** An activation by name, or leaky ReLU with its own negative slope (a spec stays plain JSON). */
+export type ActivationFn = ActivationKind | { readonly kind: 'leaky-relu'; readonly slope: number };
+/** Leaky ReLU's negative slope when none is given: PyTorch's `negative_slope` default. */
+export const LEAKY_RELU_SLOPE = 0.01;
+/** Softplus is x itself above this input, as PyTorch's `Softplus(beta=1, threshold=20)`. */
+export const SOFTPLUS_THRESHOLD = 20;
+
+/** The kind and the slope (leaky ReLU's; unused by the others) of an activation. */
+export function activationParts(f: ActivationFn): { kind: ActivationKind; slope: number } {
+  return typeof f === 'string' ? { kind: f, slope: LEAKY_RELU_SLOPE } : { kind: f.kind, slope: f.slope };
+}
 
 /** An opaque tensor owned by one backend. Row-major, [N, C, ...spatial] for activations. */
 export interface Tensor {
@@ -40,7 +52,7 @@ export interface Backend {
 
   // ---- elementwise (out may alias an input) ----
   /** out = f(x), f'(x) or f''(x) for order 0, 1, 2; times that by `times` elementwise when given. */
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void;
+  activation(out: Tensor, x: Tensor, fn: ActivationFn, order: 0 | 1 | 2, times?: Tensor): void;
   /** out = a ⊙ b */
   mul(out: Tensor, a: Tensor, b: Tensor): void;
   /** y += alpha · x */
@@ -65,6 +77,11 @@ export interface Backend {
   biasAdd(y: Tensor, b: Tensor): void;
   /** db[c] += Σ_{n, ...} dy[n, c, ...] */
   biasGrad(db: Tensor, dy: Tensor): void;
+  /**
+   * out[n, c, ...] = a[c] · x[n, c, ...] + b[c]: a per-channel affine map (batch normalisation's
+   * normalise, scale and shift, and its adjoints). out may alias x.
+   */
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void;
 
   // ---- max-pooling ----
   /**
@@ -80,4 +97,14 @@ export interface Backend {
    * geometry says which windows can hold each element of dx (a GPU gathers per element of dx).
    */
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void;
+
+  // ---- average pooling (linear: the forward pass is y = A·x, its adjoint dx = Aᵀ·dy) ----
+  /**
+   * y[n,c,o] = Σ_{j ∈ W_o} x[n,c,j] / |W_o| over window o (padding holds zeros). |W_o| is the
+   * whole window when `countPad` (PyTorch's count_include_pad=True), else only its positions
+   * inside the input.
+   */
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void;
+  /** dx[n,c,j] = Σ_{o : j ∈ W_o} dy[n,c,o] / |W_o|: avgPool's adjoint (overwrites dx). */
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void;
 }

@@ -47,6 +47,17 @@ export function checkPool(op: string, x: Tensor, y: Tensor, argmax: Tensor, g: P
   return n;
 }
 
+/** Checks an average pool's input-like x and output-like y against its geometry; returns the batch size. */
+export function checkAvgPool(op: string, x: Tensor, y: Tensor, g: PoolGeometry): number {
+  const n = x.shape[0];
+  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(y.shape, g.outShape(n))) {
+    throw new ShapeError(
+      `${op}: x ${fmt(x.shape)}, y ${fmt(y.shape)} do not fit the pool geometry (expects ${fmt(g.inShape(n))} → ${fmt(g.outShape(n))})`,
+    );
+  }
+  return n;
+}
+
 /** C = op(A)·op(B) on 2-D tensors: returns [M, N, K]. */
 export function checkGemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean): [number, number, number] {
   const [M, K] = transA ? [A.shape[1], A.shape[0]] : [A.shape[0], A.shape[1]];

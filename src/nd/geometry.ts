@@ -126,19 +126,26 @@ export interface PoolOptions {
   window: number | Shape;
   /** Defaults to the window (non-overlapping blocks, as in the seed). */
   stride?: number | Shape;
+  /** Implicit zeros on both sides of each axis, at most half the window (as PyTorch); default 0. */
+  padding?: number | Shape;
 }
 
-/** Max-pooling geometry in floor mode: a remainder that does not fill a window is dropped. */
+/**
+ * Pooling geometry in floor mode: a remainder that does not fill a window is dropped. Window o
+ * covers the input positions o·s − p … o·s − p + w − 1 on each axis.
+ */
 export class PoolGeometry {
   readonly rank: number;
   readonly channels: number;
   readonly inSize: number[];
   readonly window: number[];
   readonly stride: number[];
+  readonly padding: number[];
   readonly outSize: number[];
   readonly in3: Triple;
   readonly w3: Triple;
   readonly s3: Triple;
+  readonly p3: Triple;
   readonly o3: Triple;
   readonly inVolume: number;
   readonly outVolume: number;
@@ -156,15 +163,22 @@ export class PoolGeometry {
     this.stride = perAxis(where, 'stride', o.stride ?? this.window, rank);
     checkSizes(where, 'window sizes', this.window);
     checkSizes(where, 'strides', this.stride);
+    this.padding = perAxis(where, 'padding', o.padding ?? 0, rank);
+    checkSizes(where, 'paddings', this.padding, true);
     this.outSize = this.inSize.map((n, a) => {
-      if (this.window[a] > n) {
-        throw new ShapeError(`${where}: window ${fmt(this.window)} is larger than the input ${fmt(inShape)}`);
+      // More padding than half a window would allow windows of padding alone (PyTorch's rule too).
+      if (2 * this.padding[a] > this.window[a]) {
+        throw new ShapeError(`${where}: padding ${fmt(this.padding)} exceeds half the window ${fmt(this.window)}`);
       }
-      return Math.floor((n - this.window[a]) / this.stride[a]) + 1;
+      if (this.window[a] > n + 2 * this.padding[a]) {
+        throw new ShapeError(`${where}: window ${fmt(this.window)} is larger than the input ${fmt(inShape)} + 2*${fmt(this.padding)}`);
+      }
+      return Math.floor((n + 2 * this.padding[a] - this.window[a]) / this.stride[a]) + 1;
     });
     this.in3 = lift3(this.inSize, 1);
     this.w3 = lift3(this.window, 1);
     this.s3 = lift3(this.stride, 1);
+    this.p3 = lift3(this.padding, 0);
     this.o3 = lift3(this.outSize, 1);
     this.inVolume = sizeOf(this.inSize);
     this.outVolume = sizeOf(this.outSize);

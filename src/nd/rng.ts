@@ -82,3 +82,22 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * A 32-bit hash of two words (murmur3's finaliser over a combination): a counter-based random
+ * source, so a value depends only on its inputs, e.g. (sample key, element index) for dropout.
+ */
+export function hash32(a: number, b: number): number {
+  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ Math.imul((b >>> 0) + 0x7f4a7c15, 0x85ebca77)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** hash32 folded over the 32-bit words of a float array's bytes (a sample's identity). */
+export function hashFloats(x: Float32Array | Float64Array, seed: number): number {
+  const words = new Uint32Array(x.buffer, x.byteOffset, x.byteLength / 4);
+  let h = seed >>> 0;
+  for (let i = 0; i < words.length; i++) h = hash32(h, words[i]);
+  return h;
+}

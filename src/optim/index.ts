@@ -1,4 +1,6 @@
-/** The optimizers: SGD, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
+/** The optimizers: SGD, Adam/AdamW, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
+export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { clipGradNorm } from './clip.js';
 export { MiniBatches, type Samples, type MiniBatchState } from './batches.js';
 export {
   ConjugateGradient,
@@ -21,6 +23,7 @@ export {
   type Schedule,
   type ScheduleKind,
   type StepSchedule,
+  type WarmupCosineSchedule,
 } from './schedules.js';
 export { Sgd, type MomentumKind, type SgdOptions, type SgdReport, type WeightDecayKind } from './sgd.js';
 export {

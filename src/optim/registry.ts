@@ -1,8 +1,9 @@
 /**
  * Optimizers by name, so an experiment picks one from its config or command line
  * (`createOptimizer('hf', { curvatureBatch: 256 })`). Option defaults are documented on
- * SgdOptions (sgd.ts) and HfOptions (hf.ts).
+ * SgdOptions (sgd.ts), HfOptions (hf.ts) and AdamOptions (adam.ts).
  */
+import { Adam, AdamW, type AdamOptions } from './adam.js';
 import { HessianFree, type HfOptions } from './hf.js';
 import type { Optimizer } from './optimizer.js';
 import { Sgd, type SgdOptions } from './sgd.js';
@@ -10,6 +11,8 @@ import { Sgd, type SgdOptions } from './sgd.js';
 export const optimizers = {
   sgd: (options?: SgdOptions) => new Sgd(options),
   hf: (options?: HfOptions) => new HessianFree(options),
+  adam: (options?: AdamOptions) => new Adam(options),
+  adamw: (options?: AdamOptions) => new AdamW(options),
 } satisfies Record<string, (options?: never) => Optimizer>;
 
 export type OptimizerName = keyof typeof optimizers;

@@ -14,6 +14,7 @@
  *   'l2':      g ← g + wd·θ before the update: the gradient of f + ½ wd ‖θ‖², so momentum carries it.
  * Both shrink a weight with zero gradient by (1 − η_t·wd) per step without momentum; with momentum
  * 'l2' shrinks it faster, because the decay accumulates in v.
+ * With `clipNorm` c, g is first scaled to norm ≤ c (clip.ts, torch.nn.utils.clip_grad_norm_).
  */
 import { dtypeOf, type FloatArray } from '../nd/dtype.js';
 import type { Batch, Model } from '../nd/model.js';
@@ -27,6 +28,7 @@ import {
   type Optimizer,
   type StepReport,
 } from './optimizer.js';
+import { clipGradNorm, validateClip } from './clip.js';
 import { learningRate, validateSchedule, type Schedule } from './schedules.js';
 
 export type MomentumKind = 'none' | 'classic' | 'nesterov';
@@ -43,11 +45,15 @@ export interface SgdOptions {
   weightDecay?: number;
   /** Default 'decoupled'. */
   weightDecayKind?: WeightDecayKind;
+  /** Clip the gradient to this global L2 norm before the update; default none. */
+  clipNorm?: number;
 }
 
 export interface SgdReport extends StepReport {
   /** η_t used by this step. */
   readonly lr: number;
+  /** ‖g‖ before clipping, when clipping is on. */
+  readonly gradNorm?: number;
 }
 
 const NAME = 'sgd';
@@ -59,6 +65,7 @@ export class Sgd implements Optimizer<SgdReport> {
   private readonly momentum: MomentumKind;
   private readonly weightDecay: number;
   private readonly decayKind: WeightDecayKind;
+  private readonly clipNorm: number | undefined;
   private steps = 0;
   private grad: FloatArray | null = null;
   private velocity: FloatArray | null = null;
@@ -76,6 +83,8 @@ export class Sgd implements Optimizer<SgdReport> {
     this.decayKind = options.weightDecayKind ?? 'decoupled';
     if (!(this.mu >= 0 && this.mu < 1)) throw new Error(`Sgd: mu must be in [0, 1), got ${this.mu}`);
     if (!(this.weightDecay >= 0)) throw new Error(`Sgd: weightDecay must be ≥ 0, got ${this.weightDecay}`);
+    this.clipNorm = options.clipNorm;
+    validateClip('Sgd', this.clipNorm);
   }
 
   step(model: Model, batch: Batch): SgdReport {
@@ -86,6 +95,7 @@ export class Sgd implements Optimizer<SgdReport> {
     const loss = model.gradient(batch, grad);
     // A non-finite gradient would poison θ (and v for good): skip the step, keep the counters.
     if (!Number.isFinite(loss) || !allFinite(grad)) return { loss, accepted: false, lr };
+    const gradNorm = this.clipNorm === undefined ? undefined : clipGradNorm(grad, this.clipNorm);
 
     const wd = this.weightDecay;
     const l2 = this.decayKind === 'l2' ? wd : 0;
@@ -108,7 +118,7 @@ export class Sgd implements Optimizer<SgdReport> {
         theta[i] = shrink * theta[i] + mu * v - lr * g;
       }
     }
-    return { loss, accepted: true, lr };
+    return { loss, accepted: true, lr, ...(gradNorm === undefined ? {} : { gradNorm }) };
   }
 
   state(): { optimizer: string; steps: number; velocity: number[] | null } {

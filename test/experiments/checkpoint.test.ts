@@ -15,6 +15,7 @@ function sample(params: Float32Array | Float64Array): Checkpoint {
   return {
     config: sampleConfig(),
     params,
+    network: { step: 4, batch: 123456789, buffers: { '1.running_mean': [0.25, -1e-9], '1.running_var': [1.5, 2], '1.num_batches_tracked': [4] } },
     optimizer: { optimizer: 'sgd', steps: 3, velocity: [0.1, -2.5e-8] },
     batches: { rng: [11, 22, 33, 44], epoch: 2, cursor: 5 },
     augment: [5, 6, 7, 8],
@@ -44,7 +45,7 @@ describe('checkpoint file', () => {
   it.each([
     ['a file of another format', () => Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '), /not an ndcnn checkpoint/],
     ['an empty file', () => Buffer.alloc(0), /not an ndcnn checkpoint/],
-    ['a later format version', () => Buffer.from(good.toString().replace(/^ndcnn-checkpoint 1/, 'ndcnn-checkpoint 7')), /format version 7/],
+    ['a later format version', () => Buffer.from(good.toString().replace(/^ndcnn-checkpoint 2/, 'ndcnn-checkpoint 7')), /format version 7/],
     ['a file cut after its first line', () => good.subarray(0, good.indexOf(10) + 1), /truncated checkpoint/],
     ['a truncated body', () => good.subarray(0, good.length - 10), /damaged or truncated/],
     ['one flipped byte in the body', () => Buffer.from(good).fill(0x41, good.length - 30, good.length - 29), /damaged or truncated/],
@@ -65,6 +66,16 @@ describe('checkpoint file', () => {
     const body = JSON.stringify({ config: sampleConfig(), params: { dtype: 'float32', length: 2, base64: 'AAAA' } });
     const hash = createHash('sha256').update(body).digest('hex');
     expect(() => parseCheckpoint(Buffer.from(`ndcnn-checkpoint 1\n${hash}\n${body}`), 'x.ckpt')).toThrow(/params hold 3 bytes, 2 float32 values need 8/);
+  });
+
+  it('reads version 1 files (no network state) and rejects a version 2 file without one', () => {
+    const { network: _n, ...v1 } = sample(new Float32Array([1, 2]));
+    const body = JSON.stringify({ ...v1, params: { dtype: 'float32', length: 2, base64: Buffer.from(new Float32Array([1, 2]).buffer).toString('base64') } });
+    const hash = createHash('sha256').update(body).digest('hex');
+    const back = parseCheckpoint(Buffer.from(`ndcnn-checkpoint 1\n${hash}\n${body}`), 'old.ckpt');
+    expect(back.network).toBeNull();
+    expect(Array.from(back.params)).toEqual([1, 2]);
+    expect(() => parseCheckpoint(Buffer.from(`ndcnn-checkpoint 2\n${hash}\n${body}`), 'new.ckpt')).toThrow(/network state should be \{step, batch, buffers\}/);
   });
 });
 

@@ -95,8 +95,13 @@ describe('ndcnn command line: bad flags', () => {
     [['train', 'image2d', '--lr', '-1'], /--lr must be a finite number > 0, got -1/],
     [['train', 'speech9d'], /unknown experiment 'speech9d' \(known: audio1d, image2d, mri3d\)/],
     [['train', 'image2d', '--dataset', 'cifar'], /--dataset cifar: image2d takes mnist or fashion-mnist/],
-    [['train', 'image2d', '--optimizer', 'adam'], /--optimizer adam: unknown \(known: sgd, hf\)/],
-    [['train', 'image2d', '--optimizer', 'hf', '--lr', '0.1'], /--lr is SGD's learning rate/],
+    [['train', 'image2d', '--optimizer', 'rmsprop'], /--optimizer rmsprop: unknown \(known: sgd, hf, adam, adamw\)/],
+    [['train', 'image2d', '--optimizer', 'hf', '--lr', '0.1'], /--lr applies to sgd, adam and adamw; hf has none/],
+    [['train', 'image2d', '--optimizer', 'hf', '--clip', '1'], /--clip applies to sgd, adam and adamw; hf has none/],
+    [['train', 'image2d', '--weight-decay', '-0.1'], /--weight-decay must be a finite number ≥ 0, got -0.1/],
+    [['train', 'image2d', '--warmup', '2.5'], /--warmup must be an integer ≥ 0, got 2.5/],
+    [['train', 'image2d', '--clip', '0'], /--clip must be a finite number > 0, got 0/],
+    [['train', 'image2d', '--optimizer', 'adam', '--warmup', '1000', '--max-train', '64', '--max-test', '10', '--epochs', '1'], /--warmup 1000: the run has only 2 steps/],
     [['train', 'image2d', '--patch-size', '8'], /--patch-size applies to .* not image2d/],
     [['train', 'audio1d', '--split', 'diagonal'], /--split diagonal: audio1d on fsdd takes random, speakers, official/],
     [['train', 'image2d', '--backend', 'abacus', '--max-train', '10', '--max-test', '10'], /--backend abacus: unknown backend 'abacus'/],
@@ -167,7 +172,7 @@ describe('ndcnn command line: bad data and files', () => {
   it('eval of a truncated checkpoint', () => {
     const path = join(tmp, 'cut.ckpt');
     const params = new Float32Array(1000).fill(0.5);
-    const ckpt = { config: sampleConfig(), params, optimizer: {}, batches: { rng: [1, 2, 3, 4], epoch: 0, cursor: 0 }, augment: null };
+    const ckpt = { config: sampleConfig(), params, network: null, optimizer: {}, batches: { rng: [1, 2, 3, 4], epoch: 0, cursor: 0 }, augment: null };
     saveCheckpoint(path, { ...ckpt, progress: { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 } });
     writeFileSync(path, readFileSync(path).subarray(0, 2000));
     const r = cli('eval', path);
@@ -191,7 +196,7 @@ describe('ndcnn command line: help and info', () => {
   it('train --help lists the flags and exits 0', () => {
     const r = cli('train', '--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--dataset', '--backend', '--optimizer', '--epochs', '--batch-size', '--lr', '--seed', '--data-dir', '--out', '--resume', '--quiet']) {
+    for (const flag of ['--dataset', '--backend', '--optimizer', '--epochs', '--batch-size', '--lr', '--weight-decay', '--warmup', '--clip', '--seed', '--data-dir', '--out', '--resume', '--quiet']) {
       expect(r.stdout).toContain(flag);
     }
   });

@@ -28,12 +28,16 @@ const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8'
 
 describe.each([
   ['sgd', {}],
+  ['sgd', { warmup: 3, clip: 1 }],
+  ['adam', { warmup: 3, clip: 1, lr: 0.003 }],
+  ['adamw', { weightDecay: 0.05 }],
   ['hf', { maxTrain: 48, batchSize: 24 }],
-] as const)('resume with %s', (optimizer, extra) => {
+] as const)('resume with %s %j', (optimizer, extra) => {
   it('1 epoch + resume equals the uninterrupted run, byte for byte', async () => {
-    const flags = { ...TINY, ...extra, optimizer };
-    const whole = join(tmp, `${optimizer}-whole`);
-    const parts = join(tmp, `${optimizer}-parts`);
+    const flags: TrainFlags = { ...TINY, ...extra, optimizer };
+    const name = `${optimizer}${Object.keys(extra).length && optimizer !== 'hf' ? '-' + Object.keys(extra).join('-') : ''}`;
+    const whole = join(tmp, `${name}-whole`);
+    const parts = join(tmp, `${name}-parts`);
     await train({ ...flags, out: whole }, quiet);
     const first = await train({ ...flags, out: parts, stopAfter: 1 }, quiet);
     expect(first.stopped).toBe(true);
@@ -45,12 +49,16 @@ describe.each([
     expect(rest.stopped).toBe(false);
     expect(metrics(parts)).toBe(metrics(whole));
     expect(loadCheckpoint(join(parts, 'checkpoint.ckpt')).params).toEqual(loadCheckpoint(join(whole, 'checkpoint.ckpt')).params);
-    // And the optimizer makes progress on the batches it steps on: SGD's second epoch has a
+    // The options reached the optimizer: its checkpointed config holds them.
+    const config = loadCheckpoint(join(whole, 'checkpoint.ckpt')).config;
+    if ('warmup' in extra) expect(config.optimizerOptions).toMatchObject({ clipNorm: 1, lr: { kind: 'warmup-cosine', warmupSteps: 3, totalSteps: 12 } });
+    if ('weightDecay' in extra) expect(config.optimizerOptions).toMatchObject({ weightDecay: 0.05 });
+    // And the optimizer makes progress on the batches it steps on: SGD's (Adam's) second epoch has a
     // lower mean batch loss than its first batch; HF's accepted steps lower their batch's loss
     // (its line search guarantees it; the check fails if steps are rejected or the report lies).
     const lines = readMetrics(join(whole, 'metrics.jsonl'));
     const steps = lines.filter((l): l is StepMetrics => l.kind === 'step');
-    if (optimizer === 'sgd') {
+    if (optimizer !== 'hf') {
       const lastEpoch = lines.filter((l): l is EpochMetrics => l.kind === 'epoch').at(-1) as EpochMetrics;
       expect(lastEpoch.trainLoss).toBeLessThan(steps[0].loss);
     } else {

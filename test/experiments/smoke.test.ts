@@ -25,8 +25,10 @@ const quiet: Io = { out: () => {}, err: () => {}, tty: false };
 const RUNS: [string, TrainFlags][] = [
   ['image2d mnist sgd', { experiment: 'image2d', maxTrain: 256, maxTest: 100, epochs: 2 }],
   ['image2d fashion-mnist sgd', { experiment: 'image2d', dataset: 'fashion-mnist', dataDir: FIXTURE_DATA, maxTrain: 256, maxTest: 100, epochs: 2 }],
-  // Batches of 8: the excerpt's 40 training recordings then make 5 steps an epoch, not 2.
-  ['audio1d speakers sgd', { experiment: 'audio1d', split: 'speakers', dataDir: FIXTURE_DATA, maxTrain: 128, maxTest: 64, epochs: 2, batchSize: 8 }],
+  // Batches of 8: the excerpt's 40 training recordings then make 5 steps an epoch, not 2. Batch
+  // norm on 8 recordings and dropout make single batch losses swing by ±1 at the default lr
+  // 0.01; at 0.003 the 10 steps show steady progress (2.31 → 2.23 mean over epoch 2).
+  ['audio1d speakers sgd', { experiment: 'audio1d', split: 'speakers', dataDir: FIXTURE_DATA, maxTrain: 128, maxTest: 64, epochs: 2, batchSize: 8, lr: 0.003 }],
   ['mri3d sgd', { experiment: 'mri3d', dataDir: FIXTURE_DATA, maxTrain: 256, maxTest: 100, epochs: 2, patchSize: 12 }],
 ];
 

@@ -9,7 +9,7 @@
  * leaves a 30× margin; a wrong index, a missing term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
@@ -35,8 +35,24 @@ const NETS: Record<number, { inShape: number[]; specs: LayerSpec[] }> = {
   },
 };
 
-function build(backend: Backend, rank: number, loss: 'mse' | 'softmax-cross-entropy'): { net: Network; batch: Batch } {
-  const { inShape, specs } = NETS[rank];
+/** Every rank with the newer layers: GELU, leaky ReLU, softplus, residual blocks (identity and projection), average pools. */
+const NEW_NETS: Record<number, { inShape: number[]; specs: LayerSpec[] }> = Object.fromEntries(
+  ([[1, [2, 12]], [2, [1, 8, 7]], [3, [2, 5, 4, 5]]] as const).map(([rank, inShape]) => [rank, {
+    inShape: [...inShape],
+    specs: [
+      conv({ channels: 3, kernel: 3, padding: 1, activation: 'gelu-tanh' }),
+      residual([conv({ channels: 3, kernel: 3, padding: 1, activation: { kind: 'leaky-relu', slope: 0.2 } }), conv({ channels: 3, kernel: 3, padding: 1 })]),
+      activation('softplus'),
+      residual([conv({ channels: 4, kernel: 3, stride: 2, padding: 1, activation: 'leaky-relu' }), avgPool({ window: 3, stride: 1, padding: 1, countIncludePad: false })], { projection: true }),
+      avgPool({ window: 2, stride: 1, padding: 1 }),
+      globalAvgPool(),
+      dense({ units: 3 }),
+    ],
+  }]),
+);
+
+function build(backend: Backend, rank: number, loss: 'mse' | 'softmax-cross-entropy', nets = NETS): { net: Network; batch: Batch } {
+  const { inShape, specs } = nets[rank];
   const net = new Network(backend, inShape, specs, { loss, seed: 3 });
   const rng = new Rng(11 + rank);
   const k = net.outShape[0];
@@ -47,26 +63,28 @@ function build(backend: Backend, rank: number, loss: 'mse' | 'softmax-cross-entr
 }
 
 describe.skipIf(skipGpu)(gpuTitle('networks on the GPU match the CPU (float32)'), () => {
-  for (const rank of [1, 2, 3]) {
-    for (const loss of ['softmax-cross-entropy', 'mse'] as const) {
-      it(`rank ${rank}, ${loss}: forward, gradient, Hv, Gv`, () => {
-        const c = build(CPU, rank, loss);
-        const g = build(gpu(), rank, loss);
-        expect(Array.from(g.net.params)).toEqual(Array.from(c.net.params));
-        expect(relError(g.net.predict(g.batch.x, 4), c.net.predict(c.batch.x, 4))).toBeLessThan(TOL);
-        const [gc, gg] = [new Float32Array(c.net.paramCount), new Float32Array(c.net.paramCount)];
-        const [lc, lg] = [c.net.gradient(c.batch, gc), g.net.gradient(g.batch, gg)];
-        expect(Math.abs(lg - lc) / Math.abs(lc)).toBeLessThan(TOL);
-        expect(relError(gg, gc)).toBeLessThan(TOL);
-        const v = Float32Array.from(randn(new Rng(5), c.net.paramCount));
-        const [cc, cg] = [c.net.curvature(c.batch), g.net.curvature(g.batch)];
-        for (const which of ['hv', 'gv'] as const) {
-          const [oc, og] = [new Float32Array(v.length), new Float32Array(v.length)];
-          cc[which](v, oc);
-          cg[which](v, og);
-          expect(relError(og, oc), which).toBeLessThan(TOL);
-        }
-      });
+  for (const [nets, what] of [[NETS, 'conv, max-pool, dense'], [NEW_NETS, 'residual blocks, average pools, GELU, leaky ReLU, softplus']] as const) {
+    for (const rank of [1, 2, 3]) {
+      for (const loss of ['softmax-cross-entropy', 'mse'] as const) {
+        it(`${what}: rank ${rank}, ${loss}: forward, gradient, Hv, Gv`, () => {
+          const c = build(CPU, rank, loss, nets);
+          const g = build(gpu(), rank, loss, nets);
+          expect(Array.from(g.net.params)).toEqual(Array.from(c.net.params));
+          expect(relError(g.net.predict(g.batch.x, 4), c.net.predict(c.batch.x, 4))).toBeLessThan(TOL);
+          const [gc, gg] = [new Float32Array(c.net.paramCount), new Float32Array(c.net.paramCount)];
+          const [lc, lg] = [c.net.gradient(c.batch, gc), g.net.gradient(g.batch, gg)];
+          expect(Math.abs(lg - lc) / Math.abs(lc)).toBeLessThan(TOL);
+          expect(relError(gg, gc)).toBeLessThan(TOL);
+          const v = Float32Array.from(randn(new Rng(5), c.net.paramCount));
+          const [cc, cg] = [c.net.curvature(c.batch), g.net.curvature(g.batch)];
+          for (const which of ['hv', 'gv'] as const) {
+            const [oc, og] = [new Float32Array(v.length), new Float32Array(v.length)];
+            cc[which](v, oc);
+            cg[which](v, og);
+            expect(relError(og, oc), which).toBeLessThan(TOL);
+          }
+        });
+      }
     }
   }
 

@@ -38,6 +38,16 @@ describe("deltas: dE/dx = dE/dy · σ'(x)", () => {
     sigmoid: [(x) => 1 / (1 + Math.exp(-x)), (x) => Math.exp(-x) / (1 + Math.exp(-x)) ** 2],
     tanh: [Math.tanh, (x) => 1 / Math.cosh(x) ** 2],
     relu: [(x) => Math.max(0, x), (x) => (x > 0 ? 1 : 0)],
+    'leaky-relu': [(x) => (x > 0 ? x : 0.01 * x), (x) => (x > 0 ? 1 : 0.01)],
+    // ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³): d/dx by the product and chain rules.
+    'gelu-tanh': [
+      (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+      (x) => {
+        const u = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3);
+        return 0.5 * (1 + Math.tanh(u)) + (0.5 * x * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x)) / Math.cosh(u) ** 2;
+      },
+    ],
+    softplus: [(x) => Math.log(1 + Math.exp(x)), (x) => 1 / (1 + Math.exp(-x))],
   };
   it.each(ACTIVATIONS)('%s: backward equals the product with the textbook derivative, and finite differences', (kind) => {
     const layer = buildLayer(B, 0, [3, 5], activation(kind));

@@ -24,7 +24,9 @@ describe('layer options from plain JavaScript', () => {
   });
 
   it('unknown kinds and specs that are not objects', () => {
-    expect(one({ kind: 'convolution', channels: 2 })).toThrow(/^layer #0: unknown layer kind "convolution" \(known: conv, maxPool, dense, flatten, activation\)$/);
+    expect(one({ kind: 'convolution', channels: 2 })).toThrow(/^layer #0: unknown layer kind "convolution" \(known: conv, maxPool, avgPool, globalAvgPool, dense, flatten, activation, residual, batchNorm, dropout\)$/);
+    expect(one({ kind: 'dropout' })).toThrow("dropout#0: missing option 'p'");
+    expect(one({ kind: 'batchNorm', momentom: 0.1 })).toThrow("batchNorm#0: unknown option 'momentom' (batchNorm takes eps, momentum)");
     expect(one({ kind: 'toString' })).toThrow(/layer #0: unknown layer kind "toString"/);
     expect(one({ channels: 2 })).toThrow(/layer #0: unknown layer kind undefined/);
     expect(one(null)).toThrow('layer #0: a layer spec must be an object {kind, ...options}, got null');
@@ -43,7 +45,7 @@ describe('layer options from plain JavaScript', () => {
 
   it('activation, bias and init by name', () => {
     expect(one(conv({ channels: 2, kernel: 3, activation: 'Relu' as never }))).toThrow(
-      'conv#0: unknown activation "Relu" (known: identity, sigmoid, tanh, relu)',
+      'conv#0: unknown activation "Relu" (known: identity, sigmoid, tanh, relu, leaky-relu, gelu-tanh, softplus)',
     );
     expect(build([4], [{ kind: 'activation', fn: 'softmax' }])).toThrow('activation#0: unknown activation "softmax"');
     expect(build([4], [dense({ units: 2, bias: 'no' as never })])).toThrow('dense#0: bias must be true or false, got "no"');

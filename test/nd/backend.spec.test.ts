@@ -11,7 +11,7 @@
  * float64 on |inputs|. A wrong index or a missing term is off by a whole term, ~10^6 times more.
  */
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/nd/backend.js';
+import type { ActivationFn, Backend } from '../../src/nd/backend.js';
 import { ACTIVATIONS } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry.js';
@@ -65,6 +65,13 @@ const POOLS: [Shape, PoolOptions][] = [
   [[2, 5, 4, 5], { window: [3, 2, 2], stride: [1, 2, 1] }],
 ];
 
+const AVG_POOLS: [Shape, PoolOptions][] = [
+  [[3, 9], { window: 3, stride: 2, padding: 1 }],
+  [[2, 6, 7], { window: [2, 3], stride: [1, 2], padding: [1, 1] }],
+  [[2, 4, 5, 6], { window: 2 }],
+  [[2, 5, 4, 5], { window: [3, 2, 3], stride: [2, 1, 1], padding: [1, 0, 1] }],
+];
+
 const N = 2;
 
 const backends: [string, () => Backend, boolean][] = [
@@ -97,13 +104,17 @@ describe.each(backends)('%s', (_name, make, skip) => {
       expect(Array.from(b.download(t))).toEqual([2, 4, 6, 8, 10, 12]);
     });
 
-    for (const kind of ACTIVATIONS) {
+    const activations: ActivationFn[] = [...ACTIVATIONS, { kind: 'leaky-relu', slope: 0.2 }];
+    for (const kind of activations) {
       for (const order of [0, 1, 2] as const) {
-        it(`activation ${kind} order ${order}`, () => {
+        it(`activation ${JSON.stringify(kind)} order ${order}`, () => {
           // GLSL leaves exp's accuracy to the driver (a few ulp on Mesa); the formulas add ≤ 6
           // roundings with cancellation near σ = ½, so 64·ε32·(1 + |f|) ≈ 8e-6 bounds them; a
           // wrong derivative formula is off by O(0.1).
-          const x = f32([N, 3, 7], 3);
+          // Scale 9 reaches GELU's and sigmoid's tails; two entries straddle softplus's threshold 20.
+          const x = f32([N, 3, 7], 9);
+          x[0] = 19.5;
+          x[1] = 20.5;
           const op: Op = (bk, [a]) => {
             const t = bk.upload([N, 3, 7], a);
             bk.activation(t, t, kind, order);
@@ -193,6 +204,17 @@ describe.each(backends)('%s', (_name, make, skip) => {
       });
     }
 
+    for (const shape of [[N, 5], [N, 3, 7], [N, 2, 4, 3], [N, 3, 2, 3, 2]]) {
+      it(`channelAffine a[c]·x + b[c] (out aliasing x): ${JSON.stringify(shape)}`, () => {
+        const c = shape[1];
+        agrees(B(), (bk, [x, a, b]) => {
+          const t = bk.upload(shape, x);
+          bk.channelAffine(t, t, bk.upload([c], a), bk.upload([c], b));
+          return bk.download(t);
+        }, [f32(shape), f32([c]), f32([c])], 2);
+      });
+    }
+
     for (const [inShape, o] of POOLS) {
       const g = new PoolGeometry('spec', inShape, o);
       const [xs, ys] = [g.inShape(N), g.outShape(N)];
@@ -230,6 +252,31 @@ describe.each(backends)('%s', (_name, make, skip) => {
         expect(() => b.gather(Y, X, A, other)).toThrow(/gather: .* do not fit the pool geometry/);
         expect(() => b.scatterAdd(X, Y, A, other)).toThrow(/scatterAdd: .* do not fit the pool geometry/);
       });
+    }
+
+    for (const [inShape, o] of AVG_POOLS) {
+      const g = new PoolGeometry('spec', inShape, o);
+      const [xs, ys] = [g.inShape(N), g.outShape(N)];
+      const windowVolume = g.w3.reduce((p, w) => p * w, 1);
+      for (const countPad of [true, false]) {
+        const title = `rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}, countPad ${countPad}`;
+        it(`avgPool: ${title}`, () => {
+          agrees(B(), (bk, [x]) => {
+            const Y = bk.zeros(ys);
+            bk.avgPool(Y, bk.upload(xs, x), g, countPad);
+            return bk.download(Y);
+          }, [f32(xs)], windowVolume + 1);
+        });
+        it(`avgPoolBack: ${title}`, () => {
+          // Each input element gathers from at most Π⌈w/s⌉ windows, one division each.
+          const n = g.w3.reduce((p, w, a) => p * Math.ceil(w / g.s3[a]), 1) + 1;
+          agrees(B(), (bk, [dy, dx]) => {
+            const DX = bk.upload(xs, dx);
+            bk.avgPoolBack(DX, bk.upload(ys, dy), g, countPad);
+            return bk.download(DX);
+          }, [f32(ys), f32(xs)], n);
+        });
+      }
     }
   });
 });

@@ -3,15 +3,15 @@
  * convolution lowered to GEMM (conv.ts), pooling by argmax (pool.ts). float64 and float32.
  */
 import ops from 'ndarray-ops';
-import type { ActivationKind, Backend, Tensor } from '../../backend.js';
+import { activationParts, type ActivationFn, type Backend, type Tensor } from '../../backend.js';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { ColBuffer, convBackData, convBackFilter, convForward } from './conv.js';
 import { activationKernels, derivativeTimes } from './elementwise.js';
 import { defaultGemm, describeGemm, type GemmChoice } from './gemm-select.js';
-import { gather, maxPool, scatterAdd } from './pool.js';
+import { avgPool, avgPoolBack, gather, maxPool, scatterAdd } from './pool.js';
 import { CpuTensor, cpu } from './tensor.js';
 
 export { CpuTensor } from './tensor.js';
@@ -69,13 +69,15 @@ export class CpuBackend implements Backend {
     // Garbage-collected memory; nothing to release early.
   }
 
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void {
+  activation(out: Tensor, x: Tensor, fn: ActivationFn, order: 0 | 1 | 2, times?: Tensor): void {
     const o = same(out, x, 'activation').data;
-    if (times && order === 1) {
-      derivativeTimes[kind](o, cpu(x).data, same(times, x, 'activation').data);
+    const { kind, slope } = activationParts(fn);
+    const fused = derivativeTimes[kind];
+    if (times && order === 1 && fused) {
+      fused(o, cpu(x).data, same(times, x, 'activation').data, slope);
       return;
     }
-    activationKernels[kind][order](o, cpu(x).data);
+    activationKernels[kind][order](o, cpu(x).data, slope);
     if (times) this.mul(out, out, times);
   }
 
@@ -147,6 +149,16 @@ export class CpuBackend implements Backend {
     }
   }
 
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void {
+    const [od, xd, ad, bd] = [same(out, x, 'channelAffine').data, cpu(x).data, cpu(a).data, cpu(b).data];
+    const inner = checkBias('channelAffine', x, a);
+    checkBias('channelAffine', x, b);
+    for (let p = 0, i = 0; i < xd.length; p++) {
+      const [s, t] = [ad[p % ad.length], bd[p % bd.length]];
+      for (const end = i + inner; i < end; i++) od[i] = s * xd[i] + t;
+    }
+  }
+
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
     const n = checkPool('maxPool', x, y, argmax, g);
     maxPool(cpu(y).data, cpu(argmax).data, cpu(x).data, g, n * g.channels);
@@ -160,6 +172,16 @@ export class CpuBackend implements Backend {
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void {
     checkPool('scatterAdd', dx, dy, argmax, g);
     scatterAdd(cpu(dx).data, cpu(dy).data, cpu(argmax).data, g.inVolume, g.outVolume);
+  }
+
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void {
+    const n = checkAvgPool('avgPool', x, y, g);
+    avgPool(cpu(y).data, cpu(x).data, g, n * g.channels, countPad);
+  }
+
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void {
+    const n = checkAvgPool('avgPoolBack', dx, dy, g);
+    avgPoolBack(cpu(dx).data, cpu(dy).data, g, n * g.channels, countPad);
   }
 }
 

@@ -55,3 +55,54 @@ export function scatterAdd(dx: FloatArray, dy: FloatArray, argmax: FloatArray, i
     for (const end = o + outVol; o < end; o++) dx[p + argmax[o]] += dy[o];
   }
 }
+
+/**
+ * y[p, o] = Σ_{j ∈ W_o} x[p, j] / |W_o| over the lifted 3-D geometry; the window is clipped to
+ * the input (padding holds zeros), and |W_o| counts the padding when `countPad`.
+ */
+export function avgPool(y: FloatArray, x: FloatArray, g: PoolGeometry, planes: number, countPad: boolean): void {
+  forEachWindow(g, planes, countPad, (xp, o, z0, z1, y0, y1, x0, x1, inv) => {
+    const [, H, W] = g.in3;
+    let s = 0;
+    for (let a = z0; a < z1; a++) for (let b = y0; b < y1; b++) for (let c = x0; c < x1; c++) s += x[xp + (a * H + b) * W + c];
+    y[o] = s * inv;
+  });
+}
+
+/** dx[p, j] = Σ_{o : j ∈ W_o} dy[p, o] / |W_o|, avgPool's adjoint: each window spreads its error evenly. */
+export function avgPoolBack(dx: FloatArray, dy: FloatArray, g: PoolGeometry, planes: number, countPad: boolean): void {
+  dx.fill(0);
+  forEachWindow(g, planes, countPad, (xp, o, z0, z1, y0, y1, x0, x1, inv) => {
+    const [, H, W] = g.in3;
+    const share = dy[o] * inv;
+    for (let a = z0; a < z1; a++) for (let b = y0; b < y1; b++) for (let c = x0; c < x1; c++) dx[xp + (a * H + b) * W + c] += share;
+  });
+}
+
+type WindowVisit = (xp: number, o: number, z0: number, z1: number, y0: number, y1: number, x0: number, x1: number, inv: number) => void;
+
+/** Calls `visit` per output with its plane's offset in x, its window clipped to the input, and 1/|W_o|. */
+function forEachWindow(g: PoolGeometry, planes: number, countPad: boolean, visit: WindowVisit): void {
+  const [D, H, W] = g.in3;
+  const [wD, wH, wW] = g.w3;
+  const [sD, sH, sW] = g.s3;
+  const [pD, pH, pW] = g.p3;
+  const [oD, oH, oW] = g.o3;
+  const full = 1 / (wD * wH * wW);
+  for (let p = 0, o = 0; p < planes; p++) {
+    const xp = p * D * H * W;
+    for (let od = 0; od < oD; od++) {
+      const z0 = Math.max(od * sD - pD, 0);
+      const z1 = Math.min(od * sD - pD + wD, D);
+      for (let oh = 0; oh < oH; oh++) {
+        const y0 = Math.max(oh * sH - pH, 0);
+        const y1 = Math.min(oh * sH - pH + wH, H);
+        for (let ow = 0; ow < oW; ow++, o++) {
+          const x0 = Math.max(ow * sW - pW, 0);
+          const x1 = Math.min(ow * sW - pW + wW, W);
+          visit(xp, o, z0, z1, y0, y1, x0, x1, countPad ? full : 1 / ((z1 - z0) * (y1 - y0) * (x1 - x0)));
+        }
+      }
+    }
+  }
+}

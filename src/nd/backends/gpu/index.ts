@@ -7,14 +7,15 @@
  * new buffer and the destination tensor takes it over, releasing its old one at once. Views
  * made by `reshape` share one Storage, so a write through any of them is seen by all.
  */
-import type { ActivationKind, Backend, Tensor } from '../../backend.js';
-import { ACTIVATIONS } from '../../backend.js';
+import type { ActivationFn, Backend, Tensor } from '../../backend.js';
+import { ACTIVATIONS, activationParts, SOFTPLUS_THRESHOLD } from '../../backend.js';
 import type { FloatArray } from '../../dtype.js';
-import { checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
 import * as K from './kernels.js';
+import * as P from './pool-kernels.js';
 import { chooseMode, type GpuMode } from './modes.js';
 
 export { gpuModes, GPU_MODES, GpuModeError, MODE_ENV, type GpuMode, type ModeStatus } from './modes.js';
@@ -123,9 +124,10 @@ export class GpuBackend implements Backend {
 
   // ---- elementwise ----
 
-  activation(out: Tensor, x: Tensor, kind: ActivationKind, order: 0 | 1 | 2, times?: Tensor): void {
+  activation(out: Tensor, x: Tensor, fn: ActivationFn, order: 0 | 1 | 2, times?: Tensor): void {
     checkSameSize('activation', out, x);
-    this.put(out, K.activationK, { KIND: ACTIVATIONS.indexOf(kind), ORDER: order }, [val(x)]);
+    const { kind, slope } = activationParts(fn);
+    this.put(out, K.activationK, { KIND: ACTIVATIONS.indexOf(kind), ORDER: order, THRESHOLD: SOFTPLUS_THRESHOLD }, [val(x), slope]);
     // Two kernels where the CPU fuses: on the device the extra pass costs a texture round, not a page walk.
     if (times) this.mul(out, out, times);
   }
@@ -203,24 +205,45 @@ export class GpuBackend implements Backend {
     this.device.release(part);
   }
 
+  channelAffine(out: Tensor, x: Tensor, a: Tensor, b: Tensor): void {
+    checkSameSize('channelAffine', out, x);
+    const inner = checkBias('channelAffine', x, a);
+    checkBias('channelAffine', x, b);
+    this.put(out, K.channelAffineK, { INNER: inner, C: a.shape[0] }, [val(x), val(a), val(b)]);
+  }
+
   // ---- max-pooling ----
 
   maxPool(y: Tensor, argmax: Tensor, x: Tensor, g: PoolGeometry): void {
     checkPool('maxPool', x, y, argmax, g);
-    this.put(argmax, K.argmaxK, poolConstants(g), [val(x)]);
+    this.put(argmax, P.argmaxK, poolConstants(g), [val(x)]);
     this.gather(y, x, argmax, g);
   }
 
   gather(y: Tensor, x: Tensor, argmax: Tensor, g: PoolGeometry): void {
     checkPool('gather', x, y, argmax, g);
-    this.put(y, K.gatherK, { INVOL: g.inVolume, OUTVOL: g.outVolume }, [val(x), val(argmax)]);
+    this.put(y, P.gatherK, { INVOL: g.inVolume, OUTVOL: g.outVolume }, [val(x), val(argmax)]);
   }
 
   scatterAdd(dx: Tensor, dy: Tensor, argmax: Tensor, g: PoolGeometry): void {
     checkPool('scatterAdd', dx, dy, argmax, g);
     // Each thread owns one element of dx and visits only the windows that can contain it.
     const c = { ...poolConstants(g), R0: Math.ceil(g.w3[0] / g.s3[0]), R1: Math.ceil(g.w3[1] / g.s3[1]), R2: Math.ceil(g.w3[2] / g.s3[2]) };
-    this.put(dx, K.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
+    this.put(dx, P.scatterAddK, c, [val(dx), val(dy), val(argmax)]);
+  }
+
+  // ---- average pooling ----
+
+  avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void {
+    checkAvgPool('avgPool', x, y, g);
+    this.put(y, P.avgPoolK, { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0 }, [val(x)]);
+  }
+
+  avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void {
+    checkAvgPool('avgPoolBack', dx, dy, g);
+    const R = g.w3.map((w, a) => Math.ceil(w / g.s3[a]));
+    const c = { ...poolConstants(g), COUNTPAD: countPad ? 1 : 0, R0: R[0], R1: R[1], R2: R[2] };
+    this.put(dx, P.avgPoolBackK, c, [val(dy)]);
   }
 
   // ---- helpers ----
@@ -276,7 +299,7 @@ function convConstants(g: ConvGeometry, accumulate: boolean): Record<string, num
 
 function poolConstants(g: PoolGeometry): Record<string, number> {
   const c: Record<string, number> = {};
-  const axes = { I: g.in3, W: g.w3, S: g.s3, O: g.o3 };
+  const axes = { I: g.in3, W: g.w3, S: g.s3, P: g.p3, O: g.o3 };
   for (const [name, v] of Object.entries(axes)) for (let a = 0; a < 3; a++) c[`${name}${a}`] = v[a];
   return c;
 }

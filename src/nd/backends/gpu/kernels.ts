@@ -40,38 +40,70 @@ export function mulK(this: K, a: number[], b: number[]): number {
 }
 
 /**
- * f, f' or f'' of sigmoid, tanh, relu, identity (constants KIND 0..3 in ACTIVATIONS order,
- * ORDER 0..2). With s = σ(v): σ' = s(1−s), σ'' = s(1−s)(1−2s). With t = tanh v: tanh' = 1−t²,
- * tanh'' = −2t(1−t²). relu' = [v > 0] (0 at the kink, as on the CPU), relu'' = 0.
+ * f, f' or f'' (constant ORDER 0..2) of the activation KIND, its index in ACTIVATIONS:
+ * 0 identity, 1 sigmoid, 2 tanh, 3 relu, 4 leaky-relu (negative slope `slope`), 5 gelu-tanh,
+ * 6 softplus. The formulas are the CPU's (cpu/elementwise.ts, derivatives stated there); GLSL
+ * ES 1.00 has no tanh or log1p, so tanh comes from e^{−2|u|}, which cannot overflow, and
+ * log(1 + e) from its series e − e²/2 where 1 + e would round e away.
  */
-export function activationK(this: K, x: number[]): number {
+export function activationK(this: K, x: number[], slope: number): number {
   const v = x[this.thread.x];
   let r = 0;
   if (this.constants.KIND === 0) {
     if (this.constants.ORDER === 0) r = v;
     if (this.constants.ORDER === 1) r = 1;
   }
-  if (this.constants.KIND === 1) {
-    // σ(v) from exp(−|v|) so neither branch overflows.
+  if (this.constants.KIND === 1 || this.constants.KIND === 6) {
+    // σ(v) from exp(−|v|) so neither branch overflows; softplus' = σ, softplus'' = σ(1 − σ).
     const e = Math.exp(-Math.abs(v));
     let s = 1 / (1 + e);
     if (v < 0) s = e / (1 + e);
-    r = s;
-    if (this.constants.ORDER === 1) r = s * (1 - s);
-    if (this.constants.ORDER === 2) r = s * (1 - s) * (1 - 2 * s);
+    if (this.constants.KIND === 1) {
+      r = s;
+      if (this.constants.ORDER === 1) r = s * (1 - s);
+      if (this.constants.ORDER === 2) r = s * (1 - s) * (1 - 2 * s);
+    } else {
+      // softplus(v) = max(v, 0) + log(1 + e^{−|v|}); linear above THRESHOLD (SOFTPLUS_THRESHOLD).
+      let l = Math.log(1 + e);
+      if (e < 1e-4) l = e - 0.5 * e * e;
+      r = Math.max(v, 0) + l;
+      if (this.constants.ORDER === 1) r = s;
+      if (this.constants.ORDER === 2) r = s * (1 - s);
+      if (v > this.constants.THRESHOLD) {
+        r = 0;
+        if (this.constants.ORDER === 0) r = v;
+        if (this.constants.ORDER === 1) r = 1;
+      }
+    }
   }
-  if (this.constants.KIND === 2) {
-    // tanh v = sign(v)(1 − e^{−2|v|})/(1 + e^{−2|v|}): GLSL ES 1.00 has no tanh, and this form cannot overflow.
-    const e = Math.exp(-2 * Math.abs(v));
+  if (this.constants.KIND === 2 || this.constants.KIND === 5) {
+    // tanh u = sign(u)(1 − e^{−2|u|})/(1 + e^{−2|u|}); u = v for tanh, c(v + k v³) for GELU.
+    let u = v;
+    if (this.constants.KIND === 5) u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    const e = Math.exp(-2 * Math.abs(u));
     let t = (1 - e) / (1 + e);
-    if (v < 0) t = -t;
-    r = t;
-    if (this.constants.ORDER === 1) r = 1 - t * t;
-    if (this.constants.ORDER === 2) r = -2 * t * (1 - t * t);
+    if (u < 0) t = -t;
+    if (this.constants.KIND === 2) {
+      r = t;
+      if (this.constants.ORDER === 1) r = 1 - t * t;
+      if (this.constants.ORDER === 2) r = -2 * t * (1 - t * t);
+    } else {
+      const u1 = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
+      r = 0.5 * v * (1 + t);
+      if (this.constants.ORDER === 1) r = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * u1;
+      if (this.constants.ORDER === 2) r = (1 - t * t) * (u1 - v * t * u1 * u1 + 3 * 0.7978845608028654 * 0.044715 * v * v);
+    }
   }
-  if (this.constants.KIND === 3) {
-    if (this.constants.ORDER === 0) r = Math.max(v, 0);
-    if (this.constants.ORDER === 1 && v > 0) r = 1;
+  if (this.constants.KIND === 3 || this.constants.KIND === 4) {
+    // relu is leaky ReLU with slope 0: f = v or a·v, f' = 1 or a (a at the kink, as on the CPU).
+    let a = slope;
+    if (this.constants.KIND === 3) a = 0;
+    if (this.constants.ORDER === 0) r = a * v;
+    if (this.constants.ORDER === 1) r = a;
+    if (v > 0) {
+      if (this.constants.ORDER === 0) r = v;
+      if (this.constants.ORDER === 1) r = 1;
+    }
   }
   return r;
 }
@@ -232,73 +264,9 @@ export function biasAddK(this: K, y: number[], b: number[]): number {
   return y[this.thread.x] + b[p - idiv(p, this.constants.C) * this.constants.C];
 }
 
-/**
- * argmax[n,c,o] = the in-plane offset of the window's largest x; strict '>' keeps the first
- * of equal maxima in row-major order, as the contract and the CPU backend do.
- */
-export function argmaxK(this: K, x: number[]): number {
-  const ox = this.thread.x - idiv(this.thread.x, this.constants.O2) * this.constants.O2;
-  let t = idiv(this.thread.x, this.constants.O2);
-  const oy = t - idiv(t, this.constants.O1) * this.constants.O1;
-  t = idiv(t, this.constants.O1);
-  const oz = t - idiv(t, this.constants.O0) * this.constants.O0;
-  const plane = idiv(t, this.constants.O0);
-  const base = plane * this.constants.I0 * this.constants.I1 * this.constants.I2;
-  let best = 0;
-  let at = -1;
-  for (let az = 0; az < this.constants.W0; az++) {
-    for (let ay = 0; ay < this.constants.W1; ay++) {
-      for (let ax = 0; ax < this.constants.W2; ax++) {
-        const off =
-          ((oz * this.constants.S0 + az) * this.constants.I1 + oy * this.constants.S1 + ay) * this.constants.I2 +
-          ox * this.constants.S2 + ax;
-        const v = x[base + off];
-        if (at < 0 || v > best) {
-          best = v;
-          at = off;
-        }
-      }
-    }
-  }
-  return at;
-}
-
-/** y[p, o] = x[p, argmax[p, o]] (max-pool forward values and its R-forward). */
-export function gatherK(this: K, x: number[], argmax: number[]): number {
-  const p = idiv(this.thread.x, this.constants.OUTVOL);
-  return x[p * this.constants.INVOL + argmax[this.thread.x]];
-}
-
-/**
- * dx[p, j] + Σ dy[p, o] over the windows o that contain j and chose it. Gathered per input
- * element (no scatter on a fragment shader): along each axis only ⌈w/s⌉ windows can hold j,
- * o ∈ (⌊j/s⌋ − ⌈w/s⌉, ⌊j/s⌋], so the loops run over those few candidates (constants R0..R2).
- */
-export function scatterAddK(this: K, dxPrev: number[], dy: number[], argmax: number[]): number {
-  const jx = this.thread.x - idiv(this.thread.x, this.constants.I2) * this.constants.I2;
-  let t = idiv(this.thread.x, this.constants.I2);
-  const jy = t - idiv(t, this.constants.I1) * this.constants.I1;
-  t = idiv(t, this.constants.I1);
-  const jz = t - idiv(t, this.constants.I0) * this.constants.I0;
-  const plane = idiv(t, this.constants.I0);
-  const off = (jz * this.constants.I1 + jy) * this.constants.I2 + jx;
-  let s = dxPrev[this.thread.x];
-  for (let rz = 0; rz < this.constants.R0; rz++) {
-    const oz = idiv(jz, this.constants.S0) - rz;
-    for (let ry = 0; ry < this.constants.R1; ry++) {
-      const oy = idiv(jy, this.constants.S1) - ry;
-      for (let rx = 0; rx < this.constants.R2; rx++) {
-        const ox = idiv(jx, this.constants.S2) - rx;
-        if (
-          oz >= 0 && oz < this.constants.O0 && jz < oz * this.constants.S0 + this.constants.W0 &&
-          oy >= 0 && oy < this.constants.O1 && jy < oy * this.constants.S1 + this.constants.W1 &&
-          ox >= 0 && ox < this.constants.O2 && jx < ox * this.constants.S2 + this.constants.W2
-        ) {
-          const o = ((plane * this.constants.O0 + oz) * this.constants.O1 + oy) * this.constants.O2 + ox;
-          if (Math.abs(argmax[o] - off) < 0.5) s += dy[o];
-        }
-      }
-    }
-  }
-  return s;
+/** a[c] · x[n,c,…] + b[c] (channelAffine): the channel is the plane index modulo C, as in biasAddK. */
+export function channelAffineK(this: K, x: number[], a: number[], b: number[]): number {
+  const p = idiv(this.thread.x, this.constants.INNER);
+  const c = p - idiv(p, this.constants.C) * this.constants.C;
+  return a[c] * x[this.thread.x] + b[c];
 }

@@ -1,0 +1,240 @@
+/**
+ * Batch normalisation (PyTorch's BatchNorm1d/2d/3d): per channel c, over the batch and every
+ * spatial position (m = N·Πspatial values; a flat input [F] has F channels and m = N).
+ * Training mode, on the batch's statistics (which couple the samples):
+ *   forward     μ = mean x,  σ² = mean (x − μ)²,  s = (σ² + ε)^−½,  x̂ = (x − μ)·s,  y = γ·x̂ + β
+ *   backward    dγ += Σ g·x̂,  dβ += Σ g,  dx = J(γ·g)                        with g = dE/dy
+ *               J u = s·(u − mean u − x̂·mean(x̂·u))   (∂x̂/∂x, symmetric, so it is its own adjoint)
+ *   R-forward   R{x̂} = J R{x},  R{y} = V_γ·x̂ + γ·R{x̂} + V_β
+ *   R-backward  R{dγ} = Σ (R{g}·x̂ + g·R{x̂}),  R{dβ} = Σ R{g},
+ *               R{dx} = J(V_γ·g + γ·R{g}) + ρ·dx − s·γ·(R{x̂}·mean(x̂·g) + x̂·mean(R{x̂}·g)),
+ *               ρ = R{s}/s = −s·mean(x̂·R{x})
+ * Derivation (means are over the m values of one channel):
+ *   R{μ} = mean R{x};  R{σ²} = 2·mean((x − μ)·R{x}) = (2/s)·mean(x̂·R{x}), since mean(x − μ) = 0;
+ *   R{s} = −½·s³·R{σ²} = −s²·mean(x̂·R{x}), so R{x̂} = s·(R{x} − R{μ}) + (x − μ)·R{s} = J R{x}.
+ *   dx = J(γ·g) depends on x through s and x̂ and on γ, g: for fixed u,
+ *   R{J u} = R{s}·(u − mean u − x̂·mean(x̂·u)) − s·(R{x̂}·mean(x̂·u) + x̂·mean(R{x̂}·u))
+ *          = ρ·J u − s·(R{x̂}·mean(x̂·u) + x̂·mean(R{x̂}·u)),  and R{γ·g} = V_γ·g + γ·R{g}.
+ * Evaluation mode: y = γ·(x − μ_run)/√(σ²_run + ε) + β, an affine map per channel.
+ * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
+ * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch.
+ * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64.
+ */
+import type { Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+
+export interface BatchNormSpec {
+  kind: 'batchNorm';
+  /** Added to the variance (PyTorch's default 1e-5). */
+  eps?: number;
+  /** Weight of the newest batch in the running statistics (PyTorch's default 0.1). */
+  momentum?: number;
+}
+
+export function batchNorm(o: Omit<BatchNormSpec, 'kind'> = {}): BatchNormSpec {
+  return { kind: 'batchNorm', ...o };
+}
+
+type Vec = Float64Array;
+
+export class BatchNorm implements Layer {
+  readonly outShape: Shape;
+  readonly paramShapes: Shape[];
+  /** running_mean, running_var, num_batches_tracked (io's contract: the layer owns and updates them). */
+  readonly buffers: LayerBuffer[];
+  private readonly running: { mean: Vec; var: Vec; tracked: Vec };
+  private readonly C: number;
+  private readonly eps: number;
+  private readonly momentum: number;
+  private readonly buf: Buffers;
+  private readonly vecs = new Map<string, Tensor>();
+  /** Saved by a training forward for the later passes. */
+  private saved: { xhat: Tensor; s: Vec; gamma: Tensor; gammaH: Vec; m: number } | null = null;
+  private Rxhat: Tensor | null = null;
+  private rho: Vec | null = null;
+  private Vgamma: Vec | null = null;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly name: string,
+    readonly inShape: Shape,
+    spec: BatchNormSpec,
+  ) {
+    this.C = inShape[0];
+    this.eps = spec.eps ?? 1e-5;
+    this.momentum = spec.momentum ?? 0.1;
+    if (!(this.eps > 0)) throw new ShapeError(`${name}: eps must be > 0, got ${spec.eps}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new ShapeError(`${name}: momentum must be in [0, 1], got ${spec.momentum}`);
+    if (!(this.C >= 1) || inShape.length > 4) throw new ShapeError(`${name}: input ${fmt(inShape)} is not [C, ...spatial] of rank ≤ 3 or [features]`);
+    this.outShape = inShape;
+    this.paramShapes = [[this.C], [this.C]];
+    this.buf = new Buffers(backend);
+    this.running = { mean: new Float64Array(this.C), var: new Float64Array(this.C).fill(1), tracked: new Float64Array(1) };
+    this.buffers = [
+      { name: 'running_mean', shape: [this.C], data: this.running.mean },
+      { name: 'running_var', shape: [this.C], data: this.running.var },
+      { name: 'num_batches_tracked', shape: [], data: this.running.tracked, integer: true },
+    ];
+  }
+
+  init([gamma, beta]: FloatArray[]): void {
+    gamma.fill(1);
+    beta.fill(0);
+  }
+
+  dispose(): void {
+    this.buf.clear();
+    for (const t of this.vecs.values()) this.backend.dispose(t);
+    this.vecs.clear();
+  }
+
+  forward(x: Tensor, [gamma, beta]: Tensor[], mode: PassMode = TRAINING): Tensor {
+    const y = this.buf.get('y', x.shape);
+    if (!mode.training) {
+      this.saved = null;
+      const g = this.host(gamma);
+      const { mean: mu, var: v } = this.running;
+      const a = g.map((gc, c) => gc / Math.sqrt(v[c] + this.eps));
+      this.affine(y, x, a, this.host(beta).map((b, c) => b - a[c] * mu[c]));
+      return y;
+    }
+    const m = x.shape[0] * (sizeOf(x.shape) / (x.shape[0] * this.C));
+    const mu = this.sum(x).map((v) => v / m);
+    const xhat = this.buf.get('xhat', x.shape);
+    this.affine(xhat, x, ones(this.C), mu.map((v) => -v));
+    const variance = this.sum(xhat, xhat).map((v) => v / m);
+    const s = variance.map((v) => 1 / Math.sqrt(v + this.eps));
+    this.affine(xhat, xhat, s, zeros(this.C));
+    this.backend.channelAffine(y, xhat, gamma, beta);
+    this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m };
+    if (mode.updateStats) this.track(mu, variance, m);
+    return y;
+  }
+
+  backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    const { xhat, s, gammaH, m } = this.train();
+    const [Sg, Sxg] = [this.sum(dy), this.sum(xhat, dy)];
+    if (grad) this.addGrads(grad, Sxg, Sg);
+    // dx = s·γ·(g − mean g − x̂·mean(x̂·g))
+    const k = s.map((sc, c) => sc * gammaH[c]);
+    return this.combine('dx', [[dy, k], [xhat, k.map((kc, c) => (-kc * Sxg[c]) / m)]], k.map((kc, c) => (-kc * Sg[c]) / m));
+  }
+
+  backwardParams(dy: Tensor, grad: Tensor[]): void {
+    const { xhat } = this.train();
+    this.addGrads(grad, this.sum(xhat, dy), this.sum(dy));
+  }
+
+  rForward(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Tensor | null {
+    const { xhat, s, gamma, m } = this.train();
+    this.Vgamma = this.host(Vgamma);
+    const Ry = this.buf.get('Ry', xhat.shape);
+    this.backend.channelAffine(Ry, xhat, Vgamma, Vbeta);
+    if (!Rx) {
+      [this.Rxhat, this.rho] = [null, null];
+      return Ry;
+    }
+    // R{x̂} = s·(R{x} − mean R{x} − x̂·mean(x̂·R{x})), ρ = −s·mean(x̂·R{x})
+    const [Sr, Sxr] = [this.sum(Rx), this.sum(xhat, Rx)];
+    this.rho = s.map((sc, c) => (-sc * Sxr[c]) / m);
+    this.Rxhat = this.combine('Rxhat', [[Rx, s], [xhat, this.rho]], s.map((sc, c) => (-sc * Sr[c]) / m));
+    const t = this.buf.get('t', xhat.shape);
+    this.backend.channelAffine(t, this.Rxhat, gamma, this.zerosT());
+    this.backend.axpy(Ry, 1, t);
+    return Ry;
+  }
+
+  rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    const { xhat, s, gammaH: g, m } = this.train();
+    const Vg = this.Vgamma ?? zeros(this.C);
+    const [Sg, Sxg, SRg, SxRg] = [this.sum(dy), this.sum(xhat, dy), this.sum(Rdy), this.sum(xhat, Rdy)];
+    const SRxg = this.Rxhat ? this.sum(this.Rxhat, dy) : zeros(this.C);
+    this.addGrads(hv, SxRg.map((v, c) => v + SRxg[c]), SRg);
+    const dx = this.backward(dy, null);
+    // R{dx}: J(V_γ·g + γ·R{g}) expanded, plus ρ·dx − s·γ·(R{x̂}·mean(x̂·g) + x̂·mean(R{x̂}·g)).
+    const terms: [Tensor, Vec][] = [
+      [dy, s.map((sc, c) => sc * Vg[c])],
+      [Rdy, s.map((sc, c) => sc * g[c])],
+      [xhat, s.map((sc, c) => (-sc * (Vg[c] * Sxg[c] + g[c] * SxRg[c] + g[c] * SRxg[c])) / m)],
+    ];
+    if (this.Rxhat && this.rho) {
+      terms.push([this.Rxhat, s.map((sc, c) => (-sc * g[c] * Sxg[c]) / m)], [dx, this.rho]);
+    }
+    return [dx, this.combine('Rdx', terms, s.map((sc, c) => (-sc * (Vg[c] * Sg[c] + g[c] * SRg[c])) / m))];
+  }
+
+  private train(): NonNullable<BatchNorm['saved']> {
+    if (!this.saved) throw new Error(`${this.name}: backward and R-passes need a training-mode forward pass first (the last one was in evaluation mode)`);
+    return this.saved;
+  }
+
+  private track(mu: Vec, variance: Vec, m: number): void {
+    if (m < 2) {
+      throw new ShapeError(`${this.name}: a training batch holds 1 value per channel, too few for the running variance (use a batch of 2 or more)`);
+    }
+    const { mean: rm, var: rv, tracked: nb } = this.running;
+    const k = this.momentum;
+    for (let c = 0; c < this.C; c++) {
+      rm[c] = (1 - k) * rm[c] + k * mu[c];
+      rv[c] = (1 - k) * rv[c] + k * ((variance[c] * m) / (m - 1));
+    }
+    nb[0] += 1;
+  }
+
+  /** grad[0] (γ) += dγ, grad[1] (β) += dβ, from host per-channel sums. */
+  private addGrads(grad: Tensor[], dGamma: Vec, dBeta: Vec): void {
+    this.backend.axpy(grad[0], 1, this.vec('dgamma', dGamma));
+    this.backend.axpy(grad[1], 1, this.vec('dbeta', dBeta));
+  }
+
+  /** Σ over each channel of a (or of a ⊙ b), as float64 on the host. */
+  private sum(a: Tensor, b?: Tensor): Vec {
+    let t = a;
+    if (b) {
+      t = this.buf.get('prod', a.shape);
+      this.backend.mul(t, a, b);
+    }
+    const out = this.buf.get('sums', [this.C]);
+    this.backend.fill(out, 0);
+    this.backend.biasGrad(out, t);
+    return Float64Array.from(this.backend.download(out));
+  }
+
+  /** out = Σ_k coef_k[c]·T_k + constant[c], into the named buffer. */
+  private combine(key: string, terms: [Tensor, Vec][], constant: Vec): Tensor {
+    const out = this.buf.get(key, terms[0][0].shape);
+    this.affine(out, terms[0][0], terms[0][1], constant);
+    const t = this.buf.get('t', out.shape);
+    for (const [T, k] of terms.slice(1)) {
+      this.affine(t, T, k, zeros(this.C));
+      this.backend.axpy(out, 1, t);
+    }
+    return out;
+  }
+
+  private affine(out: Tensor, x: Tensor, a: Vec, b: Vec): void {
+    this.backend.channelAffine(out, x, this.vec('a', a), this.vec('b', b));
+  }
+
+  /** A [C] tensor holding host values; the one uploaded before under the same key is freed. */
+  private vec(key: string, v: Vec): Tensor {
+    const old = this.vecs.get(key);
+    if (old) this.backend.dispose(old);
+    const t = this.backend.upload([this.C], v);
+    this.vecs.set(key, t);
+    return t;
+  }
+
+  private zerosT(): Tensor {
+    return this.vec('zero', zeros(this.C));
+  }
+
+  private host(t: Tensor): Vec {
+    return Float64Array.from(this.backend.download(t));
+  }
+}
+
+const ones = (n: number): Vec => new Float64Array(n).fill(1);
+const zeros = (n: number): Vec => new Float64Array(n);

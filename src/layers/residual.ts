@@ -1,0 +1,162 @@
+/**
+ * Residual block y = f(x) + P(x): f is a sub-sequence of layers (the body), P the identity or,
+ * where f changes the shape (channels and/or spatial size), a 1×1 convolution with the stride that
+ * maps the input's grid onto the output's (bias-free: f's last bias already adds a constant).
+ * The block is ONE layer of the network's sequence; its parameters are contiguous in the flat
+ * vector, the body's in order, then the projection's. Each pass composes the children's:
+ *   forward     y = f(x) + P(x)
+ *   backward    dE/dx = J_fᵀ dE/dy + J_Pᵀ dE/dy        (dE/dθ from each child's own backward)
+ *   R-forward   R{y} = R{f(x)} + R{P(x)}               (each child's R-forward, from R{x} and v)
+ *   R-backward  R{dE/dx} = R{J_fᵀ dE/dy} + R{J_Pᵀ dE/dy}, each child's R-backward in reverse order
+ * The sum is linear, so it contributes nothing of its own to Hv: all curvature is the children's.
+ */
+import type { Backend, Tensor } from '../nd/backend.js';
+import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
+import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
+import { conv } from './conv.js';
+import { Buffers, type Layer, type LayerBuffer } from './layer.js';
+import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
+import type { LayerSpec } from './registry.js';
+
+export interface ResidualSpec {
+  kind: 'residual';
+  body: LayerSpec[];
+  /** A 1×1 convolution on the skip path (needed when the body changes the shape); default false. */
+  projection?: boolean;
+}
+
+export function residual(body: LayerSpec[], o: { projection?: boolean } = {}): ResidualSpec {
+  return { kind: 'residual', body, ...o };
+}
+
+/** Builds a child layer from its input shape and spec, under the given name. */
+export type ChildBuilder = (inShape: Shape, spec: LayerSpec, name: string) => Layer;
+
+export class Residual implements Layer {
+  readonly body: Layer[] = [];
+  readonly projection: Layer | null;
+  readonly outShape: Shape;
+  readonly paramShapes: Shape[];
+  /** PyTorch names as a module with a `body` nn.Sequential and a `projection` conv: `body.0.weight`, `projection.weight`. */
+  readonly paramNames: readonly string[];
+  readonly buffers: readonly LayerBuffer[];
+  private readonly children: Layer[];
+  private readonly buf: Buffers;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly name: string,
+    readonly inShape: Shape,
+    spec: ResidualSpec,
+    build: ChildBuilder,
+  ) {
+    if (!Array.isArray(spec.body) || spec.body.length === 0) throw new ShapeError(`${name}: the body needs at least one layer`);
+    if (spec.projection !== undefined && typeof spec.projection !== 'boolean') {
+      throw new ShapeError(`${name}: projection must be true or false, got ${JSON.stringify(spec.projection)}`);
+    }
+    let shape = inShape;
+    spec.body.forEach((s, i) => {
+      const child = build(shape, s, `${name}.body.${i}`);
+      this.body.push(child);
+      shape = child.outShape;
+    });
+    this.outShape = shape;
+    const same = sameShape(inShape, shape);
+    if (!spec.projection && !same) {
+      throw new ShapeError(
+        `${name}: the body maps ${fmt(inShape)} to ${fmt(shape)}; x + f(x) needs equal shapes, or { projection: true } for a 1×1 convolution on the skip path`,
+      );
+    }
+    this.projection = spec.projection ? build(inShape, projectionSpec(name, inShape, shape), `${name}.projection`) : null;
+    this.children = this.projection ? [...this.body, this.projection] : this.body;
+    this.paramShapes = this.children.flatMap((c) => c.paramShapes);
+    const projected = this.projection ? paramNamesOf(this.projection).map((n) => `projection.${n}`) : [];
+    this.paramNames = [...sequentialParamNames(this.body, 'body.'), ...projected];
+    const projBuffers = (this.projection?.buffers ?? []).map((b) => ({ ...b, name: `projection.${b.name}` }));
+    this.buffers = [...sequentialBuffers(this.body, 'body.'), ...projBuffers];
+    this.buf = new Buffers(backend);
+  }
+
+  init(params: FloatArray[], rng: Rng): void {
+    this.split(params).forEach((p, i) => this.children[i].init(p, rng));
+  }
+
+  dispose(): void {
+    this.buf.clear();
+    for (const c of this.children) c.dispose();
+  }
+
+  forward(x: Tensor, p: Tensor[]): Tensor {
+    const parts = this.split(p);
+    let h = x;
+    this.body.forEach((layer, i) => (h = layer.forward(h, parts[i])));
+    const skip = this.projection ? this.projection.forward(x, parts[this.body.length]) : x;
+    return this.sum('y', h, skip);
+  }
+
+  backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    const g = grad && this.split(grad);
+    let d = dy;
+    for (let i = this.body.length - 1; i >= 0; i--) d = this.body[i].backward(d, g && g[i]);
+    const skip = this.projection ? this.projection.backward(dy, g && g[this.body.length]) : dy;
+    return this.sum('dx', d, skip);
+  }
+
+  backwardParams(dy: Tensor, grad: Tensor[]): void {
+    const g = this.split(grad);
+    let d = dy;
+    for (let i = this.body.length - 1; i > 0; i--) d = this.body[i].backward(d, g[i]);
+    this.body[0].backwardParams(d, g[0]);
+    this.projection?.backwardParams(dy, g[this.body.length]);
+  }
+
+  rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
+    const parts = this.split(v);
+    let Rh = Rx;
+    this.body.forEach((layer, i) => (Rh = layer.rForward(Rh, parts[i])));
+    const Rskip = this.projection ? this.projection.rForward(Rx, parts[this.body.length]) : Rx;
+    if (!Rh && !Rskip) return null;
+    return this.sum('Ry', Rh, Rskip);
+  }
+
+  rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    const h = this.split(hv);
+    let [d, Rd] = [dy, Rdy];
+    for (let i = this.body.length - 1; i >= 0; i--) [d, Rd] = this.body[i].rBackward(d, Rd, h[i]);
+    const [s, Rs] = this.projection ? this.projection.rBackward(dy, Rdy, h[this.body.length]) : [dy, Rdy];
+    return [this.sum('dx', d, s), this.sum('Rdx', Rd, Rs)];
+  }
+
+  /** a + b into the block's own buffer (children's outputs belong to them); null stands for zero. */
+  private sum(key: string, a: Tensor | null, b: Tensor | null): Tensor {
+    const shape = (a ?? b)!.shape;
+    const out = this.buf.get(key, shape);
+    if (a) this.backend.scale(out, a, 1);
+    else this.backend.fill(out, 0);
+    if (b) this.backend.axpy(out, 1, b);
+    return out;
+  }
+
+  /** The block's list of parameter slices cut into one list per child. */
+  private split<T>(all: T[]): T[][] {
+    let at = 0;
+    return this.children.map((c) => all.slice(at, (at += c.paramShapes.length)));
+  }
+}
+
+/**
+ * The 1×1 convolution from [C, ...n] to [C', ...m]: stride s = ⌈n/m⌉ per axis, which gives
+ * ⌊(n − 1)/s⌋ + 1 = m outputs for every body that pads to keep ⌈n/stride⌉ (as ResNet's does).
+ */
+function projectionSpec(name: string, inShape: Shape, outShape: Shape): LayerSpec {
+  if (outShape.length !== inShape.length) {
+    throw new ShapeError(`${name}: the body maps ${fmt(inShape)} to ${fmt(outShape)}; a projection needs the same number of axes`);
+  }
+  const stride = inShape.slice(1).map((n, a) => Math.ceil(n / outShape[a + 1]));
+  const fits = stride.every((s, a) => Math.floor((inShape[a + 1] - 1) / s) + 1 === outShape[a + 1]);
+  if (!fits) {
+    throw new ShapeError(`${name}: no 1×1 convolution stride maps the grid of ${fmt(inShape)} onto that of ${fmt(outShape)}`);
+  }
+  return conv({ channels: outShape[0], kernel: 1, stride, bias: false });
+}
