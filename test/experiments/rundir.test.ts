@@ -69,6 +69,7 @@ describe('a run stopped before its first checkpoint', () => {
       `--out ${dir} already holds a run; continue it with --resume ${dir}, or replace it with --overwrite`,
     );
     expect(oneLine(await inProcess('train', '--resume', dir, '--out', dir, '--overwrite'))).toMatch(/--overwrite and --resume contradict each other/);
+    expect(oneLine(await inProcess('eval', dir, '--data-dir', tmp))).toMatch(/--data-dir does not apply to mnist/);
   });
 
   it('a directory that is no run: --resume and eval say so', async () => {
