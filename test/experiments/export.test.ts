@@ -60,8 +60,10 @@ describe('ndcnn export', () => {
   it('npz: NumPy-readable arrays under the PyTorch names', async () => {
     expect(await cli('export', join(run, 'checkpoint.ckpt'), '--format', 'npz')).toMatchObject({ status: 0 });
     const arrays = decodeNpz(readFileSync(join(run, 'model.npz')));
-    expect(Object.keys(arrays)).toEqual(['0.weight', '0.bias', '3.weight', '3.bias', '7.weight', '7.bias', '9.weight', '9.bias']);
-    expect(arrays['0.weight'].shape).toEqual([16, 1, 5, 5]);
+    // image2d's default: conv · BN · relu · pool · conv · BN · relu · pool · flatten · dense · BN · relu · dropout · dense.
+    const bn = (i: number) => [`${i}.weight`, `${i}.bias`, `${i}.running_mean`, `${i}.running_var`, `${i}.num_batches_tracked`];
+    expect(Object.keys(arrays)).toEqual(['0.weight', '0.bias', ...bn(1), '4.weight', '4.bias', ...bn(5), '9.weight', '9.bias', ...bn(10), '13.weight', '13.bias']);
+    expect(arrays['0.weight'].shape).toEqual([32, 1, 5, 5]);
   });
   it.each([
     [['--format', 'pickle'], /^ndcnn: --format pickle: unknown format \(known: safetensors, onnx, npz\)\n$/],

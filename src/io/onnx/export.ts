@@ -1,6 +1,7 @@
 /**
  * ONNX export of an ndcnn network (opset 13, float32): Conv (1-, 2-, 3-D, strides, symmetric
- * pads, dilations), MaxPool, Flatten, Gemm, the activations, and optionally a final Softmax.
+ * pads, dilations), MaxPool, Flatten, Gemm, the activations, BatchNormalization (running
+ * statistics), Dropout (as Identity), and optionally a final Softmax.
  * Initializers carry the PyTorch names (`0.weight`), nodes torch-style scoped names (`/0/Conv`),
  * so an exported graph reads like torch.onnx.export's of the equivalent nn.Sequential. The batch
  * axis is symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32
@@ -98,6 +99,14 @@ export const onnxExporters: Exporters = {
   },
   flatten: (c) => c.g.node('Flatten', c.scope(), [int('axis', 1)]),
   activation: (c, spec) => activationNode(c.g, spec.fn, c.scope(), c.layer.name),
+  // Evaluation mode, as torch.onnx.export writes an eval()'d module: the running statistics.
+  batchNorm: (c, spec) => {
+    const prefix = `${c.scope().replace(/\//g, '.')}.`;
+    const stats = [c.tensor(`${prefix}running_mean`), c.tensor(`${prefix}running_var`)];
+    c.g.node('BatchNormalization', c.scope(), [{ name: 'epsilon', type: AttrType.FLOAT, f: spec.eps ?? 1e-5 }], [...c.params(), ...stats]);
+  },
+  // Dropout is the identity in evaluation.
+  dropout: (c) => c.g.node('Identity', c.scope()),
 };
 
 /** The ONNX model of `net` as bytes (ModelProto). */
