@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { NetworkState } from '../src/layers/index.js';
+import type { Network, NetworkState } from '../src/layers/index.js';
 import type { FloatArray } from '../src/nd/dtype.js';
 import type { MiniBatchState } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
@@ -163,4 +163,16 @@ function readProgress(v: unknown, fail: (p: string) => Error): RunProgress {
 
 function sha256(s: string): string {
   return createHash('sha256').update(s, 'utf8').digest('hex');
+}
+
+/** Puts a checkpoint's parameters and network state (batch-norm statistics) into a freshly built `net`. */
+export function restoreNetwork(net: Network, ckpt: Checkpoint, file: string): void {
+  if (ckpt.params.length !== net.paramCount) throw new RunFileError(file, `holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
+  net.setParams(ckpt.params);
+  if (!ckpt.network) return;
+  try {
+    net.loadState(ckpt.network);
+  } catch (e) {
+    throw new RunFileError(file, `network state does not fit: ${(e as Error).message.split('\n')[0]}`);
+  }
 }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { DATASET_NAMES, fetchDataset, packageRoot, type DatasetName } from '../datasets/index.js';
 import { backends } from '../src/nd/backends/index.js';
 import { gpuModes } from '../src/nd/backends/gpu/index.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { RunFileError, UsageError } from './errors.js';
+import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
+import { UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
 import { checkpointPath } from './resolve.js';
@@ -34,18 +34,8 @@ export function evalRun(f: EvalFlags, io: Io): void {
   const backend = openBackend(config.backend, f);
   const data = loadData(config);
   const net = buildNetwork(config, backend);
-  if (ckpt.params.length !== net.paramCount) {
-    throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
-  }
-  net.setParams(ckpt.params);
   // Running statistics (batch norm) are part of what evaluation computes with.
-  if (ckpt.network) {
-    try {
-      net.loadState(ckpt.network);
-    } catch (e) {
-      throw new RunFileError(file, `network state does not fit: ${(e as Error).message}`);
-    }
-  }
+  restoreNetwork(net, ckpt, file);
   io.out(`${file}: ${config.experiment} ${config.dataset}, epoch ${ckpt.progress.epoch}/${config.epochs}, step ${ckpt.progress.step}\n`);
   for (const [name, ds] of Object.entries(data.tests)) {
     const t = evaluate(net, ds);

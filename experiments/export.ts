@@ -4,8 +4,8 @@ import { statSync } from 'node:fs';
 import { exportFormats, exportNetwork, isExportFormat } from '../src/io/index.js';
 import { Network } from '../src/layers/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { RunFileError, UsageError } from './errors.js';
+import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
+import { UsageError } from './errors.js';
 import { checkpointPath } from './resolve.js';
 import type { Io } from './train.js';
 
@@ -25,16 +25,8 @@ export function exportRun(f: ExportFlags, io: Io): void {
   // The CPU backend in the checkpoint's dtype: exporting computes nothing, whatever backend trained.
   const dtype = ckpt.params instanceof Float64Array ? 'float64' : 'float32';
   const net = new Network(cpuBackend(dtype), config.inShape, config.network, { loss: config.loss });
-  if (ckpt.params.length !== net.paramCount) throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
-  net.setParams(ckpt.params);
   // Batch norm's running statistics are part of the model that leaves (evaluation uses them).
-  if (ckpt.network) {
-    try {
-      net.loadState(ckpt.network);
-    } catch (e) {
-      throw new RunFileError(file, `network state does not fit: ${(e as Error).message}`);
-    }
-  }
+  restoreNetwork(net, ckpt, file);
   const dir = statSync(f.run).isDirectory() ? f.run : dirname(f.run);
   const out = f.out ?? join(dir, `model.${exportFormats[f.format].extension}`);
   exportNetwork(net, f.format, out, { softmax: f.softmax });

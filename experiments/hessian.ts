@@ -19,7 +19,7 @@ import {
 import { parameterBlocks } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { renderPanels, type Series } from './plot.js';
 import { clock, Progress } from './progress.js';
@@ -90,8 +90,7 @@ export function hessian(f: HessianFlags, io: Io): void {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
   const net = buildNetwork(config, backend);
-  if (ckpt.params.length !== net.paramCount) throw new UsageError(`${file}: holds ${ckpt.params.length} parameters, its network has ${net.paramCount}`);
-  net.setParams(ckpt.params);
+  restoreNetwork(net, ckpt, file);
 
   const seed = f.seed ?? 1;
   const n = f.samples ?? Math.min(DEFAULT_SAMPLES, available);

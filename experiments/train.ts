@@ -13,7 +13,7 @@ import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { ShiftAugmenter } from './augment.js';
-import { saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
+import { restoreNetwork, saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
@@ -156,17 +156,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
 /** Puts a checkpoint's state back into the freshly built network, optimizer and iterator. */
 function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: MiniBatches, augmenter: ShiftAugmenter | null, path: string): void {
   const fail = (what: string, e: unknown) => new RunFileError(path, `${what}: ${(e as Error).message.split('\n')[0]}`);
-  if (ckpt.params.length !== net.paramCount) {
-    throw new RunFileError(path, `holds ${ckpt.params.length} parameters, the configured network has ${net.paramCount}`);
-  }
-  net.setParams(ckpt.params);
-  if (ckpt.network) {
-    try {
-      net.loadState(ckpt.network);
-    } catch (e) {
-      throw fail('network state does not fit', e);
-    }
-  }
+  restoreNetwork(net, ckpt, path);
   try {
     optimizer.loadState(ckpt.optimizer);
   } catch (e) {
