@@ -25,7 +25,7 @@ export interface Panel {
   xLabel?: string;
 }
 
-const WIDTH = 720;
+export const WIDTH = 720;
 const PANEL_HEIGHT = 260;
 const MARGIN = { left: 64, right: 170, top: 28, bottom: 36 };
 export const COLOURS = ['#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
@@ -61,6 +61,11 @@ export function renderPlot(lines: readonly MetricsLine[], title: string): string
 export function renderPanels(panels: readonly Panel[], title: string): string {
   const height = panels.length * PANEL_HEIGHT + 30;
   const body = panels.map((p, i) => renderPanel(p, 30 + i * PANEL_HEIGHT)).join('\n');
+  return svgDocument(title, height, body);
+}
+
+/** A white WIDTH × height SVG document with `title` centred on top and `body` below it. */
+export function svgDocument(title: string, height: number, body: string): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,

@@ -4,10 +4,9 @@
  * line with a ±1 std band over seeds; and held-out accuracy per configuration as the mean with a
  * ±1 std error bar.
  */
-import { COLOURS, escapeXml, label, padRange, ticks } from '../plot.js';
+import { COLOURS, escapeXml, label, padRange, svgDocument, ticks, WIDTH } from '../plot.js';
 import type { ConfigResult, Stat } from './report.js';
 
-const WIDTH = 720;
 const PANEL_HEIGHT = 260;
 const MARGIN = { left: 64, right: 170, top: 28, bottom: 36 };
 
@@ -40,7 +39,7 @@ export function curvesPlot(results: ConfigResult[], title: string): string {
     ...tests.map((t) => ({ title: `${t} accuracy % (mean ± std over seeds)`, bands: bands((r) => r.curves.accuracy[t] ?? [], 100), logY: false })),
   ];
   const body = panels.map((p, i) => bandPanel(p.title, p.bands, p.logY, 30 + i * PANEL_HEIGHT));
-  return svg(title, panels.length * PANEL_HEIGHT + 30, body.join('\n'));
+  return svgDocument(title, panels.length * PANEL_HEIGHT + 30, body.join('\n'));
 }
 
 function bandPanel(title: string, bands: Band[], logY: boolean, top: number): string {
@@ -84,7 +83,7 @@ export function accuracyPlot(results: ConfigResult[], title: string): string {
     }
     return out.join('\n');
   });
-  return svg(title, tests.length * (PANEL_HEIGHT + 60) + 30, body.join('\n'));
+  return svgDocument(title, tests.length * (PANEL_HEIGHT + 60) + 30, body.join('\n'));
 }
 
 /** Panel frame, title, ticks and axis label; `frame` is undefined when there is nothing to draw. */
@@ -125,15 +124,4 @@ function legend(f: Frame, i: number, name: string, colour: string): string {
     `<line x1="${f.x1 + 12}" y1="${ly - 4}" x2="${f.x1 + 30}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"/>\n` +
     `<text x="${f.x1 + 36}" y="${ly}">${escapeXml(name)}</text>`
   );
-}
-
-function svg(title: string, height: number, body: string): string {
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${WIDTH / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
-    body,
-    '</svg>',
-    '',
-  ].join('\n');
 }
