@@ -13,9 +13,18 @@ export interface PatchOptions {
   /** Share of the occupied blocks held out for testing (default 0.2). */
   testFraction?: number;
   seed?: number;
+  /**
+   * Adds three position channels after the T1 one (default false): each voxel's x, y and z in
+   * the volume, scaled to [−1, 1] per axis (2·i / (dim − 1) − 1). A patch shows local anatomy
+   * but not where in the brain it lies; lobes are spatial regions ("CoordConv", Liu et al. 2018).
+   */
+  coords?: boolean;
 }
 
-/** Patches [n, 1, s, s, s] (z, y, x of the volume, x fastest) and the voxel (x, y, z) each is labelled by. */
+/**
+ * Patches [n, c, s, s, s] (z, y, x of the volume, x fastest) and the voxel (x, y, z) each is
+ * labelled by; c is 1 (T1) or, with `coords`, 4 (T1, x, y, z positions).
+ */
 export interface PatchSet extends LabeledSet {
   /** The centre voxel (x, y, z) of each patch, as [n, 3]: corner + floor(size / 2). */
   centres: Int32Array;
@@ -78,7 +87,8 @@ export function mriPatches(volume: MriVolume, opts: PatchOptions = {}): PatchSpl
     if (footprintSide(isTest, blockOf, x, y, z, size, block) === side) kept[side].push(x, y, z);
     else dropped++;
   }
-  return { train: gather(volume, norm, kept[0], size), test: gather(volume, norm, kept[1], size), dropped };
+  const coords = opts.coords ?? false;
+  return { train: gather(volume, norm, kept[0], size, coords), test: gather(volume, norm, kept[1], size, coords), dropped };
 }
 
 /** The side (0 train, 1 test) shared by every block the patch at corner (x, y, z) touches, or -1. */
@@ -119,25 +129,37 @@ function brainZScore(t1: Float32Array): Float32Array {
   return out;
 }
 
-/** Copies the patches at `corners` (x, y, z triples) out of the normalised volume, one x-row at a time. */
-function gather(volume: MriVolume, norm: Float32Array, corners: number[], size: number): PatchSet {
-  const [X, Y] = volume.dims;
+/**
+ * Copies the patches at `corners` (x, y, z triples) out of the normalised volume, one x-row at a
+ * time, and with `coords` fills channels 1–3 with each voxel's scaled x, y and z.
+ */
+function gather(volume: MriVolume, norm: Float32Array, corners: number[], size: number, coords: boolean): PatchSet {
+  const [X, Y, Z] = volume.dims;
   const n = corners.length / 3;
   const per = size * size * size;
+  const channels = coords ? 4 : 1;
   const half = Math.floor(size / 2);
-  const inputs = new Float32Array(n * per);
+  // A 1-voxel axis has no spread: its one position is the middle, 0.
+  const scale = (i: number, dim: number) => (dim > 1 ? (2 * i) / (dim - 1) - 1 : 0);
+  const inputs = new Float32Array(n * channels * per);
   const labels = new Int32Array(n);
   const centres = new Int32Array(n * 3);
   for (let p = 0; p < n; p++) {
     const [x, y, z] = [corners[3 * p], corners[3 * p + 1], corners[3 * p + 2]];
+    const base = p * channels * per;
     for (let k = 0; k < size; k++) {
       for (let j = 0; j < size; j++) {
         const from = x + X * (y + j + Y * (z + k));
-        inputs.set(norm.subarray(from, from + size), p * per + size * (j + size * k));
+        const row = base + size * (j + size * k);
+        inputs.set(norm.subarray(from, from + size), row);
+        if (!coords) continue;
+        for (let i = 0; i < size; i++) inputs[row + per + i] = scale(x + i, X);
+        inputs.fill(scale(y + j, Y), row + 2 * per, row + 2 * per + size);
+        inputs.fill(scale(z + k, Z), row + 3 * per, row + 3 * per + size);
       }
     }
     centres.set([x + half, y + half, z + half], 3 * p);
     labels[p] = volume.lobeOfRegion[volume.atlas[x + half + X * (y + half + Y * (z + half))]];
   }
-  return { inputs, shape: [n, 1, size, size, size], labels, classes: volume.lobes, centres };
+  return { inputs, shape: [n, channels, size, size, size], labels, classes: volume.lobes, centres };
 }

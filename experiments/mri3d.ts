@@ -2,6 +2,8 @@
  * mri3d: cubic patches of the ch2bet T1 volume → 3-D CNN → AAL lobe of the patch's centre
  * voxel. The data layer cuts the patches, z-scores the brain and splits by spatial blocks so
  * no training and test patch share a voxel; the score to beat is the majority class.
+ * Lobes are regions of the brain, which a 16 mm patch alone does not locate, so by default each
+ * patch carries three more channels with its voxels' positions in the volume (`coords`).
  */
 import { loadMri, mriPatches } from '../datasets/index.js';
 import { activation, batchNorm, conv, dense, dropout, flatten, maxPool } from '../src/layers/index.js';
@@ -12,7 +14,9 @@ export const mri3d: Experiment = {
   description: '3-D CNN on ch2bet T1 patches: AAL lobe of the centre voxel, split by spatial blocks',
   datasets: ['mri'],
   splits: () => ['blocks'],
-  dataDefaults: { patchSize: 16 },
+  // coords 1: T1 plus x, y, z position channels. A run config without it (runs before position
+  // channels) reads as 0, so those runs still load the single-channel patches they trained on.
+  dataDefaults: { patchSize: 16, coords: 1 },
   defaults: () => ({
     sgd: { epochs: 15, batchSize: 32, lr: 0.05, weightDecay: 5e-4 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 25, lambda: 1 } },
@@ -39,13 +43,14 @@ export const mri3d: Experiment = {
   ],
   load: ({ splitSeed, dataDir, data }) => {
     const volume = loadMri(dataDir);
-    const { train, test, dropped } = mriPatches(volume, { size: data.patchSize, seed: splitSeed });
+    const { train, test, dropped } = mriPatches(volume, { size: data.patchSize, seed: splitSeed, coords: data.coords === 1 });
     const d = volume.dims.join('x');
+    const channels = data.coords === 1 ? ' (T1 and x, y, z position channels)' : '';
     return {
       train,
       tests: { 'held-out blocks': test },
       summary:
-        `ch2bet ${d}: ${train.labels.length} training and ${test.labels.length} held-out ${data.patchSize}^3 patches ` +
+        `ch2bet ${d}: ${train.labels.length} training and ${test.labels.length} held-out ${data.patchSize}^3 patches${channels} ` +
         `(${dropped} dropped at block faces, seed ${splitSeed})`,
     };
   },
