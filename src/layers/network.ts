@@ -311,7 +311,7 @@ export class Network implements Model {
         this.squaredGradients(b, need());
         return 0;
       case 'curvature':
-        this.curvatures.set(job.id, this.curvatureOn(b, job.at, this.training(b, false, reduce), job.weight));
+        this.curvatures.set(job.id, this.curvatureShare(job, b, reduce));
         return 0;
       case 'gv':
       case 'hv': {
@@ -324,6 +324,12 @@ export class Network implements Model {
         this.curvatures.delete(job.id);
         return 0;
     }
+  }
+
+  /** @internal A thread's share of a curvature batch, its products to come (the caller keeps it). */
+  curvatureShare(job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): ShardCurvature {
+    this.step = job.step;
+    return this.curvatureOn(b, job.at, this.training(b, false, reduce), job.weight);
   }
 
   /** The mean loss and its gradient (into buf) of `weight` × the batch's mean loss. */

@@ -114,10 +114,10 @@ export class Pool {
   private start(): void {
     const rank = this.members.length + 1;
     const { port1, port2 } = new MessageChannel();
+    const ready = Atomics.load(this.ctrl, Word.Ready);
     const worker = new Worker(ENTRY, { eval: true, workerData: { ctrl: this.ctrl, rank, port: port2, ...replicaModule() }, transferList: [port2] });
     worker.unref();
     port1.unref();
-    const ready = Atomics.load(this.ctrl, Word.Ready);
     const deadline = Date.now() + START_MS;
     while (Atomics.load(this.ctrl, Word.Ready) === ready) {
       if (Date.now() > deadline) {

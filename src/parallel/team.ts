@@ -11,7 +11,7 @@ import type { Backend } from '../nd/backend.js';
 import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
-import type { Network, NetworkCurvature } from '../layers/network.js';
+import type { Network, NetworkCurvature, ShardCurvature } from '../layers/network.js';
 import { allReduce, type Reduce } from './collective.js';
 import { pool, type Pool } from './pool.js';
 
@@ -57,7 +57,7 @@ export function resolveThreads(asked: number | undefined, backend: Backend): num
 
 let networks = 0;
 
-/** Replicas whose network was collected without dispose(), and curvature products whose owner was. */
+/** Replicas whose network was collected without dispose(), and curvature products whose owner was: the workers drop theirs with their next command. */
 const released = new FinalizationRegistry<{ network: number; curvature?: number }>((d) => pool().drop(d));
 
 interface Share {
@@ -112,8 +112,7 @@ export class NetworkTeam {
     this.passes++;
     const shares = this.split(b);
     let total = 0;
-    const replies = this.run(job, shares, (s, r) => (r === 0 ? out : out && this.slots[r - 1]), (v) => (total = v));
-    for (const v of replies) total += v;
+    for (const v of this.run(job, shares, (s, r) => (r === 0 ? out : out && this.slots[r - 1]))) total += v;
     if (out) for (let r = 1; r < shares.length; r++) addInto(out, this.slots[r - 1]);
     return total;
   }
@@ -125,7 +124,7 @@ export class NetworkTeam {
     if (this.rowsOut.length < out.length) this.rowsOut = allocateShared(this.net.backend.dtype, out.length);
     const shares = this.split(b);
     const rowsOf = (s: Share, r: number) => (r === 0 ? out : this.rowsOut).subarray(s.start * k, (s.start + s.batch.n) * k);
-    this.run(job, shares, rowsOf, () => {});
+    this.run(job, shares, rowsOf);
     for (const s of shares.slice(1)) out.set(rowsOf(s, 1), s.start * k);
   }
 
@@ -136,14 +135,22 @@ export class NetworkTeam {
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
     const shares = this.split(b, true);
     this.passes++;
-    this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, () => {});
+    // This thread's share lives in the products' closure (the workers keep theirs by id).
+    let mine!: ShardCurvature;
+    this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
+      mine = this.net.curvatureShare(job as Extract<Job, { kind: 'curvature' }>, share, reduce);
+      return 0;
+    });
     let prepared = this.passes;
     const product = (kind: 'gv' | 'hv') => (v: Parameters<NetworkCurvature['gv']>[0], out: Parameters<NetworkCurvature['gv']>[1]) =>
       this.net.product(kind, v, out, (dir, buf) => {
         const fresh = prepared !== this.passes;
         if (fresh) prepared = ++this.passes;
         this.dir.set(dir);
-        this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {});
+        this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
+          mine[kind](dir, buf, fresh);
+          return 0;
+        });
         for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
       });
     const c: NetworkCurvature = { gv: product('gv'), hv: product('hv') };
@@ -157,14 +164,14 @@ export class NetworkTeam {
   }
 
   /**
-   * Runs `job` on every share: share 0 here, share r on worker r. `outOf` gives each share's
-   * output; `local` receives share 0's scalar; workers' scalars are returned in rank order.
+   * Runs `job` on every share: share 0 here (by `local`, the network's own shard by default),
+   * share r on worker r. `outOf` gives each share's output. Returns the shares' scalars in rank order.
    */
   private run(
     job: Job,
     shares: Share[],
     outOf: (s: Share, r: number) => FloatArray | null,
-    local: (v: number) => void,
+    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => this.net.shard(j, b, out, reduce),
   ): number[] {
     const parties = shares.length;
     const withWeight = (s: Share): Job => ('weight' in job ? { ...job, weight: s.weight } : job);
@@ -178,8 +185,11 @@ export class NetworkTeam {
       return { network: this.id, build, job: withWeight(s), x: s.batch.x, y: s.batch.y, n: s.batch.n, out: outOf(s, rank), rank, parties, area: this.area, stride: this.stride, buffers };
     });
     const reduce: Reduce | null = parties > 1 ? allReduce(this.pool.ctrl, this.area, this.stride, 0, parties) : null;
-    const replies = this.pool.run(messages, () => local(this.net.shard(withWeight(shares[0]), shares[0].batch, outOf(shares[0], 0), reduce)));
-    return replies.map((r) => ('value' in r ? r.value : 0));
+    let mine = 0;
+    const replies = this.pool.run(messages, () => {
+      mine = local(withWeight(shares[0]), shares[0].batch, outOf(shares[0], 0), reduce);
+    });
+    return [mine, ...replies.map((r) => ('value' in r ? r.value : 0))];
   }
 
   /** The batch's shares (at most one a thread, none empty), in memory the workers can read. */
