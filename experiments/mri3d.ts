@@ -18,7 +18,8 @@ export const mri3d: Experiment = {
   // channels) reads as 0, so those runs still load the single-channel patches they trained on.
   dataDefaults: { patchSize: 16, coords: 1 },
   defaults: () => ({
-    sgd: { epochs: 15, batchSize: 32, lr: 0.05, weightDecay: 5e-4 },
+    // 10 epochs: with position channels 10 reach what 15 did (seed 1: 81.8 % vs 77.0 %) in 2/3 of the time.
+    sgd: { epochs: 10, batchSize: 32, lr: 0.05, weightDecay: 5e-4 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 25, lambda: 1 } },
     // None: the label is the centre voxel's lobe, which a shift would move.
     augmentShift: 0,
