@@ -97,7 +97,8 @@ export class CpuBackend implements Backend {
   }
 
   fill(out: Tensor, value: number): void {
-    ops.assigns(cpu(out).nd, value);
+    // The typed array's own fill: a memset, where ndarray-ops' loop cost ~2 ns per element.
+    cpu(out).data.fill(value);
   }
 
   gemm(C: Tensor, A: Tensor, B: Tensor, transA: boolean, transB: boolean, alpha: number, beta: number): void {
