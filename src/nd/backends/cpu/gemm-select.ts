@@ -1,10 +1,11 @@
 /**
- * The CPU backend's kernels, chosen as one: a GEMM and the im2col/col2im that feed it. OpenBLAS
- * through the optional addon (with im2col in C) when it loads, else WebAssembly SIMD (float32;
- * float64 then runs in JS), else blocked JS. chooseGemm(asked) starts from the asked-for one;
- * when it cannot load, the next in that order is taken and `reason` says why, so `ndcnn info`
- * and logs show the truth. NDCNN_GEMM=openblas|wasm|js is read only by defaultGemm(), the
- * choice of a backend made without one (createBackend, the CLI, `cpuBackend()`).
+ * The CPU backend's kernels, chosen as one: a GEMM, the im2col/col2im that feed it and the
+ * memory-bound loops (loops.ts). OpenBLAS through the optional addon (with im2col and the loops
+ * in C) when it loads, else WebAssembly SIMD (float32; float64 then runs in JS), else blocked JS.
+ * chooseGemm(asked) starts from the asked-for one; when it cannot load, the next in that order is
+ * taken and `reason` says why, so `ndcnn info` and logs show the truth. NDCNN_GEMM=openblas|wasm|js
+ * is read only by defaultGemm(), the choice of a backend made without one (createBackend, the
+ * CLI, `cpuBackend()`).
  */
 import type { DType } from '../../dtype.js';
 import { jsLowering, nativeLowering, type Lowering } from './conv.js';
