@@ -57,6 +57,7 @@ static int64_t range_hi(int64_t n, int64_t o, int64_t s, int64_t off, int64_t lo
               const int64_t line = q * oW;                                                      \
               const int64_t a = o0 - line > w0 ? o0 - line : w0;                                \
               const int64_t b = o1 - line < w1 ? o1 - line : w1;                                \
+              if (b <= a) continue; /* a chunk edge before this tap's valid run: nothing here */ \
               T *cl = r + line - o0;                                                            \
               T *xl = xc + ((od * g->s[0] + offD) * H + oh * g->s[1] + offH) * W + offW;        \
               if (IM2COL) {                                                                     \
