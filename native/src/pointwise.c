@@ -49,7 +49,9 @@ static bool args(napi_env env, napi_callback_info info, size_t narr, arr *a, siz
 /*
  * The loops, once per element type. Locals and restrict pointers throughout: node-gyp builds with
  * -fno-strict-aliasing, so a store through a float pointer would otherwise force every size
- * and pointer to be re-read and no loop would vectorise.
+ * and pointer to be re-read and no loop would vectorise. The backend lets an output be one of
+ * the inputs itself (never a shifted view of it): the elementwise loops read element i before
+ * writing element i, so the vectorised code is correct for that overlap too.
  */
 #define KERNELS(T)                                                                                   \
   /* out = (x + |x|)/2 in double, as JS computes it: +0 for x <= 0 (also -0), NaN stays NaN. */      \

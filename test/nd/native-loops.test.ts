@@ -50,6 +50,13 @@ describe.skipIf(!C)('native loops (ndcnn-blas) compute what the JS loops compute
       jsLoops.reluTimes(a, x, m);
       C!.reluTimes(b, x, m);
       expect(bits(b)).toEqual(bits(a));
+      // In place (the backend allows out to be an input): the same results.
+      const [xa, xc, mc] = [x.slice(), x.slice(), m.slice()];
+      jsLoops.relu(xa, xa);
+      C!.relu(xc, xc);
+      expect(bits(xc)).toEqual(bits(xa));
+      C!.reluTimes(mc, x, mc);
+      expect(bits(mc)).toEqual(bits(a));
     });
 
     it(`bias add (exact) and bias gradient (float64-tight): ${dtype}`, () => {
