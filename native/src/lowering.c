@@ -93,9 +93,39 @@ RUNS(double)
  * The same walk for an unpadded convolution with unit stride along W (LeNet's, most valid
  * convolutions): every tap reads every output line whole, so a line is one run with no range
  * checks. Small images have short lines (LeNet's second layer: 1,600 runs of 8 per sample), and
- * the general walk's per-line bookkeeping cost several times the copy.
+ * the general walk's per-line bookkeeping cost several times the copy. im2col also takes the
+ * kW taps of a line together (they read the same x line, shifted): LeNet conv2 5.6 → 4.5 µs per
+ * sample. col2im keeps one row at a time: its kW adds into overlapping x stall on each other
+ * (6.0 → 9.5 µs the fused way).
  */
-#define VALID(T, IM2COL)                                                                        \
+#define VALID_IM2COL(T)                                                                        \
+  do {                                                                                          \
+    const int64_t D = g->in[0], H = g->in[1], W = g->in[2], cin = g->cin;                       \
+    const int64_t kD = g->k[0], kH = g->k[1], kW = g->k[2], dD = g->d[0], dH = g->d[1], dW = g->d[2]; \
+    const int64_t oH = g->o[1], oW = g->o[2], sD = g->s[0], sH = g->s[1];                       \
+    const int64_t width = o1 - o0, q0 = o0 / oW, q1 = (o1 - 1) / oW + 1;                        \
+    const int64_t od0 = q0 / oH, oh0 = q0 - od0 * oH;                                           \
+    const int64_t first = o0 - q0 * oW, last = o1 - (q1 - 1) * oW;                              \
+    const int64_t stepH = sH * W, stepD = (sD * H - oH * sH) * W;                               \
+    const int64_t x0 = (od0 * sD * H + oh0 * sH) * W;                                           \
+    int64_t row = 0;                                                                            \
+    for (int64_t c = 0; c < cin; c++)                                                           \
+      for (int64_t kd = 0; kd < kD; kd++)                                                       \
+        for (int64_t kh = 0; kh < kH; kh++, row += kW) {                                        \
+          /* The kW rows of taps (c, kd, kh, ·) read the same x lines, shifted by kw·dW. */     \
+          T *xb = x + c * D * H * W + (kd * dD * H + kh * dH) * W + x0;                         \
+          T *cb = col + row * width - first;                                                    \
+          int64_t oh = oh0, xi = 0;                                                             \
+          for (int64_t q = q0; q < q1; q++, xi += stepH) {                                      \
+            const int64_t a = q == q0 ? first : 0, b = q == q1 - 1 ? last : oW;                 \
+            T *cl = cb + (q - q0) * oW + a, *xl = xb + xi + a;                                  \
+            for (int64_t kw = 0; kw < kW; kw++) copy_##T(cl + kw * width, xl + kw * dW, b - a); \
+            if (++oh == oH) { oh = 0; xi += stepD; }                                            \
+          }                                                                                     \
+        }                                                                                       \
+  } while (0)
+
+#define VALID_COL2IM(T)                                                                        \
   do {                                                                                          \
     const int64_t D = g->in[0], H = g->in[1], W = g->in[2];                                     \
     const int64_t oH = g->o[1], oW = g->o[2], sD = g->s[0], sH = g->s[1];                       \
@@ -114,8 +144,7 @@ RUNS(double)
             int64_t oh = oh0, xi = 0;                                                           \
             for (int64_t q = q0; q < q1; q++, xi += stepH) {                                    \
               const int64_t a = q == q0 ? first : 0, b = q == q1 - 1 ? last : oW;               \
-              if (IM2COL) copy_##T(cr + (q - q0) * oW + a, xt + xi + a, b - a);                 \
-              else add_##T(xt + xi + a, cr + (q - q0) * oW + a, b - a);                         \
+              add_##T(xt + xi + a, cr + (q - q0) * oW + a, b - a);                              \
               if (++oh == oH) { oh = 0; xi += stepD; }                                          \
             }                                                                                   \
           }                                                                                     \
@@ -123,16 +152,16 @@ RUNS(double)
 
 static bool valid(const geometry *g) { return g->p[0] == 0 && g->p[1] == 0 && g->p[2] == 0 && g->s[2] == 1; }
 static void im2col_f32(const geometry *g, float *col, float *x, int64_t o0, int64_t o1) {
-  if (valid(g)) VALID(float, true); else WALK(float, true);
+  if (valid(g)) VALID_IM2COL(float); else WALK(float, true);
 }
 static void im2col_f64(const geometry *g, double *col, double *x, int64_t o0, int64_t o1) {
-  if (valid(g)) VALID(double, true); else WALK(double, true);
+  if (valid(g)) VALID_IM2COL(double); else WALK(double, true);
 }
 static void col2im_f32(const geometry *g, float *col, float *x, int64_t o0, int64_t o1) {
-  if (valid(g)) VALID(float, false); else WALK(float, false);
+  if (valid(g)) VALID_COL2IM(float); else WALK(float, false);
 }
 static void col2im_f64(const geometry *g, double *col, double *x, int64_t o0, int64_t o1) {
-  if (valid(g)) VALID(double, false); else WALK(double, false);
+  if (valid(g)) VALID_COL2IM(double); else WALK(double, false);
 }
 
 #define THROW(env, kind, msg) \
