@@ -63,6 +63,8 @@ export interface Layer {
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
+  /** rBackward without dE/dx and R{dE/dx}, for the first layer (optional: rBackward serves otherwise). */
+  rBackwardParams?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void;
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
 }

@@ -8,7 +8,8 @@
  * evaluation mode (running statistics, no dropout). Only `gradient` updates running statistics.
  * Randomness: each sample's key is hash(seed, step, the sample's bytes). The step advances when
  * `gradient` sees a batch other than the last one it saw (or on `nextStep()`), so every pass of
- * one optimizer step, on the batch or a slice of it, sees the same dropout masks.
+ * one optimizer step, on the batch or a slice of it, sees the same dropout masks. A network
+ * without dropout draws nothing and its step stays 0.
  * Threads (`threads` > 1, CPU backend): every pass splits its batch over replicas of this network
  * on worker threads that share its parameters (src/parallel/team.ts); `shard` is one thread's part.
  */
@@ -243,8 +244,11 @@ export class Network implements Model {
    */
   gradient(batch: BatchLike, grad: Output): number {
     const b = toBatch(this.backend.dtype, 'gradient', batch);
-    const id = batchId(b);
-    if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    // Steps exist for dropout's masks: a network without randomness skips hashing the batch.
+    if (this.random) {
+      const id = batchId(b);
+      if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    }
     const { buf, finish } = this.output('gradient', 'grad', grad);
     const job: Job = { kind: 'gradient', step: this.step, weight: 1, updateStats: true };
     const loss = this.team ? this.team.vector(job, this.checked(b), buf) : this.shard(job, b, buf, null);
@@ -410,7 +414,11 @@ export class Network implements Model {
           const h = this.wrapLayers(buf, s);
           let Rdy = s.upload([b.n, k], top(this.rForward(this.wrapLayers(dir, s))));
           let dy = s.upload([b.n, k], dz);
-          for (let i = this.layers.length - 1; i >= 0; i--) [dy, Rdy] = this.layers[i].rBackward(dy, Rdy, h[i]);
+          for (let i = this.layers.length - 1; i > 0; i--) [dy, Rdy] = this.layers[i].rBackward(dy, Rdy, h[i]);
+          // Nobody reads the input's gradients: a first conv or dense layer skips them (three input-gradient passes).
+          const first = this.layers[0];
+          if (first.rBackwardParams) first.rBackwardParams(dy, Rdy, h[0]);
+          else first.rBackward(dy, Rdy, h[0]);
           s.writeBack(h);
         });
       },
