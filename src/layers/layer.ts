@@ -27,6 +27,11 @@ export interface PassMode {
    * sums through it; absent, the batch is all here.
    */
   readonly reduce?: (v: Float64Array) => void;
+  /**
+   * With updateStats: fold the batch into the running statistics as a plain average of every
+   * batch since they were reset (PyTorch's momentum=None), to recompute them at fixed parameters.
+   */
+  readonly cumulative?: boolean;
 }
 
 /** Training without side effects: what a layer assumes when called without a mode. */

@@ -117,17 +117,7 @@ export class Network extends NetworkPasses implements Model {
    * x.length / sample size unless given), evaluated in chunks of `chunk` samples.
    */
   predict(x: Numbers, n?: number, chunk = 256): FloatArray {
-    const xs = toFloat('predict', 'x', x, this.backend.dtype);
-    const size = sizeOf(this.inShape);
-    const count = n ?? xs.length / size;
-    if (!(Number.isInteger(count) && count >= 1) || xs.length !== count * size) {
-      throw new ShapeError(
-        n === undefined
-          ? `predict: x has ${xs.length} values, not a whole number of samples of shape ${fmt(this.inShape)} (${size} values each)`
-          : `predict: ${n} samples of shape ${fmt(this.inShape)} need ${n * size} values, x has ${xs.length}`,
-      );
-    }
-    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`predict: chunk must be a positive integer, got ${chunk}`);
+    const { xs, count, size } = this.samples('predict', x, n, chunk);
     const k = this.outShape[0];
     const out = allocate(this.backend.dtype, count * k);
     for (let s = 0; s < count; s += chunk) {
@@ -136,6 +126,45 @@ export class Network extends NetworkPasses implements Model {
       this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, out.subarray(s * k, e * k));
     }
     return out;
+  }
+
+  /**
+   * Recomputes the batch-norm running statistics at the current parameters: resets them, then
+   * averages the batch statistics of the n samples in `x` over chunks of about `chunk` samples
+   * (training mode), as PyTorch's torch.optim.swa_utils.update_bn. For optimizers that take few
+   * large steps (HF), whose momentum averages still hold statistics of parameters long gone.
+   */
+  recomputeStatistics(x: Numbers, n?: number, chunk = 256): void {
+    const { xs, count, size } = this.samples('recomputeStatistics', x, n, chunk);
+    const buffers = this.namedBuffers();
+    if (buffers.length === 0) return;
+    if (count < 2) throw new ShapeError('recomputeStatistics: batch statistics need at least 2 samples');
+    for (const b of buffers) b.data.fill(b.name.endsWith('running_var') ? 1 : 0);
+    // Equal chunks, so none is left with a single sample.
+    const chunks = Math.ceil(count / Math.max(chunk, 2));
+    for (let c = 0; c < chunks; c++) {
+      const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
+      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
+      const job: Job = { kind: 'statistics', step: this.step, weight: 1 };
+      if (this.team) this.team.vector(job, this.checked(b, false), null);
+      else this.shard(job, b, null, null);
+    }
+  }
+
+  /** x (any array-like) as n samples of the input shape in the network's dtype, checked. */
+  private samples(where: string, x: Numbers, n: number | undefined, chunk: number) {
+    const xs = toFloat(where, 'x', x, this.backend.dtype);
+    const size = sizeOf(this.inShape);
+    const count = n ?? xs.length / size;
+    if (!(Number.isInteger(count) && count >= 1) || xs.length !== count * size) {
+      throw new ShapeError(
+        n === undefined
+          ? `${where}: x has ${xs.length} values, not a whole number of samples of shape ${fmt(this.inShape)} (${size} values each)`
+          : `${where}: ${n} samples of shape ${fmt(this.inShape)} need ${n * size} values, x has ${xs.length}`,
+      );
+    }
+    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`${where}: chunk must be a positive integer, got ${chunk}`);
+    return { xs, count, size };
   }
 
   /** Outputs [n, k] of one batch in training mode (batch statistics, this step's dropout masks). */

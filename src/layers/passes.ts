@@ -138,6 +138,9 @@ export class NetworkPasses {
       case 'evalOutputs':
         need().set(this.backend.download(this.forward(b, this.params, job.kind === 'outputs' ? this.training(b, false, reduce) : EVAL)));
         return 0;
+      case 'statistics':
+        this.forward(b, this.params, { ...this.training(b, true, reduce), cumulative: true });
+        return 0;
       case 'squaredGradients':
         this.squaredGradients(b, need());
         return 0;
