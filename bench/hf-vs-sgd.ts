@@ -3,7 +3,7 @@
  * the training loss (on a fixed 2,000-digit evaluation subset) against passes over the training
  * data and optimizer seconds, and the held-out accuracy at the end.
  *
- *   npx tsx bench/hf-vs-sgd.ts [--seconds 60 | --passes P] [--seeds 1,2,3] [--problem PREFIX]
+ *   npx tsx bench/hf-vs-sgd.ts [--seconds 60 | --passes P] [--seeds 1,2,3] [--problem PREFIX] [--out FILE]
  *
  * The budget is either optimizer wall time (`--seconds`, the default, 60 s) or passes over the
  * 8,000 training digits (`--passes`): timings on a shared machine are noisy, pass counts are not.
@@ -14,10 +14,11 @@
  * For each problem it prints how many passes each optimizer needed to first reach each
  * optimizer's final training loss at the same seed (the loss is the training-mode loss: batch
  * norm on the subset's own statistics; no problem here has dropout), then markdown tables with
- * mean ± sample standard deviation over the seeds. Writes bench/results/hf-vs-sgd-seeds.json
- * with `--seeds`, bench/results/hf-vs-sgd.json without.
+ * mean ± sample standard deviation over the seeds. Writes `--out`, by default
+ * bench/results/hf-vs-sgd-seeds.json with `--seeds` and bench/results/hf-vs-sgd.json without.
  */
 import { renameSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../datasets/mnist.js';
 import { randomSplit } from '../datasets/splits.js';
@@ -34,7 +35,7 @@ function fail(message: string): never {
 
 const { values: flags } = (() => {
   try {
-    return parseArgs({ options: { seconds: { type: 'string' }, passes: { type: 'string' }, seeds: { type: 'string' }, problem: { type: 'string' } } });
+    return parseArgs({ options: { seconds: { type: 'string' }, passes: { type: 'string' }, seeds: { type: 'string' }, problem: { type: 'string' }, out: { type: 'string' } } });
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -193,8 +194,8 @@ for (const [problem, specs] of selected) {
     }).join(' | ')} |`));
 }
 console.log(tables.join('\n'));
-const out = `bench/results/${flags.seeds === undefined ? 'hf-vs-sgd' : 'hf-vs-sgd-seeds'}.json`;
-mkdirSync('bench/results', { recursive: true });
+const out = flags.out ?? `bench/results/${flags.seeds === undefined ? 'hf-vs-sgd' : 'hf-vs-sgd-seeds'}.json`;
+mkdirSync(dirname(out), { recursive: true });
 // Written whole, then renamed: a run killed midway leaves the previous results intact.
 writeFileSync(`${out}.tmp`, JSON.stringify({ budget, seeds, summary, results }, null, 2));
 renameSync(`${out}.tmp`, out);
