@@ -5,7 +5,8 @@ import type { Batch } from '../src/nd/model.js';
 import { Rng } from '../src/nd/rng.js';
 import { LENET, SMALL3D } from './workloads.js';
 
-export function lenet(): Network {
+/** W4's LeNet; `threads` > 1 splits each pass's batch over that many threads (src/parallel). */
+export function lenet(threads = 1): Network {
   return new Network(cpuBackend('float32'), [...LENET.inShape], [
     conv({ ...LENET.conv1, activation: 'relu' }),
     maxPool({ window: LENET.pool }),
@@ -13,7 +14,7 @@ export function lenet(): Network {
     maxPool({ window: LENET.pool }),
     flatten(),
     dense({ units: LENET.classes }),
-  ], { loss: 'softmax-cross-entropy', seed: 1 });
+  ], { loss: 'softmax-cross-entropy', seed: 1, threads });
 }
 
 /** 1×12³ → conv 3³ (4, relu) → pool 2 → conv 3³ (8, relu) → 8·3³ = 216 → dense 4. */

@@ -3,9 +3,16 @@ import type { ConvResult } from './conv-suite.js';
 import type { GemmResult } from './gemm.js';
 import type { GemmInfo } from '../src/nd/backends/cpu/gemm-select.js';
 import type { CurvatureResult, TrainResult } from './train-suite.js';
+import type { ThreadsResult } from './threads.js';
 import { CONV_WORKLOADS, convFlops } from './workloads.js';
 
 interface TorchTiming { ms: number; samples: number }
+interface TorchRun {
+  version: string;
+  threads: number;
+  conv: Record<string, { forward: TorchTiming; backward: TorchTiming }>;
+  train: Record<string, TorchTiming>;
+}
 export interface Results {
   date: string;
   cpu: string;
@@ -17,13 +24,12 @@ export interface Results {
   conv: ConvResult[];
   train: TrainResult[];
   curvature: CurvatureResult[];
-  torch?: {
-    version: string;
-    threads: number;
-    conv: Record<string, { forward: TorchTiming; backward: TorchTiming }>;
-    train: Record<string, TorchTiming>;
-  };
-  memory: { steps: number; ms: number; firstLoss: number; lastLoss: number; peakRssMB: number };
+  /** PyTorch at one thread. */
+  torch?: TorchRun;
+  /** PyTorch at every thread count measured. */
+  torchThreads: TorchRun[];
+  threads: ThreadsResult[];
+  memory: { steps: number; threads: number; ms: number; firstLoss: number; lastLoss: number; peakRssMB: number }[];
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -31,6 +37,29 @@ function table(head: string[], rows: string[][]): string {
 }
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+/** ndcnn and PyTorch at one thread and at all cores, with each one's scaling. */
+function threadsTable(r: Results): string {
+  const counts = r.threads.map((t) => t.threads);
+  const n = counts[counts.length - 1];
+  const torchAt = (t: number) => r.torchThreads.find((x) => x.threads === t);
+  const rows: string[][] = [];
+  const row = (name: string, nd: (t: number) => number, pt: (t: number) => number) => {
+    const [nd1, ndN, pt1, ptN] = [nd(1), nd(n), pt(1), pt(n)];
+    rows.push([name, f(nd1), f(ndN), f(nd1 / ndN) + '×', f(pt1), f(ptN), f(pt1 / ptN) + '×', f((100 * ptN) / ndN, 0) + ' %']);
+  };
+  const at = (t: number) => r.threads.find((x) => x.threads === t);
+  for (const w of CONV_WORKLOADS) {
+    const nd1 = ['forward', 'backward'].reduce((s, p) => s + (r.conv.find((x) => x.workload === w.id && x.engine === 'ndcnn' && x.pass === p)?.timing?.ms ?? NaN), 0);
+    const pt = (t: number) => { const c = torchAt(t)?.conv[w.id]; return c ? c.forward.ms + c.backward.ms : NaN; };
+    // A lone convolution is a backend primitive: threads split a network's batch, not a primitive.
+    row(`${w.id} forward + backward`, (t) => (t === 1 ? nd1 : NaN), pt);
+  }
+  for (const w of ['W4', 'W5 Gv', 'W5 Hv'] as const) row(w, (t) => at(t)?.[w].ms ?? NaN, (t) => torchAt(t)?.train[w]?.ms ?? NaN);
+  row(`HF step, 1,000-sample batches, ${r.threads[0]?.hf.cgIterations ?? '?'} CG`, (t) => at(t)?.hf.ms ?? NaN, () => NaN);
+  return `\n### Threads: 1 and ${n} (ms; scaling = time at 1 / time at ${n}; targets: W4 and the HF step ≥ 1.7× at 2)\n\n` +
+    table(['workload', 'ndcnn 1', `ndcnn ${n}`, 'ndcnn scaling', 'PyTorch 1', `PyTorch ${n}`, 'PyTorch scaling', `ndcnn/PyTorch throughput at ${n}`], rows);
+}
 
 export function report(r: Results): string {
   const out: string[] = [];
@@ -79,8 +108,10 @@ export function report(r: Results): string {
   out.push(table(['net', 'gradient ms', 'Hv ms', 'Gv ms', 'cached Gv ms', 'Hv/grad', 'Gv/grad', 'cached Gv/grad'],
     r.curvature.map((c) => [c.net, f(c.gradient.ms), f(c.hv.ms), f(c.gv.ms), f(c.gvCached.ms), f(c.hvOverGrad), f(c.gvOverGrad), f(c.gvCachedOverGrad)])));
 
-  const m = r.memory;
-  out.push(`\n### Memory\n\nW4, ${m.steps} SGD steps in a child process: peak RSS ${f(m.peakRssMB, 0)} MB (target < 300 MB), ${f(m.ms / m.steps)} ms/step, loss ${f(m.firstLoss, 3)} → ${f(m.lastLoss, 3)}.`);
+  out.push(threadsTable(r));
+
+  out.push('\n### Memory\n\nW4, 200 SGD steps in a child process (target: peak RSS < 300 MB at every thread count)\n');
+  out.push(table(['threads', 'peak RSS MB', 'ms/step', 'loss'], r.memory.map((m) => [String(m.threads), f(m.peakRssMB, 0), f(m.ms / m.steps), `${f(m.firstLoss, 3)} → ${f(m.lastLoss, 3)}`])));
   if (r.notes.length > 0) out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
   return out.join('\n');
 }

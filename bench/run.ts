@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: ndcnn against its peers on W1–W5, the curvature bench, and W4's peak memory.
+ * `npm run bench`: ndcnn against its peers on W1–W5, the curvature bench, ndcnn and PyTorch at
+ * one thread and at all cores, and W4's peak memory at each thread count.
  * Each part runs in a child process whose environment drops OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE (this machine sets them, which forces OpenBLAS's slower Haswell kernel);
  * tests and CI keep them. Prints tables and writes bench/results/<time>.json.
@@ -8,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { report, type Results } from './report.js';
 import { CONV_WORKLOADS, LENET } from './workloads.js';
@@ -45,35 +46,46 @@ function torchPython(): string | undefined {
 console.log(`ndcnn bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 for (const n of notes) console.log(`note: ${n}`);
 
-console.log('\n[1/4] ndcnn, naive JS and TF.js (child process)');
+const cores = availableParallelism();
+const counts = cores > 1 ? [1, cores] : [1];
+
+console.log('\n[1/5] ndcnn, naive JS and TF.js (child process)');
 const js = JSON.parse(child('bench/suite.ts', peers ? [] : ['--no-peers']));
 
-console.log('\n[2/4] ndcnn on its fallback GEMMs (NDCNN_GEMM=wasm, then js; the JS im2col runs with both)');
+console.log('\n[2/5] ndcnn on its fallback GEMMs (NDCNN_GEMM=wasm, then js; the JS im2col runs with both)');
 for (const gemm of ['wasm', 'js']) {
   const fb = JSON.parse(child('bench/suite.ts', ['--fallback'], { NDCNN_GEMM: gemm }));
   js.conv.push(...fb.conv);
   js.train.push(...fb.train);
 }
 
-let torch: Results['torch'];
+const torchRuns: NonNullable<Results['torch']>[] = [];
 if (peers) {
   const py = torchPython();
   if (py) {
-    console.log(`\n[3/4] PyTorch (${py} bench/torch_bench.py)`);
-    const spec = JSON.stringify({ conv: CONV_WORKLOADS, lenet: LENET });
-    const r = spawnSync(py, ['bench/torch_bench.py', spec], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (r.status === 0) torch = JSON.parse(r.stdout);
-    else notes.push(`PyTorch bench failed (exit ${r.status})`);
+    for (const t of counts) {
+      console.log(`\n[3/5] PyTorch at ${t} thread(s) (${py} bench/torch_bench.py)`);
+      const spec = JSON.stringify({ conv: CONV_WORKLOADS, lenet: LENET });
+      const r = spawnSync(py, ['bench/torch_bench.py', spec, String(t)], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (r.status === 0) torchRuns.push(JSON.parse(r.stdout));
+      else notes.push(`PyTorch bench at ${t} thread(s) failed (exit ${r.status})`);
+    }
   } else {
     notes.push('PyTorch skipped: no python3 here imports torch (Debian: apt-get install python3-torch)');
   }
 }
 notes.push('TF.js tfjs-node left out: its install downloads a prebuilt libtensorflow, which cannot be fetched here');
 
-console.log('\n[4/4] peak RSS of 200 W4 training steps (child process)');
-const memory = JSON.parse(child('bench/memory-child.ts', ['200']));
+console.log(`\n[4/5] ndcnn at ${counts.join(' and ')} thread(s): W4, W5 and an HF step (child process)`);
+const threads = JSON.parse(child('bench/threads.ts', counts.map(String)));
 
-const results: Results = { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '', cores: cpus().length, node: process.version, notes, ...js, torch, memory };
+console.log('\n[5/5] peak RSS of 200 W4 training steps at each thread count (a child process each)');
+const memory = counts.map((t) => JSON.parse(child('bench/memory-child.ts', ['200', String(t)])));
+
+const results: Results = {
+  date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '', cores: cpus().length, node: process.version, notes, ...js,
+  torch: torchRuns.find((t) => t.threads === 1), torchThreads: torchRuns, threads, memory,
+};
 console.log('\n' + report(results));
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');

@@ -1,7 +1,7 @@
 """PyTorch peer of the ndcnn bench (run by bench/run.ts when `import torch` works).
 
-Reads the workloads as JSON from argv[1] (so they are defined once, in bench/workloads.ts) and
-prints one JSON object: W1-W3 forward and backward (input and filter gradients through
+Reads the workloads as JSON from argv[1] (so they are defined once, in bench/workloads.ts), and
+the intra-op thread count from argv[2] (default: PyTorch's own), and prints one JSON object: W1-W3 forward and backward (input and filter gradients through
 aten::convolution_backward, without a forward pass), W4's SGD step and W5's Gv and Hv products
 on the same LeNet, all float32, NCHW.
 """
@@ -86,6 +86,8 @@ def train_workloads(cfg):
 
 def main():
     spec = json.loads(sys.argv[1])
+    if len(sys.argv) > 2:
+        torch.set_num_threads(int(sys.argv[2]))
     out = {
         "version": torch.__version__,
         "threads": torch.get_num_threads(),

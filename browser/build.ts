@@ -2,8 +2,8 @@
  * Builds the browser pages into browser/dist: the demo (demo.ts → demo.js, and digits.bin, its
  * MNIST digits, see digits.ts) and the backend check (check.ts → check.js), bundled by esbuild. gpu.js resolves to its
  * browser build through its package.json "browser" field. The CPU backend's optional Node-only
- * GEMMs (the OpenBLAS addon, the wasm file read from disk) import node:module and node:fs: here
- * those become modules that throw when used, so the GEMM selection falls back to plain JS in
+ * GEMMs (the OpenBLAS addon, the wasm file read from disk) import node:module and node:fs, and its
+ * threads node:worker_threads, node:path and node:url: here those become modules that throw when used (a page runs one thread), so the GEMM selection falls back to plain JS in
  * the page, as it would on a Node without the addon.
  */
 import { build, type Plugin } from 'esbuild';
@@ -16,10 +16,12 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const nodeOnly: Plugin = {
   name: 'node-only',
   setup(b) {
-    b.onResolve({ filter: /^node:(fs|module)$/ }, (a) => ({ path: a.path, namespace: 'node-only' }));
+    b.onResolve({ filter: /^node:(fs|module|worker_threads|path|url)$/ }, (a) => ({ path: a.path, namespace: 'node-only' }));
     b.onLoad({ filter: /.*/, namespace: 'node-only' }, (a) => ({
       contents: `const no = () => { throw new Error('${a.path} is not available in a browser'); };
-        export const readFileSync = no; export const createRequire = no;`,
+        export const readFileSync = no; export const createRequire = no;
+        export const Worker = no; export const MessageChannel = no; export const receiveMessageOnPort = no;
+        export const dirname = no; export const join = no; export const pathToFileURL = no;`,
       loader: 'js',
     }));
   },

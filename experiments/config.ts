@@ -22,6 +22,8 @@ export interface RunConfig {
   batchSize: number;
   /** Seed of the initial weights and of the mini-batch shuffling. */
   seed: number;
+  /** CPU threads each pass splits its batch over (absent in runs saved before threads: 1). */
+  threads?: number;
   dataDir: string | null;
   /** Experiment-specific data settings (patch size, waveform length), as the experiment reads them. */
   data: Record<string, number>;
@@ -51,6 +53,7 @@ const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nul
   epochs: 'number',
   batchSize: 'number',
   seed: 'number',
+  threads: 'optional-number',
   dataDir: 'nullable-string',
   data: 'object',
   augmentShift: 'number',

@@ -34,6 +34,7 @@ export const TRAIN_FLAGS = {
   clip: { type: 'number', requiresArg: true, describe: 'sgd/adam/adamw: clip the gradient to this global L2 norm (default: no clipping)' },
   damping: { type: 'number', requiresArg: true, describe: `HF initial damping λ₀ in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (default 1)` },
   seed: { type: 'number', requiresArg: true, describe: 'seed of the initial weights and the shuffling (default 1)' },
+  threads: { type: 'number', requiresArg: true, describe: 'CPU threads each pass splits its batch over (default $NDCNN_THREADS, else the machine\'s cores); the result depends on the count, and a resumed run keeps its own' },
   'split-seed': { type: 'number', requiresArg: true, describe: 'seed of the train/test split (default 1)' },
   'data-dir': { type: 'string', requiresArg: true, describe: 'directory holding the data set folder (default $NDCNN_DATA, else ../shared/data, then the fetch cache)' },
   out: { type: 'string', requiresArg: true, describe: 'run directory (default runs/<experiment>-<time>)' },

@@ -4,6 +4,7 @@
  * would change what it computes (that would no longer be the same run).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { PreparedData } from './experiment.js';
 import type { LossName } from '../src/layers/index.js';
@@ -30,6 +31,7 @@ export interface TrainFlags {
   clip?: number;
   damping?: number;
   seed?: number;
+  threads?: number;
   splitSeed?: number;
   dataDir?: string;
   out?: string;
@@ -48,10 +50,12 @@ export interface TrainFlags {
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 export const CONFIG_FILE = 'config.json';
 const LOSS: LossName = 'softmax-cross-entropy';
+/** The network's own limit (src/parallel/team.ts). */
+const MAX_THREADS = 56;
 
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
-  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'splitSeed', 'patchSize',
+  'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'threads', 'splitSeed', 'patchSize',
   'shift', 'maxTrain', 'maxTest', 'trackSharpness',
 ];
 
@@ -84,6 +88,11 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('warmup', f.warmup, 0);
   checkPositive('clip', f.clip);
   checkInteger('seed', f.seed, 0);
+  checkInteger('threads', f.threads, 1);
+  if (f.threads !== undefined && f.threads > MAX_THREADS) throw new UsageError(`--threads ${f.threads}: at most ${MAX_THREADS}`);
+  if (f.threads !== undefined && f.threads > 1 && f.backend !== undefined && f.backend !== 'cpu') {
+    throw new UsageError(`--threads applies to the CPU backend; --backend ${f.backend} runs each pass on its device`);
+  }
   checkInteger('split-seed', f.splitSeed, 0);
   checkInteger('patch-size', f.patchSize, 1);
   checkInteger('shift', f.shift, 0);
@@ -146,6 +155,8 @@ export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoi
     if (f[key] !== undefined) throw new UsageError(`--${kebab(key)} cannot change when resuming (the run keeps its own settings; see its config.json)`);
   }
   if (f.backend !== undefined) config.backend = f.backend;
+  // Runs saved before threads existed ran on one.
+  config.threads ??= 1;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
   if (f.checkpointEvery !== undefined) config.checkpointEvery = f.checkpointEvery;
   return { config, ckpt, path: file ?? join(path, CHECKPOINT_FILE) };
@@ -205,6 +216,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
     seed: f.seed ?? 1,
+    threads: (f.backend ?? 'cpu') === 'cpu' ? f.threads ?? defaultThreads() : 1,
     dataDir: f.dataDir ?? null,
     data,
     augmentShift: f.shift ?? d.augmentShift,
@@ -253,6 +265,15 @@ export function completeConfig(config: RunConfig, lr: LrPlan | null, data: Prepa
     if (typeof cb === 'number' && cb > config.batchSize) optimizerOptions.curvatureBatch = Math.min(config.batchSize, n);
   }
   return { ...config, inShape, network: exp.network(inShape, data.train.classes.length), optimizerOptions };
+}
+
+/** $NDCNN_THREADS, else the machine's cores. */
+function defaultThreads(): number {
+  const env = process.env.NDCNN_THREADS;
+  if (env === undefined || env === '') return availableParallelism();
+  const n = Number(env);
+  if (!(Number.isInteger(n) && n >= 1 && n <= MAX_THREADS)) throw new UsageError(`NDCNN_THREADS=${env}: expected an integer from 1 to ${MAX_THREADS}`);
+  return n;
 }
 
 function fmtShape(s: number[]): string {

@@ -63,5 +63,6 @@ export function openBackend(name: string, f: BackendFlags = {}): Backend {
 
 /** The config's network on `backend` (default: the config's backend, opened now). */
 export function buildNetwork(config: RunConfig, backend: Backend = openBackend(config.backend)): Network {
-  return new Network(backend, config.inShape, config.network, { loss: config.loss, seed: config.seed });
+  const threads = backend.name === 'cpu' ? config.threads ?? 1 : 1;
+  return new Network(backend, config.inShape, config.network, { loss: config.loss, seed: config.seed, threads });
 }

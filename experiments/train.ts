@@ -77,7 +77,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'), progress.metricsBytes);
   const history: MetricsLine[] = ckpt ? readMetrics(metrics.path) : [];
   const bar = new Progress({ bar: io.tty && !f.quiet, write: io.err });
-  const title = `${config.experiment} ${config.dataset} (${config.optimizer}, ${config.backend})`;
+  const threads = net.threads > 1 ? `, ${net.threads} threads` : '';
+  const title = `${config.experiment} ${config.dataset} (${config.optimizer}, ${config.backend}${threads})`;
   const how = ckpt ? `; resuming at epoch ${progress.epoch + 1}, step ${progress.step}`
     : resumed ? `; no ${CHECKPOINT_FILE} was saved, so restarting from step 0 with the run's ${CONFIG_FILE}` : '';
   bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters${how}`);

@@ -158,7 +158,9 @@ export function expand(spec: SweepSpec, file: string): SweepPoint[] {
   for (const sample of samples) {
     for (const combo of combos) {
       const label = { ...sample, ...combo };
-      const all = { ...spec.flags, ...label };
+      // One thread a point unless the spec says otherwise: the workers already fill the cores,
+      // and a point's identity must not depend on the machine it was expanded on.
+      const all = { threads: 1, ...spec.flags, ...label };
       const describe = Object.entries(label).map(([k, v]) => `${k}=${v}`).join(' ');
       const flags: TrainFlags = { experiment: spec.experiment };
       for (const [k, v] of Object.entries(all)) (flags as Record<string, unknown>)[camel(k)] = v;
@@ -179,9 +181,11 @@ export function expand(spec: SweepSpec, file: string): SweepPoint[] {
 
 /** The run's identity: a hash of its resolved config, without what does not change the result. */
 export function identity(flags: TrainFlags): string {
-  const { base, lr } = newConfig(flags);
+  const { base, lr } = newConfig({ threads: 1, ...flags });
   const config: Record<string, unknown> = { ...base, lr };
   for (const k of NOT_IDENTITY) delete config[k];
+  // One thread is what every run computed before threads existed: those points keep their identity.
+  if (config.threads === 1) delete config.threads;
   return createHash('sha256').update(canonical(config)).digest('hex').slice(0, 16);
 }
 

@@ -9,7 +9,7 @@ import { ShapeError, type Shape } from '../nd/shape.js';
 import type { NetworkOptions } from './network.js';
 import type { LayerSpec } from './registry.js';
 
-const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs'];
+const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs', 'threads'];
 
 /** The constructor's arguments. */
 export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): void {

@@ -19,6 +19,9 @@
  * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
  * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch.
  * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64.
+ * Threads: when the batch is split over threads (mode.reduce), every batch sum that couples the
+ * samples (and m) is summed over the threads before use, so each thread computes the whole
+ * batch's statistics; dγ and dβ stay this thread's share (the network sums the shares).
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
@@ -38,6 +41,7 @@ export function batchNorm(o: Omit<BatchNormSpec, 'kind'> = {}): BatchNormSpec {
 }
 
 type Vec = Float64Array;
+type Reduce = NonNullable<PassMode['reduce']>;
 
 export class BatchNorm implements Layer {
   readonly outShape: Shape;
@@ -51,7 +55,7 @@ export class BatchNorm implements Layer {
   private readonly buf: Buffers;
   private readonly vecs = new Map<string, Tensor>();
   /** Saved by a training forward for the later passes. */
-  private saved: { xhat: Tensor; s: Vec; gamma: Tensor; gammaH: Vec; m: number } | null = null;
+  private saved: { xhat: Tensor; s: Vec; gamma: Tensor; gammaH: Vec; m: number; reduce: Reduce | null } | null = null;
   private Rxhat: Tensor | null = null;
   private rho: Vec | null = null;
   private Vgamma: Vec | null = null;
@@ -100,24 +104,32 @@ export class BatchNorm implements Layer {
       this.affine(y, x, a, this.host(beta).map((b, c) => b - a[c] * mu[c]));
       return y;
     }
-    const m = x.shape[0] * (sizeOf(x.shape) / (x.shape[0] * this.C));
-    const mu = this.sum(x).map((v) => v / m);
+    const reduce = mode.reduce ?? null;
+    const [sums, [m]] = global(reduce, this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
+    const mu = sums.map((v) => v / m);
     const xhat = this.buf.get('xhat', x.shape);
     this.affine(xhat, x, ones(this.C), mu.map((v) => -v));
-    const variance = this.sum(xhat, xhat).map((v) => v / m);
+    const [squares] = global(reduce, this.sum(xhat, xhat));
+    const variance = squares.map((v) => v / m);
     const s = variance.map((v) => 1 / Math.sqrt(v + this.eps));
     this.affine(xhat, xhat, s, zeros(this.C));
     this.backend.channelAffine(y, xhat, gamma, beta);
-    this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m };
+    this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m, reduce };
     if (mode.updateStats) this.track(mu, variance, m);
     return y;
   }
 
   backward(dy: Tensor, grad: Tensor[] | null): Tensor {
-    const { xhat, s, gammaH, m } = this.train();
+    const { xhat, reduce } = this.train();
     const [Sg, Sxg] = [this.sum(dy), this.sum(xhat, dy)];
     if (grad) this.addGrads(grad, Sxg, Sg);
-    // dx = s·γ·(g − mean g − x̂·mean(x̂·g))
+    const [all, allX] = global(reduce, Sg, Sxg);
+    return this.dx(dy, all, allX);
+  }
+
+  /** dx = s·γ·(g − mean g − x̂·mean(x̂·g)), from the whole batch's Σ g and Σ x̂·g. */
+  private dx(dy: Tensor, Sg: Vec, Sxg: Vec): Tensor {
+    const { xhat, s, gammaH, m } = this.train();
     const k = s.map((sc, c) => sc * gammaH[c]);
     return this.combine('dx', [[dy, k], [xhat, k.map((kc, c) => (-kc * Sxg[c]) / m)]], k.map((kc, c) => (-kc * Sg[c]) / m));
   }
@@ -128,7 +140,7 @@ export class BatchNorm implements Layer {
   }
 
   rForward(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Tensor | null {
-    const { xhat, s, gamma, m } = this.train();
+    const { xhat, s, gamma, m, reduce } = this.train();
     this.Vgamma = this.host(Vgamma);
     const Ry = this.buf.get('Ry', xhat.shape);
     this.backend.channelAffine(Ry, xhat, Vgamma, Vbeta);
@@ -137,7 +149,7 @@ export class BatchNorm implements Layer {
       return Ry;
     }
     // R{x̂} = s·(R{x} − mean R{x} − x̂·mean(x̂·R{x})), ρ = −s·mean(x̂·R{x})
-    const [Sr, Sxr] = [this.sum(Rx), this.sum(xhat, Rx)];
+    const [Sr, Sxr] = global(reduce, this.sum(Rx), this.sum(xhat, Rx));
     this.rho = s.map((sc, c) => (-sc * Sxr[c]) / m);
     this.Rxhat = this.combine('Rxhat', [[Rx, s], [xhat, this.rho]], s.map((sc, c) => (-sc * Sr[c]) / m));
     const t = this.buf.get('t', xhat.shape);
@@ -147,12 +159,12 @@ export class BatchNorm implements Layer {
   }
 
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
-    const { xhat, s, gammaH: g, m } = this.train();
+    const { xhat, s, gammaH: g, m, reduce } = this.train();
     const Vg = this.Vgamma ?? zeros(this.C);
-    const [Sg, Sxg, SRg, SxRg] = [this.sum(dy), this.sum(xhat, dy), this.sum(Rdy), this.sum(xhat, Rdy)];
-    const SRxg = this.Rxhat ? this.sum(this.Rxhat, dy) : zeros(this.C);
-    this.addGrads(hv, SxRg.map((v, c) => v + SRxg[c]), SRg);
-    const dx = this.backward(dy, null);
+    const local = [this.sum(dy), this.sum(xhat, dy), this.sum(Rdy), this.sum(xhat, Rdy), this.Rxhat ? this.sum(this.Rxhat, dy) : zeros(this.C)];
+    this.addGrads(hv, local[3].map((v, c) => v + local[4][c]), local[2]);
+    const [Sg, Sxg, SRg, SxRg, SRxg] = global(reduce, ...local);
+    const dx = this.dx(dy, Sg, Sxg);
     // R{dx}: J(V_γ·g + γ·R{g}) expanded, plus ρ·dx − s·γ·(R{x̂}·mean(x̂·g) + x̂·mean(R{x̂}·g)).
     const terms: [Tensor, Vec][] = [
       [dy, s.map((sc, c) => sc * Vg[c])],
@@ -234,6 +246,17 @@ export class BatchNorm implements Layer {
   private host(t: Tensor): Vec {
     return Float64Array.from(this.backend.download(t));
   }
+}
+
+/** The vectors summed over the threads (one reduction for all of them), or themselves without threads. */
+function global(reduce: Reduce | null, ...vs: Vec[]): Vec[] {
+  if (!reduce) return vs;
+  const all = new Float64Array(vs.reduce((n, v) => n + v.length, 0));
+  let at = 0;
+  for (const v of vs) [all.set(v, at), (at += v.length)];
+  reduce(all);
+  at = 0;
+  return vs.map((v) => all.subarray(at, (at += v.length)));
 }
 
 const ones = (n: number): Vec => new Float64Array(n).fill(1);

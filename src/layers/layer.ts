@@ -21,6 +21,12 @@ export interface PassMode {
   readonly updateStats: boolean;
   /** One seeded key per sample, fixed for an optimizer step: the source of dropout's masks. */
   readonly keys: Uint32Array | null;
+  /**
+   * Threads (src/parallel): when the batch is split over threads, sums a vector over all of
+   * them in place, in a fixed order. Layers that couple samples (batch norm) reduce their batch
+   * sums through it; absent, the batch is all here.
+   */
+  readonly reduce?: (v: Float64Array) => void;
 }
 
 /** Training without side effects: what a layer assumes when called without a mode. */
@@ -57,6 +63,8 @@ export interface Layer {
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
+  /** rBackward without dE/dx and R{dE/dx}, for the first layer (optional: rBackward serves otherwise). */
+  rBackwardParams?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void;
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
 }

@@ -10,6 +10,8 @@ export type Targets = Int32Array | FloatArray;
 
 export interface Loss {
   readonly name: LossName;
+  /** Throws when `y` is not n rows of targets for k outputs (value() checks this itself). */
+  checkTargets(y: Targets, n: number, k: number): void;
   /** Mean loss over the n rows; writes dE/dz into `grad` when given. */
   value(z: ArrayLike<number>, y: Targets, n: number, k: number, grad?: Float64Array): number;
   /** out = H_L·u, the Hessian of the mean loss w.r.t. z at z, times u. */
@@ -23,6 +25,7 @@ export interface Loss {
  */
 const softmaxCrossEntropy: Loss = {
   name: 'softmax-cross-entropy',
+  checkTargets: checkLabels,
   value(z, y, n, k, grad) {
     checkLabels(y, n, k);
     let total = 0;
@@ -51,10 +54,11 @@ const softmaxCrossEntropy: Loss = {
  */
 const meanSquaredError: Loss = {
   name: 'mse',
+  checkTargets(t, n, k) {
+    if (t.length !== n * k) throw new ShapeError(`mse: ${t.length} targets for outputs [${n}, ${k}] (need ${n * k})`);
+  },
   value(z, t, n, k, grad) {
-    if (t.length !== n * k) {
-      throw new ShapeError(`mse: ${t.length} targets for outputs [${n}, ${k}] (need ${n * k})`);
-    }
+    this.checkTargets(t, n, k);
     let total = 0;
     for (let i = 0; i < n * k; i++) {
       const e = z[i] - t[i];

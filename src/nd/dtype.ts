@@ -9,3 +9,16 @@ export function allocate(dtype: DType, length: number): FloatArray {
 export function dtypeOf(a: FloatArray): DType {
   return a instanceof Float64Array ? 'float64' : 'float32';
 }
+
+/**
+ * Memory that threads can share: a SharedArrayBuffer where the platform has one (a browser page
+ * has it only when cross-origin isolated), else an ordinary ArrayBuffer.
+ */
+export function sharedMemory(bytes: number): ArrayBuffer {
+  return (typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as ArrayBuffer;
+}
+
+/** allocate() in sharedMemory(). */
+export function allocateShared(dtype: DType, length: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(sharedMemory(length * 8)) : new Float32Array(sharedMemory(length * 4));
+}

@@ -1,6 +1,7 @@
 /**
  * Mini-batches with seeded shuffling. Each epoch draws a fresh permutation from the Rng and copies
- * the samples of each batch into two preallocated buffers, so iterating allocates no sample memory.
+ * the samples of each batch into two preallocated buffers (shared memory, which a network's threads
+ * read in place), so iterating allocates no sample memory.
  *
  * - A last partial batch is KEPT: an epoch of n samples yields ⌈n/B⌉ batches, the last one with
  *   n − B·(⌈n/B⌉ − 1) samples (a view of the first rows of the same buffers).
@@ -11,7 +12,7 @@
  *   with its remaining batches.
  */
 import { checkNumbers, isFloatArray } from '../nd/arrays.js';
-import type { FloatArray } from '../nd/dtype.js';
+import { sharedMemory, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
 import type { Rng } from '../nd/rng.js';
 
@@ -73,13 +74,9 @@ export class MiniBatches {
     this.targetSize = y.length / this.n;
     this.batchSize = Math.min(batchSize, this.n);
     this.order = new Int32Array(this.n);
-    const xs = isFloatArray(x)
-      ? new (x.constructor as { new (n: number): FloatArray })(this.batchSize * sampleSize)
-      : new Float64Array(this.batchSize * sampleSize);
-    const ys =
-      y instanceof Int32Array || isFloatArray(y)
-        ? new (y.constructor as { new (n: number): Int32Array | FloatArray })(this.batchSize * this.targetSize)
-        : new Float64Array(this.batchSize * this.targetSize);
+    // Shared memory: a network's threads read the batch where it is (src/parallel).
+    const xs = shared(isFloatArray(x) ? (x.constructor as Typed<FloatArray>) : Float64Array, this.batchSize * sampleSize);
+    const ys = shared(y instanceof Int32Array || isFloatArray(y) ? (y.constructor as Typed<Int32Array | FloatArray>) : Float64Array, this.batchSize * this.targetSize);
     this.full = { x: xs, y: ys, n: this.batchSize };
     const rest = this.n % this.batchSize;
     this.partial =
@@ -152,4 +149,10 @@ export class MiniBatches {
     }
     return batch;
   }
+}
+
+type Typed<T> = { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number };
+
+function shared<T>(Type: Typed<T>, length: number): T {
+  return new Type(sharedMemory(length * Type.BYTES_PER_ELEMENT));
 }

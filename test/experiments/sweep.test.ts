@@ -46,7 +46,8 @@ describe('sweep spec', () => {
     const p = points({ ...base, grid: { seed: [1, 2, 3], optimizer: ['sgd', 'hf'] } });
     expect(p).toHaveLength(6);
     expect(p[1].label).toEqual({ seed: 1, optimizer: 'hf' });
-    expect(p[1].args).toEqual(['image2d', '--epochs', '1', '--seed', '1', '--optimizer', 'hf']);
+    // One thread a point unless the spec says otherwise.
+    expect(p[1].args).toEqual(['image2d', '--threads', '1', '--epochs', '1', '--seed', '1', '--optimizer', 'hf']);
     expect(new Set(p.map((q) => q.id)).size).toBe(6);
   });
 
@@ -58,6 +59,9 @@ describe('sweep spec', () => {
     expect(identity({ ...fashion, dataDir: '/elsewhere' })).toBe(identity(fashion));
     expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.2 })).not.toBe(id);
     expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, seed: 2 })).not.toBe(id);
+    // One thread is the default and leaves the identity as it was before threads existed; two change the result's bits.
+    expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, threads: 1 })).toBe(id);
+    expect(identity({ experiment: 'image2d', epochs: 2, lr: 0.1, threads: 2 })).not.toBe(id);
     // Two spellings of one run are one point.
     expect(() => points({ ...base, grid: { optimizer: ['sgd'], seed: [1] }, random: { count: 2, flags: { epochs: { choice: [1] } } }, flags: {} })).toThrow(/are the same run/);
   });

@@ -1,0 +1,238 @@
+/**
+ * Data parallelism for one network: every pass splits its batch into contiguous shares, thread r
+ * (0 = the caller) takes share r on its replica of the network, and the shares' results are
+ * combined in rank order, so a given thread count always gives the same bits. The replicas read
+ * the network's parameters in place (SharedArrayBuffer) and batch norm sums its statistics over
+ * the shares (collective.ts), so each pass computes what one thread would, up to the order of
+ * float sums. Batches whose memory is not shared (e.g. a test set) are copied into a reused
+ * shared buffer first; MiniBatches' buffers are shared, so training copies no batch.
+ */
+import type { Backend } from '../nd/backend.js';
+import { CpuBackend } from '../nd/backends/cpu/index.js';
+import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
+import type { Batch } from '../nd/model.js';
+import type { Network, NetworkCurvature, ShardCurvature } from '../layers/network.js';
+import { allReduce, type Reduce } from './collective.js';
+import { pool, type Pool } from './pool.js';
+
+export type { Reduce } from './collective.js';
+
+/** What a thread does with its share of a batch (Network.shard). */
+export type Job =
+  | { kind: 'gradient'; step: number; weight: number; updateStats: boolean }
+  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients'; step: number; weight: number }
+  | { kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray }
+  | { kind: 'gv' | 'hv'; id: number; dir: FloatArray; fresh: boolean }
+  | { kind: 'drop'; id: number };
+
+/** What a worker needs to build its replica of a network. */
+export interface ReplicaSpec {
+  dtype: DType;
+  gemm: string;
+  inShape: number[];
+  specs: unknown[];
+  loss: string;
+  seed: number;
+}
+
+function isShared(a: { buffer: ArrayBufferLike }): boolean {
+  return typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The thread count from `asked`, else $NDCNN_THREADS, else 1. More than one needs the CPU
+ * backend (the GPU backend runs on its device); $NDCNN_THREADS does not apply to the GPU backend.
+ */
+export function resolveThreads(asked: number | undefined, backend: Backend): number {
+  const env = typeof process === 'object' ? process.env.NDCNN_THREADS : undefined;
+  const from = asked !== undefined ? 'threads' : 'NDCNN_THREADS';
+  const n = asked ?? (env === undefined || env === '' ? 1 : Number(env));
+  if (!(Number.isInteger(n) && n >= 1 && n <= 56)) throw new RangeError(`network: ${from} must be an integer from 1 to 56, got ${JSON.stringify(asked ?? env)}`);
+  if (n > 1 && backend.name !== 'cpu') {
+    if (asked === undefined) return 1;
+    throw new Error(`network: threads: ${n} needs the CPU backend (the ${backend.name} backend runs each pass on its device)`);
+  }
+  return n;
+}
+
+let networks = 0;
+
+/** Replicas whose network was collected without dispose(), and curvature products whose owner was: the workers drop theirs with their next command. */
+const released = new FinalizationRegistry<{ network: number; curvature?: number }>((d) => pool().drop(d));
+
+interface Share {
+  batch: Batch;
+  start: number;
+  weight: number;
+}
+
+export class NetworkTeam {
+  private readonly id = ++networks;
+  private readonly pool: Pool;
+  private readonly spec: ReplicaSpec;
+  /** Each worker's vector result (gradient, Gv, Hv), summed into the caller's in rank order. */
+  private readonly slots: FloatArray[];
+  private readonly dir: FloatArray;
+  private readonly area: Float64Array;
+  private readonly stride: number;
+  private staging = { x: allocateShared('float32', 0), y: new Float64Array(0) as Int32Array | FloatArray };
+  private rowsOut: FloatArray;
+  /** Forward passes so far: a curvature product redoes its own when one ran since its last. */
+  private passes = 0;
+  private curvatures = 0;
+
+  constructor(
+    private readonly net: Network,
+    private readonly threads: number,
+  ) {
+    this.pool = pool();
+    const dtype = net.backend.dtype;
+    if (!(net.backend instanceof CpuBackend)) throw new Error(`threads need the CPU backend, not ${net.backend.name}`);
+    this.spec = {
+      dtype,
+      gemm: net.backend.kernels.info.impl,
+      inShape: [...net.inShape],
+      specs: JSON.parse(JSON.stringify(net.specs)),
+      loss: net.lossName,
+      seed: net.seed,
+    };
+    this.slots = Array.from({ length: threads - 1 }, () => allocateShared(dtype, net.paramCount));
+    this.dir = allocateShared(dtype, net.paramCount);
+    this.rowsOut = allocateShared(dtype, 0);
+    // Batch norm reduces at most five per-channel vectors at once; a channel count is the first
+    // axis of some parameter tensor (its γ), nested layers included.
+    const widest = Math.max(1, ...net.layers.flatMap((l) => l.paramShapes.map((s) => s[0] ?? 1)));
+    this.stride = 5 * widest + 1;
+    this.area = new Float64Array(sharedMemory(threads * this.stride * 8));
+    released.register(net, { network: this.id }, this);
+  }
+
+  /** A pass whose shares' vector results (when `out` is given) and losses are summed. */
+  vector(job: Job, b: Batch, out: FloatArray | null): number {
+    this.passes++;
+    const shares = this.split(b);
+    let total = 0;
+    for (const v of this.run(job, shares, (s, r) => (r === 0 ? out : out && this.slots[r - 1]))) total += v;
+    if (out) for (let r = 1; r < shares.length; r++) addInto(out, this.slots[r - 1]);
+    return total;
+  }
+
+  /** A pass whose shares write their rows of outputs [n, k]. */
+  rows(job: Job, b: Batch, out: FloatArray): void {
+    this.passes++;
+    const k = out.length / b.n;
+    if (this.rowsOut.length < out.length) this.rowsOut = allocateShared(this.net.backend.dtype, out.length);
+    const shares = this.split(b);
+    const rowsOf = (s: Share, r: number) => (r === 0 ? out : this.rowsOut).subarray(s.start * k, (s.start + s.batch.n) * k);
+    this.run(job, shares, rowsOf);
+    for (const s of shares.slice(1)) out.set(rowsOf(s, 1), s.start * k);
+  }
+
+  curvature(b: Batch, step: number): NetworkCurvature {
+    const id = ++this.curvatures;
+    const at = allocateShared(this.net.backend.dtype, this.net.paramCount);
+    at.set(this.net.params);
+    // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
+    const shares = this.split(b, true);
+    this.passes++;
+    // This thread's share lives in the products' closure (the workers keep theirs by id).
+    let mine!: ShardCurvature;
+    this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
+      mine = this.net.curvatureShare(job as Extract<Job, { kind: 'curvature' }>, share, reduce);
+      return 0;
+    });
+    let prepared = this.passes;
+    const product = (kind: 'gv' | 'hv') => (v: Parameters<NetworkCurvature['gv']>[0], out: Parameters<NetworkCurvature['gv']>[1]) =>
+      this.net.product(kind, v, out, (dir, buf) => {
+        const fresh = prepared !== this.passes;
+        if (fresh) prepared = ++this.passes;
+        this.dir.set(dir);
+        this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
+          mine[kind](dir, buf, fresh);
+          return 0;
+        });
+        for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
+      });
+    const c: NetworkCurvature = { gv: product('gv'), hv: product('hv') };
+    released.register(c, { network: this.id, curvature: id });
+    return c;
+  }
+
+  dispose(): void {
+    released.unregister(this);
+    this.pool.drop({ network: this.id });
+  }
+
+  /**
+   * Runs `job` on every share: share 0 here (by `local`, the network's own shard by default),
+   * share r on worker r. `outOf` gives each share's output. Returns the shares' scalars in rank order.
+   */
+  private run(
+    job: Job,
+    shares: Share[],
+    outOf: (s: Share, r: number) => FloatArray | null,
+    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => this.net.shard(j, b, out, reduce),
+  ): number[] {
+    const parties = shares.length;
+    const withWeight = (s: Share): Job => ('weight' in job ? { ...job, weight: s.weight } : job);
+    const evaluating = job.kind === 'evalLoss' || job.kind === 'evalOutputs';
+    const buffers = evaluating ? this.net.namedBuffers().map((b) => b.data) : undefined;
+    const messages = shares.slice(1).map((s, i) => {
+      const rank = i + 1;
+      const member = this.pool.member(rank);
+      const build = member.replicas.has(this.id) ? undefined : { spec: this.spec, params: this.net.params };
+      member.replicas.add(this.id);
+      return { network: this.id, build, job: withWeight(s), x: s.batch.x, y: s.batch.y, n: s.batch.n, out: outOf(s, rank), rank, parties, area: this.area, stride: this.stride, buffers };
+    });
+    const reduce: Reduce | null = parties > 1 ? allReduce(this.pool.ctrl, this.area, this.stride, 0, parties) : null;
+    let mine = 0;
+    const replies = this.pool.run(messages, () => {
+      mine = local(withWeight(shares[0]), shares[0].batch, outOf(shares[0], 0), reduce);
+    });
+    return [mine, ...replies.map((r) => ('value' in r ? r.value : 0))];
+  }
+
+  /** The batch's shares (at most one a thread, none empty), in memory the workers can read. */
+  private split(b: Batch, own = false): Share[] {
+    const parties = Math.min(this.threads, b.n);
+    const { x, y } = !own ? this.shared(b) : isShared(b.x) && isShared(b.y) ? b : copyShared(b);
+    const size = x.length / b.n;
+    const per = y.length / b.n;
+    return Array.from({ length: parties }, (_, r) => {
+      const [start, end] = [Math.floor((r * b.n) / parties), Math.floor(((r + 1) * b.n) / parties)];
+      return {
+        start,
+        weight: (end - start) / b.n,
+        batch: { x: x.subarray(start * size, end * size), y: y.subarray(start * per, end * per), n: end - start },
+      };
+    });
+  }
+
+  /** The batch itself when its memory is shared, else a copy in the reused staging buffers. */
+  private shared(b: Batch): { x: FloatArray; y: Int32Array | FloatArray } {
+    const x = isShared(b.x) ? b.x : (stage(this.staging, 'x', b.x) as FloatArray);
+    const y = isShared(b.y) ? b.y : stage(this.staging, 'y', b.y);
+    return { x, y };
+  }
+}
+
+/** `from` copied into `into[key]`, which grows (and takes from's type) when it does not fit. */
+function stage<K extends 'x' | 'y'>(into: Record<K, FloatArray | Int32Array>, key: K, from: FloatArray | Int32Array): FloatArray | Int32Array {
+  let buf = into[key];
+  if (buf.length < from.length || buf.constructor !== from.constructor) {
+    const Type = from.constructor as { new (b: ArrayBuffer): FloatArray | Int32Array; BYTES_PER_ELEMENT: number };
+    buf = into[key] = new Type(sharedMemory(from.length * Type.BYTES_PER_ELEMENT));
+  }
+  const view = buf.subarray(0, from.length);
+  view.set(from);
+  return view;
+}
+
+function copyShared(b: Batch): { x: FloatArray; y: Int32Array | FloatArray } {
+  const into = { x: allocateShared('float32', 0) as FloatArray | Int32Array, y: allocateShared('float32', 0) as FloatArray | Int32Array };
+  return { x: stage(into, 'x', b.x) as FloatArray, y: stage(into, 'y', b.y) };
+}
+
+function addInto(out: FloatArray, part: FloatArray): void {
+  for (let j = 0; j < out.length; j++) out[j] += part[j];
+}
