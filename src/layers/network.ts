@@ -140,8 +140,8 @@ export class Network extends NetworkPasses implements Model {
     if (buffers.length === 0) return;
     if (count < 2) throw new ShapeError('recomputeStatistics: batch statistics need at least 2 samples');
     for (const b of buffers) b.data.fill(b.name.endsWith('running_var') ? 1 : 0);
-    // Equal chunks, so none is left with a single sample.
-    const chunks = Math.ceil(count / Math.max(chunk, 2));
+    // Equal chunks of at least 2 samples (batch statistics of one sample are degenerate).
+    const chunks = Math.max(1, Math.min(Math.ceil(count / chunk), Math.floor(count / 2)));
     for (let c = 0; c < chunks; c++) {
       const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
       const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
