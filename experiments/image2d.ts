@@ -20,7 +20,8 @@ export const image2d: Experiment = {
   defaults: (dataset) =>
     dataset === 'mnist'
       ? {
-          sgd: { epochs: 12, batchSize: 32, lr: 0.1, weightDecay: 5e-4 },
+          // 30 epochs: 12 stopped at 99.15 ± 0.05 % (seeds 1-3), short of issue 11's 99.3 %.
+          sgd: { epochs: 30, batchSize: 32, lr: 0.1, weightDecay: 5e-4 },
           hf: { epochs: 3, batchSize: 1000, options: { curvatureBatch: 250, maxCgIterations: 40, lambda: 1 } },
           augmentShift: 2,
         }

@@ -126,6 +126,9 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
       },
       onEpoch: ({ trainLoss }) => {
+        // HF's few large steps leave batch norm's momentum averages far behind its parameters
+        // (held-out accuracy at chance with them): recompute them on the training set first.
+        if (config.optimizer === 'hf') net.recomputeStatistics(data.train.inputs, data.train.labels.length);
         last = endEpoch(net, data, progress, trainLoss, append);
         bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
         checkpoint();

@@ -6,7 +6,8 @@
  * signature as ndcnn's GemmFn. Offsets and leading dimensions are in elements. Every index the
  * call can touch is checked against the array's length first, so a wrong shape throws a
  * RangeError instead of reading or writing outside the buffer.
- * Also exports im2col/col2im for the convolution lowering (lowering.c).
+ * Also exports im2col/col2im for the convolution lowering (lowering.c) and the backend's
+ * memory-bound loops: relu, reluTimes, biasAdd, biasGrad, maxPool, gather, scatterAdd (pointwise.c).
  */
 #include <cblas.h>
 #include <node_api.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 
 #include "lowering.h"
+#include "pointwise.h"
 
 #define NARGS 16
 
@@ -137,6 +139,13 @@ static napi_value init(napi_env env, napi_value exports) {
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
     {"im2col", NULL, ndcnn_im2col, NULL, NULL, NULL, napi_default, NULL},
     {"col2im", NULL, ndcnn_col2im, NULL, NULL, NULL, napi_default, NULL},
+    {"relu", NULL, ndcnn_relu, NULL, NULL, NULL, napi_default, NULL},
+    {"reluTimes", NULL, ndcnn_relu_times, NULL, NULL, NULL, napi_default, NULL},
+    {"biasAdd", NULL, ndcnn_bias_add, NULL, NULL, NULL, napi_default, NULL},
+    {"biasGrad", NULL, ndcnn_bias_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"maxPool", NULL, ndcnn_max_pool, NULL, NULL, NULL, napi_default, NULL},
+    {"gather", NULL, ndcnn_gather, NULL, NULL, NULL, napi_default, NULL},
+    {"scatterAdd", NULL, ndcnn_scatter_add, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

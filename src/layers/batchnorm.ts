@@ -17,7 +17,8 @@
  *          = ρ·J u − s·(R{x̂}·mean(x̂·u) + x̂·mean(R{x̂}·u)),  and R{γ·g} = V_γ·g + γ·R{g}.
  * Evaluation mode: y = γ·(x − μ_run)/√(σ²_run + ε) + β, an affine map per channel.
  * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
- * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch.
+ * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch;
+ * or, recomputing them (Network.recomputeStatistics), the plain average of the batches since reset.
  * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64.
  * Threads: when the batch is split over threads (mode.reduce), every batch sum that couples the
  * samples (and m) is summed over the threads before use, so each thread computes the whole
@@ -115,7 +116,7 @@ export class BatchNorm implements Layer {
     this.affine(xhat, xhat, s, zeros(this.C));
     this.backend.channelAffine(y, xhat, gamma, beta);
     this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m, reduce };
-    if (mode.updateStats) this.track(mu, variance, m);
+    if (mode.updateStats) this.track(mu, variance, m, mode.cumulative === true);
     return y;
   }
 
@@ -182,12 +183,12 @@ export class BatchNorm implements Layer {
     return this.saved;
   }
 
-  private track(mu: Vec, variance: Vec, m: number): void {
+  private track(mu: Vec, variance: Vec, m: number, cumulative: boolean): void {
     if (m < 2) {
       throw new ShapeError(`${this.name}: a training batch holds 1 value per channel, too few for the running variance (use a batch of 2 or more)`);
     }
     const { mean: rm, var: rv, tracked: nb } = this.running;
-    const k = this.momentum;
+    const k = cumulative ? 1 / (nb[0] + 1) : this.momentum;
     for (let c = 0; c < this.C; c++) {
       rm[c] = (1 - k) * rm[c] + k * mu[c];
       rv[c] = (1 - k) * rv[c] + k * ((variance[c] * m) / (m - 1));

@@ -94,15 +94,25 @@ export abstract class BilinearLayer implements Layer {
   }
 
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
-    const [dz, Rdz] = this.act.rBackward(dy, Rdy);
-    this.adjointW(hv[0], this.x, Rdz, true);
-    if (this.Rx) this.adjointW(hv[0], this.Rx, dz, true);
-    if (this.bias) this.backend.biasGrad(hv[1], Rdz);
+    const [dz, Rdz] = this.rParamGrads(dy, Rdy, hv);
     const dx = this.buf.get('dx', this.x.shape);
     this.adjointX(dx, dz, this.W, false);
     const Rdx = this.buf.get('Rdx', this.x.shape);
     this.adjointX(Rdx, Rdz, this.W, false);
     this.adjointX(Rdx, dz, this.V, true);
     return [dx, Rdx];
+  }
+
+  rBackwardParams(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void {
+    this.rParamGrads(dy, Rdy, hv);
+  }
+
+  /** Adds R{dE/dW} and R{dE/db} into `hv`; returns δ and R{δ}. */
+  private rParamGrads(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    const [dz, Rdz] = this.act.rBackward(dy, Rdy);
+    this.adjointW(hv[0], this.x, Rdz, true);
+    if (this.Rx) this.adjointW(hv[0], this.Rx, dz, true);
+    if (this.bias) this.backend.biasGrad(hv[1], Rdz);
+    return [dz, Rdz];
   }
 }

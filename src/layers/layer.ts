@@ -27,6 +27,11 @@ export interface PassMode {
    * sums through it; absent, the batch is all here.
    */
   readonly reduce?: (v: Float64Array) => void;
+  /**
+   * With updateStats: fold the batch into the running statistics as a plain average of every
+   * batch since they were reset (PyTorch's momentum=None), to recompute them at fixed parameters.
+   */
+  readonly cumulative?: boolean;
 }
 
 /** Training without side effects: what a layer assumes when called without a mode. */
@@ -63,6 +68,8 @@ export interface Layer {
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
+  /** rBackward without dE/dx and R{dE/dx}, for the first layer (optional: rBackward serves otherwise). */
+  rBackwardParams?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void;
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
 }

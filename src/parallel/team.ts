@@ -20,7 +20,7 @@ export type { Reduce } from './collective.js';
 /** What a thread does with its share of a batch (Network.shard). */
 export type Job =
   | { kind: 'gradient'; step: number; weight: number; updateStats: boolean }
-  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients'; step: number; weight: number }
+  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients' | 'statistics'; step: number; weight: number }
   | { kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray }
   | { kind: 'gv' | 'hv'; id: number; dir: FloatArray; fresh: boolean }
   | { kind: 'drop'; id: number };

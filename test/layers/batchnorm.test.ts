@@ -255,3 +255,36 @@ describe('batch norm and dropout inside a residual block', () => {
     expect(relError(first, all.subarray(0, 3))).toBeLessThan(1e-14);
   });
 });
+
+describe('recomputeStatistics', () => {
+  const x = Float64Array.from({ length: 10 * 3 }, (_, i) => Math.sin(i * 1.3) * (1 + (i % 3)) + (i % 3));
+  const make = (threads: number) => new Network(cpuBackend('float64'), [3], [batchNorm(), dense({ units: 2 })], { threads });
+
+  it("resets the running statistics and averages the chunks' batch statistics (PyTorch's update_bn), at 1 and 2 threads", () => {
+    for (const threads of [1, 2]) {
+      const net = make(threads);
+      // Stale statistics from some gradient passes, which the recomputation must forget.
+      net.gradient({ x: x.subarray(0, 12), y: new Int32Array(4), n: 4 }, new Float64Array(net.paramCount));
+      net.recomputeStatistics(x, 10, 5);
+      const { buffers } = net.state();
+      for (let c = 0; c < 3; c++) {
+        const chunk = (k: number) => Array.from({ length: 5 }, (_, i) => x[(5 * k + i) * 3 + c]);
+        const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+        const unbiased = (v: number[]) => v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1);
+        const [a, b] = [chunk(0), chunk(1)];
+        // float64 arithmetic in another order: 1e-12.
+        expect(buffers['0.running_mean'][c]).toBeCloseTo((mean(a) + mean(b)) / 2, 12);
+        expect(buffers['0.running_var'][c]).toBeCloseTo((unbiased(a) + unbiased(b)) / 2, 12);
+      }
+      expect(buffers['0.num_batches_tracked']).toEqual([2]);
+      net.dispose();
+    }
+  });
+
+  it('splits n into equal chunks (none of one sample) and refuses fewer than 2 samples', () => {
+    const net = make(1);
+    net.recomputeStatistics(x.subarray(0, 9), 3, 2);
+    expect(net.state().buffers['0.num_batches_tracked']).toEqual([1]);
+    expect(() => net.recomputeStatistics(x.subarray(0, 3), 1)).toThrow('recomputeStatistics: batch statistics need at least 2 samples');
+  });
+});

@@ -71,4 +71,13 @@ describe('max-pool backward: the error goes only to the argmax (sparse routing)'
     layer.forward(B.upload([1, 1, 4], [0, 5, 5, 1]));
     expect(Array.from(B.download(layer.backward(B.upload([1, 1, 1], [1]))))).toEqual([0, 1, 0, 0]);
   });
+
+  it('ties in a 2-D 2×2 window (the unrolled CPU loop) go to the first element in row-major order', () => {
+    const layer = new MaxPool(B, 'pool', [1, 2, 6], { kind: 'maxPool', window: [2, 2] });
+    // Windows: [[3, 3], [3, 3]] → 0; [[1, 7], [7, 7]] → 1; [[2, 1], [9, 9]] → 2 (offsets in the window).
+    const y = layer.forward(B.upload([1, 1, 2, 6], [3, 3, 1, 7, 2, 1, 3, 3, 7, 7, 9, 9]));
+    expect(Array.from(B.download(y))).toEqual([3, 7, 9]);
+    const dx = B.download(layer.backward(B.upload([1, 1, 1, 3], [1, 2, 3])));
+    expect(Array.from(dx)).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0]);
+  });
 });

@@ -61,6 +61,9 @@ const CONVS: [Shape, ConvOptions][] = [
 const POOLS: [Shape, PoolOptions][] = [
   [[3, 9], { window: 2 }],
   [[2, 6, 7], { window: [2, 3], stride: [2, 2] }],
+  // The 2-D 2×2 window has its own unrolled CPU loop: disjoint (odd width: floor) and overlapping.
+  [[2, 6, 7], { window: 2 }],
+  [[2, 5, 5], { window: 2, stride: 1 }],
   [[2, 4, 5, 6], { window: 2 }],
   [[2, 5, 4, 5], { window: [3, 2, 2], stride: [1, 2, 1] }],
 ];

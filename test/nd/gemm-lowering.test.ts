@@ -103,6 +103,47 @@ describe('native im2col/col2im (ndcnn-blas)', () => {
     }
   });
 
+  it.skipIf(!lowering)('matches the JS walk without padding (the C fast path: whole lines), strided, dilated, mid-line chunks', () => {
+    const v = new ConvGeometry('valid', [3, 9, 8, 7], { channels: 2, kernel: [2, 3, 2], stride: [2, 2, 1], dilation: [1, 2, 3] });
+    const pv = Int32Array.from([v.cin, ...v.in3, ...v.k3, ...v.s3, ...v.p3, ...v.d3, ...v.o3]);
+    const ck = v.cin * v.kernelVolume;
+    const rng = new Rng(7);
+    for (const make of [(n: number) => new Float64Array(n), (n: number) => new Float32Array(n)]) {
+      const x = make(3 + v.cin * v.inVolume).map(() => rng.normal());
+      for (const [o0, o1] of [[0, v.outVolume], [1, v.outVolume - 2], [5, 6]]) {
+        const [cJs, cC] = [make(ck * (o1 - o0)).fill(NaN), make(ck * (o1 - o0)).fill(NaN)];
+        im2col(cJs, x, 3, v, o0, o1);
+        lowering!.im2col(cC, x, 3, pv, o0, o1);
+        expect(Array.from(cC)).toEqual(Array.from(cJs));
+        const [dJs, dC] = [make(x.length), make(x.length)];
+        col2im(dJs, 3, cJs, v, o0, o1);
+        lowering!.col2im(cJs, dC, 3, pv, o0, o1);
+        expect(Array.from(dC)).toEqual(Array.from(dJs));
+      }
+    }
+  });
+
+  it.skipIf(!lowering)('chunks that end before a padded tap reaches the input (one-column edges) copy nothing there', () => {
+    // 1-D, 4088 inputs, kernel 9, padding 8: tap 0 reads x for outputs [8, 4096), tap 8 for
+    // [0, 4088). The one-column chunk [4095, 4096) starts after tap 8's run ends, [0, 1) ends
+    // before tap 0's starts: the C copy once took the negative length as a huge memcpy.
+    const p = new ConvGeometry('edge', [2, 4088], { channels: 1, kernel: 9, padding: 8 });
+    const pk = Int32Array.from([p.cin, ...p.in3, ...p.k3, ...p.s3, ...p.p3, ...p.d3, ...p.o3]);
+    const rng = new Rng(6);
+    const x = Float32Array.from({ length: p.cin * p.inVolume }, () => rng.normal());
+    const ck = p.cin * p.kernelVolume;
+    for (const [o0, o1] of [[p.outVolume - 1, p.outVolume], [0, 1], [4090, 4093]]) {
+      const [cJs, cC] = [new Float32Array(ck * (o1 - o0) + 16).fill(NaN), new Float32Array(ck * (o1 - o0) + 16).fill(NaN)];
+      im2col(cJs, x, 0, p, o0, o1);
+      lowering!.im2col(cC, x, 0, pk, o0, o1);
+      expect(Array.from(cC)).toEqual(Array.from(cJs)); // including the 16 NaN past the chunk
+      const [dJs, dC] = [new Float32Array(x.length), new Float32Array(x.length)];
+      col2im(dJs, 0, cJs, p, o0, o1);
+      lowering!.col2im(cC, dC, 0, pk, o0, o1);
+      expect(Array.from(dC)).toEqual(Array.from(dJs));
+    }
+  });
+
   it.skipIf(!lowering)('refuses buffers too short for the geometry instead of writing past them', () => {
     const x = new Float32Array(g.cin * g.inVolume);
     expect(() => lowering!.im2col(new Float32Array(CK * 4 - 1), x, 0, packed, 0, 4)).toThrow(/col length/);

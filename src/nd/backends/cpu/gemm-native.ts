@@ -1,6 +1,7 @@
 /**
  * OpenBLAS through the optional addon `ndcnn-blas` (native/): cblas_sgemm and cblas_dgemm,
- * row-major, on the caller's typed arrays without a copy; and im2col/col2im in C. The addon checks every index the call
+ * row-major, on the caller's typed arrays without a copy; im2col/col2im and the backend's
+ * memory-bound loops in C. The addon checks every index the call
  * can touch and throws a RangeError naming the operand otherwise.
  */
 import { createRequire } from 'node:module';
@@ -18,7 +19,19 @@ export interface NativeLowering {
   col2im: LowerFn;
 }
 
-interface BlasAddon extends NativeLowering {
+/** The memory-bound loops in C (native/src/pointwise.c); see loops.ts for their meaning. */
+export interface NativeLoops {
+  relu(out: FloatArray, x: FloatArray): void;
+  reluTimes(out: FloatArray, x: FloatArray, m: FloatArray): void;
+  biasAdd(y: FloatArray, b: FloatArray, inner: number): void;
+  biasGrad(db: FloatArray, dy: FloatArray, inner: number): void;
+  /** geometry: planes, in[3], window[3], stride[3], out[3] as an Int32Array(13). */
+  maxPool(y: FloatArray, argmax: FloatArray, x: FloatArray, geometry: Int32Array): void;
+  gather(y: FloatArray, x: FloatArray, argmax: FloatArray, inVol: number, outVol: number): void;
+  scatterAdd(dx: FloatArray, dy: FloatArray, argmax: FloatArray, inVol: number, outVol: number): void;
+}
+
+interface BlasAddon extends NativeLowering, NativeLoops {
   sgemm: GemmFn;
   dgemm: GemmFn;
   /** Sets OpenBLAS's thread count when given; returns the count in force. */

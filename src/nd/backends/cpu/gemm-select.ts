@@ -1,22 +1,25 @@
 /**
- * The CPU backend's kernels, chosen as one: a GEMM and the im2col/col2im that feed it. OpenBLAS
- * through the optional addon (with im2col in C) when it loads, else WebAssembly SIMD (float32;
- * float64 then runs in JS), else blocked JS. chooseGemm(asked) starts from the asked-for one;
- * when it cannot load, the next in that order is taken and `reason` says why, so `ndcnn info`
- * and logs show the truth. NDCNN_GEMM=openblas|wasm|js is read only by defaultGemm(), the
- * choice of a backend made without one (createBackend, the CLI, `cpuBackend()`).
+ * The CPU backend's kernels, chosen as one: a GEMM, the im2col/col2im that feed it and the
+ * memory-bound loops (loops.ts). OpenBLAS through the optional addon (with im2col and the loops
+ * in C) when it loads, else WebAssembly SIMD (float32; float64 then runs in JS), else blocked JS.
+ * chooseGemm(asked) starts from the asked-for one; when it cannot load, the next in that order is
+ * taken and `reason` says why, so `ndcnn info` and logs show the truth. NDCNN_GEMM=openblas|wasm|js
+ * is read only by defaultGemm(), the choice of a backend made without one (createBackend, the
+ * CLI, `cpuBackend()`).
  */
 import type { DType } from '../../dtype.js';
 import { jsLowering, nativeLowering, type Lowering } from './conv.js';
 import { gemmJs, type GemmFn } from './gemm.js';
 import { loadNativeGemm } from './gemm-native.js';
 import { loadWasmGemm } from './gemm-wasm.js';
+import { jsLoops, nativeLoops, type Loops } from './loops.js';
 
 export type GemmImpl = 'openblas' | 'wasm-simd' | 'js';
 
 interface Loaded {
   gemm: GemmFn;
   lowering: Lowering;
+  loops: Loops;
   /** What runs for float64 data: every path but wasm handles it natively. */
   float64: GemmImpl;
   detail?: string;
@@ -26,11 +29,11 @@ interface Loaded {
 const LOADERS: Record<GemmImpl, () => Loaded> = {
   openblas: () => {
     const { gemm, addon } = loadNativeGemm();
-    const lowering = nativeLowering(addon);
-    return { gemm, lowering, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col in C` };
+    const [lowering, loops] = [nativeLowering(addon), nativeLoops(addon)];
+    return { gemm, lowering, loops, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col, pooling, bias, ReLU in C` };
   },
-  'wasm-simd': () => ({ gemm: loadWasmGemm(), lowering: jsLowering, float64: 'js', detail: 'float32 only; float64 runs in JS' }),
-  js: () => ({ gemm: gemmJs, lowering: jsLowering, float64: 'js' }),
+  'wasm-simd': () => ({ gemm: loadWasmGemm(), lowering: jsLowering, loops: jsLoops, float64: 'js', detail: 'float32 only; float64 runs in JS' }),
+  js: () => ({ gemm: gemmJs, lowering: jsLowering, loops: jsLoops, float64: 'js' }),
 };
 const ORDER: readonly GemmImpl[] = ['openblas', 'wasm-simd', 'js'];
 
@@ -46,10 +49,11 @@ export interface GemmInfo {
   detail?: string;
 }
 
-/** What a CPU backend computes with: the GEMM, the lowering that matches it, and what they are. */
+/** What a CPU backend computes with: the GEMM, the lowering and loops that come with it, and what they are. */
 export interface GemmChoice {
   gemm: GemmFn;
   lowering: Lowering;
+  loops: Loops;
   info: GemmInfo;
 }
 
@@ -74,10 +78,10 @@ export function chooseGemm(asked?: string, source = 'gemm'): GemmChoice {
   const failures: string[] = [];
   for (const impl of ORDER.slice(start)) {
     try {
-      const { gemm, lowering, float64, detail } = LOADERS[impl]();
+      const { gemm, lowering, loops, float64, detail } = LOADERS[impl]();
       const reasons = asked ? [`${source}=${asked}`, ...failures] : failures;
       const reason = reasons.length > 0 ? reasons.join('; ') : undefined;
-      return { gemm, lowering, info: { impl, float64, reason, detail } };
+      return { gemm, lowering, loops, info: { impl, float64, reason, detail } };
     } catch (e) {
       failures.push(`${impl} unavailable (${firstMessage(e)})`);
     }

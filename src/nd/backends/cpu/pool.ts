@@ -2,44 +2,60 @@
 import type { FloatArray } from '../../dtype.js';
 import type { PoolGeometry } from '../../geometry.js';
 
+/**
+ * Per output, the taps are compared in row-major order against the running winner b:
+ * b += [x[t] > x[b]]·(t − b) keeps the first of equal maxima (and a NaN only where it comes
+ * first), as a comparison sequence would. Integer arithmetic instead of a branch: the winner flips
+ * unpredictably on real data, and a mispredicted branch per tap cost ~3× the whole pass. y is x
+ * at the winner, so it is exactly x there. The 2-D 2×2 window (LeNet's, most CNNs') is unrolled.
+ */
 export function maxPool(y: FloatArray, argmax: FloatArray, x: FloatArray, g: PoolGeometry, planes: number): void {
   const [D, H, W] = g.in3;
   const [wD, wH, wW] = g.w3;
   const [sD, sH, sW] = g.s3;
   const [oD, oH, oW] = g.o3;
   const inVol = D * H * W;
-  for (let p = 0, row = 0; p < planes; p++) {
+  const taps = tapOffsets(g);
+  const T = taps.length;
+  const unrolled = wD === 1 && wH === 2 && wW === 2;
+  for (let p = 0, o = 0; p < planes; p++) {
     const xp = p * inVol;
     for (let od = 0; od < oD; od++) {
-      for (let oh = 0; oh < oH; oh++, row += oW) {
-        // One row of outputs at a time, window tap by window tap in row-major order: the inner
-        // loop over outputs carries no dependency and has no branch (the winner flips
-        // unpredictably on real data). The first tap seeds the max; a strict '>' keeps the
-        // first of equal maxima; y is re-read at the winner, so it is exactly x there.
-        for (let a = 0; a < wD; a++) {
-          for (let b = 0; b < wH; b++) {
-            for (let c = 0; c < wW; c++) {
-              const base = ((od * sD + a) * H + oh * sH + b) * W + c;
-              if (a === 0 && b === 0 && c === 0) {
-                for (let ow = 0; ow < oW; ow++) {
-                  argmax[row + ow] = base + ow * sW;
-                  y[row + ow] = x[xp + base + ow * sW];
-                }
-                continue;
-              }
-              for (let ow = 0; ow < oW; ow++) {
-                const at = base + ow * sW;
-                const o = row + ow;
-                const gt = +(x[xp + at] > y[o]);
-                argmax[o] += gt * (at - argmax[o]);
-                y[o] = x[xp + argmax[o]];
-              }
+      for (let oh = 0; oh < oH; oh++) {
+        const line = xp + (od * sD * H + oh * sH) * W;
+        for (let ow = 0; ow < oW; ow++, o++) {
+          const i0 = line + ow * sW;
+          let b = i0;
+          if (unrolled) {
+            b += +(x[i0 + 1] > x[b]) * (i0 + 1 - b);
+            b += +(x[i0 + W] > x[b]) * (i0 + W - b);
+            b += +(x[i0 + W + 1] > x[b]) * (i0 + W + 1 - b);
+          } else {
+            for (let k = 1; k < T; k++) {
+              const t = i0 + taps[k];
+              b += +(x[t] > x[b]) * (t - b);
             }
           }
+          argmax[o] = b - xp;
+          y[o] = x[b];
         }
       }
     }
   }
+}
+
+/** The window's taps as offsets from its first element, row-major; made once per geometry. */
+const tapsOf = new WeakMap<PoolGeometry, Int32Array>();
+function tapOffsets(g: PoolGeometry): Int32Array {
+  let taps = tapsOf.get(g);
+  if (!taps) {
+    const [, H, W] = g.in3;
+    const [wD, wH, wW] = g.w3;
+    taps = new Int32Array(wD * wH * wW);
+    for (let a = 0, k = 0; a < wD; a++) for (let b = 0; b < wH; b++) for (let c = 0; c < wW; c++) taps[k++] = (a * H + b) * W + c;
+    tapsOf.set(g, taps);
+  }
+  return taps;
 }
 
 /** y[p, o] = x[p, argmax[p, o]] */
