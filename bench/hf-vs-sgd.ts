@@ -133,6 +133,8 @@ function run(specs: LayerSpec[], name: OptName, seed: Seed): Run {
     }
   }
   const last = curve.at(-1)!;
+  // As `ndcnn train` does after every HF epoch: HF's few steps leave batch norm's running statistics behind.
+  if (name === 'hf') net.recomputeStatistics(train.inputs, train.labels.length);
   return { curve, accuracy: accuracy(net), steps, seconds: elapsed, passes: last.passes, loss: last.loss };
 }
 
