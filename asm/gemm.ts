@@ -170,3 +170,5 @@ export function gemm(
     }
   }
 }
+
+export { im2col, col2im } from './lowering';

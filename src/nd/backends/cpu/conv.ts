@@ -9,6 +9,9 @@
  * The output columns are processed in chunks [o0, o1) of about CHUNK elements of col, so the
  * column block that im2col writes is still in L2 when GEMM reads it (and col2im reads what
  * GEMM wrote). Whole-sample blocks (a 3-D sample's col is 23 MB) made every pass memory-bound.
+ *
+ * Kernels that keep their own memory bring whole float32 passes instead (ConvPasses: the wasm
+ * module runs these same chunks with im2col/col2im beside its GEMM, so col is never copied).
  */
 import type { FloatArray } from '../../dtype.js';
 import type { ConvGeometry } from '../../geometry.js';
@@ -19,7 +22,7 @@ import type { NativeLowering } from './gemm-native.js';
 const CHUNK = 1 << 17;
 
 /** Output columns per chunk for this geometry: at least 64, so GEMM's N stays worth blocking. */
-function chunkWidth(g: ConvGeometry): number {
+export function chunkWidth(g: ConvGeometry): number {
   return Math.min(g.outVolume, Math.max(64, Math.floor(CHUNK / (g.cin * g.kernelVolume))));
 }
 
@@ -110,9 +113,9 @@ export function col2im(dx: FloatArray, dxOff: number, col: FloatArray, g: ConvGe
   });
 }
 
-/** The geometry as the native lowering takes it: cin, in3, k3, s3, p3, d3, o3. */
+/** The geometry as the native and wasm lowerings take it: cin, in3, k3, s3, p3, d3, o3. */
 const packedGeometry = new WeakMap<ConvGeometry, Int32Array>();
-function packGeometry(g: ConvGeometry): Int32Array {
+export function packGeometry(g: ConvGeometry): Int32Array {
   let p = packedGeometry.get(g);
   if (!p) {
     p = Int32Array.from([g.cin, ...g.in3, ...g.k3, ...g.s3, ...g.p3, ...g.d3, ...g.o3]);
@@ -137,10 +140,26 @@ export function nativeLowering(n: NativeLowering): Lowering {
   };
 }
 
+/**
+ * Whole float32 passes run where the column matrix lives, in place of lowering + GEMM here
+ * (the wasm module: gemm-wasm.ts). Same chunks, same GEMM calls, so the same results bit for bit.
+ */
+export interface ConvPasses {
+  forward(y: Float32Array, x: Float32Array, w: Float32Array, g: ConvGeometry, batch: number, accumulate: boolean): void;
+  backData(dx: Float32Array, dy: Float32Array, w: Float32Array, g: ConvGeometry, batch: number, accumulate: boolean): void;
+  backFilter(dw: Float32Array, x: Float32Array, dy: Float32Array, g: ConvGeometry, batch: number, accumulate: boolean): void;
+}
+
 /** The GEMM and the lowering a convolution pass runs with (one choice: see gemm-select.ts). */
 export interface ConvKernels {
   gemm: GemmFn;
   lowering: Lowering;
+  passes?: ConvPasses;
+}
+
+/** The arrays, when every one is float32 (the only dtype ConvPasses take). */
+function float32(...a: FloatArray[]): Float32Array[] | undefined {
+  return a.every((v) => v instanceof Float32Array) ? (a as Float32Array[]) : undefined;
 }
 
 /** Scratch for the column matrix, grown on demand and reused: no allocation per call. */
@@ -168,9 +187,11 @@ function forEachChunk(g: ConvGeometry, batch: number, body: (n: number, o0: numb
 }
 
 export function convForward(
-  { gemm, lowering }: ConvKernels, scratch: ColBuffer, y: FloatArray, x: FloatArray, w: FloatArray, g: ConvGeometry,
+  { gemm, lowering, passes }: ConvKernels, scratch: ColBuffer, y: FloatArray, x: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
+  const f = passes && float32(y, x, w);
+  if (f) return passes.forward(f[0], f[1], f[2], g, batch, accumulate);
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   const col = columns(g, scratch);
   forEachChunk(g, batch, (n, o0, width) => {
@@ -180,9 +201,11 @@ export function convForward(
 }
 
 export function convBackData(
-  { gemm, lowering }: ConvKernels, scratch: ColBuffer, dx: FloatArray, dy: FloatArray, w: FloatArray, g: ConvGeometry,
+  { gemm, lowering, passes }: ConvKernels, scratch: ColBuffer, dx: FloatArray, dy: FloatArray, w: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
+  const f = passes && float32(dx, dy, w);
+  if (f) return passes.backData(f[0], f[1], f[2], g, batch, accumulate);
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   if (!accumulate) dx.fill(0);
   const col = columns(g, scratch);
@@ -193,9 +216,11 @@ export function convBackData(
 }
 
 export function convBackFilter(
-  { gemm, lowering }: ConvKernels, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry,
+  { gemm, lowering, passes }: ConvKernels, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry,
   batch: number, accumulate: boolean,
 ): void {
+  const f = passes && float32(dw, x, dy);
+  if (f) return passes.backFilter(f[0], f[1], f[2], g, batch, accumulate);
   const [CK, O, C] = [g.cin * g.kernelVolume, g.outVolume, g.cout];
   // dWᵀ (CK × Cout) accumulates after the column block as col · dyᵀ, GEMM's long side (CK) as
   // M: as a whole pass 1.1–1.3× faster with OpenBLAS than dy · colᵀ on W1–W3 and LeNet's conv2

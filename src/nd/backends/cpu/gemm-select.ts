@@ -8,10 +8,10 @@
  * CLI, `cpuBackend()`).
  */
 import type { DType } from '../../dtype.js';
-import { jsLowering, nativeLowering, type Lowering } from './conv.js';
+import { jsLowering, nativeLowering, type ConvPasses, type Lowering } from './conv.js';
 import { gemmJs, type GemmFn } from './gemm.js';
 import { loadNativeGemm } from './gemm-native.js';
-import { loadWasmGemm } from './gemm-wasm.js';
+import { loadWasmKernels } from './gemm-wasm.js';
 import { jsLoops, nativeLoops, type Loops } from './loops.js';
 
 export type GemmImpl = 'openblas' | 'wasm-simd' | 'js';
@@ -19,6 +19,8 @@ export type GemmImpl = 'openblas' | 'wasm-simd' | 'js';
 interface Loaded {
   gemm: GemmFn;
   lowering: Lowering;
+  /** Whole float32 conv passes that replace lowering + GEMM (wasm: im2col inside the module). */
+  passes?: ConvPasses;
   loops: Loops;
   /** What runs for float64 data: every path but wasm handles it natively. */
   float64: GemmImpl;
@@ -32,7 +34,10 @@ const LOADERS: Record<GemmImpl, () => Loaded> = {
     const [lowering, loops] = [nativeLowering(addon), nativeLoops(addon)];
     return { gemm, lowering, loops, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col, pooling, bias, ReLU in C` };
   },
-  'wasm-simd': () => ({ gemm: loadWasmGemm(), lowering: jsLowering, loops: jsLoops, float64: 'js', detail: 'float32 only; float64 runs in JS' }),
+  'wasm-simd': () => {
+    const { gemm, passes } = loadWasmKernels();
+    return { gemm, lowering: jsLowering, passes, loops: jsLoops, float64: 'js', detail: 'float32 only, im2col/col2im in wasm; float64 runs in JS' };
+  },
   js: () => ({ gemm: gemmJs, lowering: jsLowering, loops: jsLoops, float64: 'js' }),
 };
 const ORDER: readonly GemmImpl[] = ['openblas', 'wasm-simd', 'js'];
@@ -53,6 +58,7 @@ export interface GemmInfo {
 export interface GemmChoice {
   gemm: GemmFn;
   lowering: Lowering;
+  passes?: ConvPasses;
   loops: Loops;
   info: GemmInfo;
 }
@@ -78,10 +84,10 @@ export function chooseGemm(asked?: string, source = 'gemm'): GemmChoice {
   const failures: string[] = [];
   for (const impl of ORDER.slice(start)) {
     try {
-      const { gemm, lowering, loops, float64, detail } = LOADERS[impl]();
+      const { gemm, lowering, passes, loops, float64, detail } = LOADERS[impl]();
       const reasons = asked ? [`${source}=${asked}`, ...failures] : failures;
       const reason = reasons.length > 0 ? reasons.join('; ') : undefined;
-      return { gemm, lowering, loops, info: { impl, float64, reason, detail } };
+      return { gemm, lowering, passes, loops, info: { impl, float64, reason, detail } };
     } catch (e) {
       failures.push(`${impl} unavailable (${firstMessage(e)})`);
     }
