@@ -57,7 +57,10 @@ const composed: ConvKernels = { gemm: wasm.gemm, lowering: jsLowering };
 const wasmChoice = chooseGemm('wasm');
 const jsChoice = chooseGemm('js');
 
-interface Case { name: string; n: number; cin: number; cout: number; size: number[]; kernel: number; stride: number; padding: number; dilation: number }
+interface Case {
+  name: string; n: number; cin: number; cout: number; size: number[];
+  kernel: number; stride: number; padding: number; dilation: number;
+}
 const CASES: Case[] = [
   // Several column chunks (2^17 elements of col each; see conv.ts), chunk edges mid-line.
   { name: '1-D, 2 chunks', n: 2, cin: 1, cout: 2, size: [50002], kernel: 3, stride: 1, padding: 0, dilation: 1 },

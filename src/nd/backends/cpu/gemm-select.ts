@@ -36,7 +36,8 @@ const LOADERS: Record<GemmImpl, () => Loaded> = {
   },
   'wasm-simd': () => {
     const { gemm, passes } = loadWasmKernels();
-    return { gemm, lowering: jsLowering, passes, loops: jsLoops, float64: 'js', detail: 'float32 only, im2col/col2im in wasm; float64 runs in JS' };
+    const detail = 'float32 only, im2col/col2im in wasm; float64 runs in JS';
+    return { gemm, lowering: jsLowering, passes, loops: jsLoops, float64: 'js', detail };
   },
   js: () => ({ gemm: gemmJs, lowering: jsLowering, loops: jsLoops, float64: 'js' }),
 };
