@@ -75,7 +75,26 @@ function packA(ta: bool, mc: i32, kc: i32, alpha: f32, pA: usize, lda: i32, i0: 
   for (let ip = 0; ip < mc; ip += MR) {
     const h = min(MR, mc - ip);
     const panel = dst + (<usize>(ip * kc) << 2);
-    for (let k = 0; k < kc; k++) {
+    let k = 0;
+    if (!ta && h == MR) {
+      // Four rows of A, four k at a time, transposed in registers (the filter gradient's A is
+      // the column block: packing it dominated that GEMM when done one float at a time).
+      const va = f32x4.splat(alpha);
+      const row = pA + (<usize>((i0 + ip) * lda + p0) << 2);
+      const ld = <usize>lda << 2;
+      for (; k + 4 <= kc; k += 4) {
+        const p = row + (<usize>k << 2);
+        const r0 = v128.load(p), r1 = v128.load(p + ld), r2 = v128.load(p + 2 * ld), r3 = v128.load(p + 3 * ld);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        const out = panel + (<usize>(k * MR) << 2);
+        v128.store(out, f32x4.mul(va, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)));
+        v128.store(out, f32x4.mul(va, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7)), 16);
+        v128.store(out, f32x4.mul(va, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5)), 32);
+        v128.store(out, f32x4.mul(va, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7)), 48);
+      }
+    }
+    for (; k < kc; k++) {
       const out = panel + (<usize>(k * MR) << 2);
       for (let ii = 0; ii < MR; ii++) {
         let v: f32 = 0;
