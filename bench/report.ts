@@ -30,6 +30,8 @@ export interface Results {
   torchThreads: TorchRun[];
   threads: ThreadsResult[];
   memory: { steps: number; threads: number; ms: number; firstLoss: number; lastLoss: number; peakRssMB: number }[];
+  /** W4's CPU profile (the calling thread's self time) at each thread count. */
+  profiles: { threads: number; line: string; table: string }[];
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -112,6 +114,7 @@ export function report(r: Results): string {
 
   out.push('\n### Memory\n\nW4, 200 SGD steps in a child process (target: peak RSS < 300 MB at every thread count)\n');
   out.push(table(['threads', 'peak RSS MB', 'ms/step', 'loss'], r.memory.map((m) => [String(m.threads), f(m.peakRssMB, 0), f(m.ms / m.steps), `${f(m.firstLoss, 3)} → ${f(m.lastLoss, 3)}`])));
+  for (const p of r.profiles) out.push(`\n### Where W4's time goes at ${p.threads} thread(s): the calling thread's self time (${p.line})\n\n${p.table}`);
   if (r.notes.length > 0) out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
   return out.join('\n');
 }

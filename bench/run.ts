@@ -8,9 +8,10 @@
  *   --out FILE   where to write the JSON
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { profileTable } from './prof-summary.js';
 import { report, type Results } from './report.js';
 import { CONV_WORKLOADS, LENET } from './workloads.js';
 
@@ -49,10 +50,10 @@ for (const n of notes) console.log(`note: ${n}`);
 const cores = availableParallelism();
 const counts = cores > 1 ? [1, cores] : [1];
 
-console.log('\n[1/5] ndcnn, naive JS and TF.js (child process)');
+console.log('\n[1/6] ndcnn, naive JS and TF.js (child process)');
 const js = JSON.parse(child('bench/suite.ts', peers ? [] : ['--no-peers']));
 
-console.log('\n[2/5] ndcnn on its fallback GEMMs (NDCNN_GEMM=wasm, then js; the JS im2col runs with both)');
+console.log('\n[2/6] ndcnn on its fallback GEMMs (NDCNN_GEMM=wasm, then js; the JS im2col runs with both)');
 for (const gemm of ['wasm', 'js']) {
   const fb = JSON.parse(child('bench/suite.ts', ['--fallback'], { NDCNN_GEMM: gemm }));
   js.conv.push(...fb.conv);
@@ -64,7 +65,7 @@ if (peers) {
   const py = torchPython();
   if (py) {
     for (const t of counts) {
-      console.log(`\n[3/5] PyTorch at ${t} thread(s) (${py} bench/torch_bench.py)`);
+      console.log(`\n[3/6] PyTorch at ${t} thread(s) (${py} bench/torch_bench.py)`);
       const spec = JSON.stringify({ conv: CONV_WORKLOADS, lenet: LENET });
       const r = spawnSync(py, ['bench/torch_bench.py', spec, String(t)], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       if (r.status === 0) torchRuns.push(JSON.parse(r.stdout));
@@ -76,15 +77,32 @@ if (peers) {
 }
 notes.push('TF.js tfjs-node left out: its install downloads a prebuilt libtensorflow, which cannot be fetched here');
 
-console.log(`\n[4/5] ndcnn at ${counts.join(' and ')} thread(s): W4, W5 and an HF step (child process)`);
+console.log(`\n[4/6] ndcnn at ${counts.join(' and ')} thread(s): W4, W5 and an HF step (child process)`);
 const threads = JSON.parse(child('bench/threads.ts', counts.map(String)));
 
-console.log('\n[5/5] peak RSS of 200 W4 training steps at each thread count (a child process each)');
+console.log('\n[5/6] peak RSS of 200 W4 training steps at each thread count (a child process each)');
 const memory = counts.map((t) => JSON.parse(child('bench/memory-child.ts', ['200', String(t)])));
+
+console.log(`\n[6/6] CPU profile of 300 W4 steps at ${counts.join(' and ')} thread(s) (the calling thread's)`);
+const profiles = counts.map((t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ndcnn-prof-'));
+  try {
+    const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/profile-w4.ts', '300', String(t)], {
+      env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error(`bench/profile-w4.ts exited with ${r.status ?? r.signal}`);
+    // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread id>.<seq>: the calling thread is 0.
+    const main = readdirSync(dir).find((f) => f.split('.')[4] === '0');
+    if (!main) throw new Error(`no profile of the calling thread in ${dir}`);
+    return { threads: t, line: r.stdout.trim(), table: profileTable(join(dir, main), 10) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 const results: Results = {
   date: new Date().toISOString(), cpu: cpus()[0]?.model ?? '', cores: cpus().length, node: process.version, notes, ...js,
-  torch: torchRuns.find((t) => t.threads === 1), torchThreads: torchRuns, threads, memory,
+  torch: torchRuns.find((t) => t.threads === 1), torchThreads: torchRuns, threads, memory, profiles,
 };
 console.log('\n' + report(results));
 mkdirSync(dirname(outFile), { recursive: true });
