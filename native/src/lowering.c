@@ -98,17 +98,24 @@ RUNS(double)
  * sample. col2im keeps one row at a time: its kW adds into overlapping x stall on each other
  * (6.0 → 9.5 µs the fused way).
  */
+
+/* What both valid walks need: columns [o0, o1) cover output lines q0..q1 (the first from `first`,
+ * the last up to `last`); stepping a line moves x by stepH, wrapping a depth slice by stepD more. */
+#define VALID_SETUP                                                                            \
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];                                       \
+  const int64_t oH = g->o[1], oW = g->o[2], sD = g->s[0], sH = g->s[1];                         \
+  const int64_t width = o1 - o0, q0 = o0 / oW, q1 = (o1 - 1) / oW + 1;                          \
+  const int64_t od0 = q0 / oH, oh0 = q0 - od0 * oH;                                             \
+  const int64_t first = o0 - q0 * oW, last = o1 - (q1 - 1) * oW;                                \
+  const int64_t stepH = sH * W, stepD = (sD * H - oH * sH) * W;                                 \
+  const int64_t x0 = (od0 * sD * H + oh0 * sH) * W;                                             \
+  int64_t row = 0
+
 #define VALID_IM2COL(T)                                                                        \
   do {                                                                                          \
-    const int64_t D = g->in[0], H = g->in[1], W = g->in[2], cin = g->cin;                       \
-    const int64_t kD = g->k[0], kH = g->k[1], kW = g->k[2], dD = g->d[0], dH = g->d[1], dW = g->d[2]; \
-    const int64_t oH = g->o[1], oW = g->o[2], sD = g->s[0], sH = g->s[1];                       \
-    const int64_t width = o1 - o0, q0 = o0 / oW, q1 = (o1 - 1) / oW + 1;                        \
-    const int64_t od0 = q0 / oH, oh0 = q0 - od0 * oH;                                           \
-    const int64_t first = o0 - q0 * oW, last = o1 - (q1 - 1) * oW;                              \
-    const int64_t stepH = sH * W, stepD = (sD * H - oH * sH) * W;                               \
-    const int64_t x0 = (od0 * sD * H + oh0 * sH) * W;                                           \
-    int64_t row = 0;                                                                            \
+    VALID_SETUP;                                                                                \
+    const int64_t cin = g->cin, kD = g->k[0], kH = g->k[1], kW = g->k[2];                       \
+    const int64_t dD = g->d[0], dH = g->d[1], dW = g->d[2];                                     \
     for (int64_t c = 0; c < cin; c++)                                                           \
       for (int64_t kd = 0; kd < kD; kd++)                                                       \
         for (int64_t kh = 0; kh < kH; kh++, row += kW) {                                        \
@@ -127,14 +134,7 @@ RUNS(double)
 
 #define VALID_COL2IM(T)                                                                        \
   do {                                                                                          \
-    const int64_t D = g->in[0], H = g->in[1], W = g->in[2];                                     \
-    const int64_t oH = g->o[1], oW = g->o[2], sD = g->s[0], sH = g->s[1];                       \
-    const int64_t width = o1 - o0, q0 = o0 / oW, q1 = (o1 - 1) / oW + 1;                        \
-    const int64_t od0 = q0 / oH, oh0 = q0 - od0 * oH;                                           \
-    const int64_t first = o0 - q0 * oW, last = o1 - (q1 - 1) * oW;                              \
-    const int64_t stepH = sH * W, stepD = (sD * H - oH * sH) * W;                               \
-    const int64_t x0 = (od0 * sD * H + oh0 * sH) * W;                                           \
-    int64_t row = 0;                                                                            \
+    VALID_SETUP;                                                                                \
     for (int64_t c = 0; c < g->cin; c++)                                                        \
       for (int64_t kd = 0; kd < g->k[0]; kd++)                                                  \
         for (int64_t kh = 0; kh < g->k[1]; kh++)                                                \
