@@ -130,8 +130,7 @@ export class NetworkTeam {
 
   curvature(b: Batch, step: number): NetworkCurvature {
     const id = ++this.curvatures;
-    const at = allocateShared(this.net.backend.dtype, this.net.paramCount);
-    at.set(this.net.params);
+    const at = sharedCopy(this.net.params);
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
     const shares = this.split(b, true);
     this.passes++;
@@ -195,7 +194,7 @@ export class NetworkTeam {
   /** The batch's shares (at most one a thread, none empty), in memory the workers can read. */
   private split(b: Batch, own = false): Share[] {
     const parties = Math.min(this.threads, b.n);
-    const { x, y } = !own ? this.shared(b) : isShared(b.x) && isShared(b.y) ? b : copyShared(b);
+    const { x, y } = own ? { x: isShared(b.x) ? b.x : sharedCopy(b.x), y: isShared(b.y) ? b.y : sharedCopy(b.y) } : this.shared(b);
     const size = x.length / b.n;
     const per = y.length / b.n;
     return Array.from({ length: parties }, (_, r) => {
@@ -216,21 +215,20 @@ export class NetworkTeam {
   }
 }
 
-/** `from` copied into `into[key]`, which grows (and takes from's type) when it does not fit. */
+/** `from` copied into `into[key]`, which is replaced by a larger one (of from's type) when it does not fit. */
 function stage<K extends 'x' | 'y'>(into: Record<K, FloatArray | Int32Array>, key: K, from: FloatArray | Int32Array): FloatArray | Int32Array {
-  let buf = into[key];
-  if (buf.length < from.length || buf.constructor !== from.constructor) {
-    const Type = from.constructor as { new (b: ArrayBuffer): FloatArray | Int32Array; BYTES_PER_ELEMENT: number };
-    buf = into[key] = new Type(sharedMemory(from.length * Type.BYTES_PER_ELEMENT));
-  }
-  const view = buf.subarray(0, from.length);
+  if (into[key].length < from.length || into[key].constructor !== from.constructor) into[key] = sharedCopy(from);
+  const view = into[key].subarray(0, from.length);
   view.set(from);
   return view;
 }
 
-function copyShared(b: Batch): { x: FloatArray; y: Int32Array | FloatArray } {
-  const into = { x: allocateShared('float32', 0) as FloatArray | Int32Array, y: allocateShared('float32', 0) as FloatArray | Int32Array };
-  return { x: stage(into, 'x', b.x) as FloatArray, y: stage(into, 'y', b.y) };
+/** A copy of `a` in shared memory. */
+function sharedCopy<T extends FloatArray | Int32Array>(a: T): T {
+  const Type = a.constructor as { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number };
+  const copy = new Type(sharedMemory(a.length * Type.BYTES_PER_ELEMENT));
+  copy.set(a);
+  return copy;
 }
 
 function addInto(out: FloatArray, part: FloatArray): void {
