@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Aborted, Word } from './collective.js';
+import { Aborted, Word, abort } from './collective.js';
 
 /** A worker's reply: a command's scalar result, or the message of what failed. */
 export type Reply = { value: number } | { error: string; aborted?: boolean };
@@ -65,7 +65,7 @@ export class Pool {
 
   /** Worker r (1-based rank) of the pool, started if need be (every rank below it too). */
   member(rank: number): Member {
-    if (rank >= Word.Mailbox + CONTROL_WORDS) throw new RangeError(`threads: at most ${CONTROL_WORDS - Word.Mailbox} are supported`);
+    if (Word.Mailbox + rank >= CONTROL_WORDS) throw new RangeError(`threads: at most ${CONTROL_WORDS - Word.Mailbox} are supported`);
     while (this.members.length < rank) this.start();
     return this.members[rank - 1];
   }
@@ -89,9 +89,7 @@ export class Pool {
       local();
     } catch (e) {
       failure = e;
-      Atomics.store(ctrl, Word.Abort, 1);
-      Atomics.add(ctrl, Word.BarrierGeneration, 1);
-      Atomics.notify(ctrl, Word.BarrierGeneration);
+      abort(ctrl);
     }
     for (let done; (done = Atomics.load(ctrl, Word.Done)) < messages.length; ) Atomics.wait(ctrl, Word.Done, done);
     const replies = messages.map((_, i) => receiveMessageOnPort(this.members[i].port)?.message as Reply);
