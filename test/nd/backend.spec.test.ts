@@ -158,9 +158,9 @@ describe.each(backends)('%s', (_name, make, skip) => {
       }, [a], 1);
     });
 
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
-      it(`gemm${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''} with alpha and beta`, async () => {
-        const [M, K, Nn] = [5, 7, 4];
+    // Thin products and ones past a 64×64 tile in both directions (WebGPU tiles those).
+    for (const [M, K, Nn] of [[5, 7, 4], [70, 33, 66]]) for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      it(`gemm ${M}×${K}·${K}×${Nn}${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''} with alpha and beta`, async () => {
         const [sA, sB] = [tA ? [K, M] : [M, K], tB ? [Nn, K] : [K, Nn]];
         await agrees(B(), async (bk, [a, b, c], k) => {
           const C = bk.upload([M, Nn], c);

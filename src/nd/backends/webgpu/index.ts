@@ -24,6 +24,8 @@ const MAP_READ = 0x1;
 
 /** Elements per im2col chunk: 16 M floats (64 MiB), well inside WebGPU's default 128 MiB binding limit. */
 const COL_ELEMENTS = 1 << 24;
+/** Below this many rows or columns a GEMM runs one thread per element of C instead of 64×64 tiles. */
+const THIN = 32;
 /** Dispatches recorded before the encoder is submitted, so a long pass starts running early. */
 const SUBMIT_EVERY = 64;
 
@@ -100,7 +102,10 @@ export class WebGpuBackend implements Backend, AsyncReads {
       throw new ShapeError(`upload: shape ${fmt(shape)} needs ${t.storage.length} values, got ${data.length}`);
     }
     // A fresh buffer: no recorded work reads it yet, so the write needs no flush before it.
-    if (data.length > 0) this.device.queue.writeBuffer(t.storage.buffer!, 0, (data instanceof Float32Array ? data : Float32Array.from(data)) as GPUAllowSharedBufferSource);
+    // Shared memory (MiniBatches' batches, threaded parameters) is copied first: Dawn in Node
+    // crashes on a view of a SharedArrayBuffer.
+    const plain = data instanceof Float32Array && !(typeof SharedArrayBuffer === 'function' && data.buffer instanceof SharedArrayBuffer);
+    if (data.length > 0) this.device.queue.writeBuffer(t.storage.buffer!, 0, plain ? (data as Float32Array<ArrayBuffer>) : Float32Array.from(data));
     return t;
   }
 
@@ -345,7 +350,9 @@ export class WebGpuBackend implements Backend, AsyncReads {
     const p: Record<string, number> = { sA: 0, sB: 0, sC: 0, oA: 0, oB: 0, oC: 0, kSeg: f.K, segA: 0, segB: 0, ...f };
     if (p.M === 0 || p.N === 0) return;
     if (p.kSeg === 0) p.kSeg = 1;
-    this.dispatch(K.gemm, [Math.ceil(p.N / 64), Math.ceil(p.M / 64), batch], C, [this.input(A, C), this.input(B, C)], p);
+    const inputs = [this.input(A, C), this.input(B, C)];
+    if (p.M < THIN || p.N < THIN) this.run(K.gemmThin, batch * p.M * p.N, C, inputs, { ...p, total: batch * p.M * p.N });
+    else this.dispatch(K.gemm, [Math.ceil(p.N / 64), Math.ceil(p.M / 64), batch], C, inputs, p);
   }
 
   /** A rowSum dispatch: one workgroup per row. */

@@ -135,13 +135,10 @@ export const activation: KernelSource = {
  * of kSeg (k = seg·kSeg + kk, segment strides segA, segB): convBackFilter sums over the batch
  * and the output positions in one product, Σ_{n,o} dy[n, ·, o]·col[n, ·, o].
  */
-export const gemm: KernelSource = {
-  fields: ['M:u32', 'N:u32', 'K:u32', 'tA:u32', 'tB:u32', 'alpha:f32', 'beta:f32', 'ldA:u32', 'ldB:u32', 'sA:u32', 'sB:u32', 'sC:u32', 'oA:u32', 'oB:u32', 'oC:u32', 'kSeg:u32', 'segA:u32', 'segB:u32'],
-  inputs: ['A', 'B'],
-  body: `var<workgroup> As: array<array<f32, 64>, 16>;
-var<workgroup> Bs: array<array<f32, 64>, 16>;
+const GEMM_FIELDS = ['M:u32', 'N:u32', 'K:u32', 'tA:u32', 'tB:u32', 'alpha:f32', 'beta:f32', 'ldA:u32', 'ldB:u32', 'sA:u32', 'sB:u32', 'sC:u32', 'oA:u32', 'oB:u32', 'oC:u32', 'kSeg:u32', 'segA:u32', 'segB:u32'];
 
-fn loadA(z: u32, r: u32, k: u32) -> f32 {
+// op(A)[z][r, k] and op(B)[z][k, c], 0 outside the matrices.
+const GEMM_LOADS = `fn loadA(z: u32, r: u32, k: u32) -> f32 {
   if (r >= P.M || k >= P.K) { return 0.0; }
   let kk = k % P.kSeg;
   let base = P.oA + z * P.sA + (k / P.kSeg) * P.segA;
@@ -155,8 +152,15 @@ fn loadB(z: u32, k: u32, c: u32) -> f32 {
   let base = P.oB + z * P.sB + (k / P.kSeg) * P.segB;
   if (P.tB != 0u) { return B[base + c * P.ldB + kk]; }
   return B[base + kk * P.ldB + c];
-}
+}`;
 
+export const gemm: KernelSource = {
+  fields: GEMM_FIELDS,
+  inputs: ['A', 'B'],
+  body: `var<workgroup> As: array<array<f32, 64>, 16>;
+var<workgroup> Bs: array<array<f32, 64>, 16>;
+
+${GEMM_LOADS}
 @compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let z = wid.z;
   let row0 = wid.y * 64u;
@@ -196,6 +200,31 @@ fn loadB(z: u32, k: u32, c: u32) -> f32 {
       out[at] = P.alpha * acc[r][c] + prev;
     }
   }
+}`,
+};
+
+/**
+ * The same product with one thread per element of C and no workgroup memory: for thin matrices
+ * (a few rows or columns, as a layer's bias-sized or batch-sized products), where a 64×64 tile
+ * would leave most of its 256 threads idle.
+ */
+export const gemmThin: KernelSource = {
+  fields: [...GEMM_FIELDS, 'total:u32'],
+  inputs: ['A', 'B'],
+  body: `${GEMM_LOADS}
+@compute @workgroup_size(${WORKGROUP}) fn main(${INDEX}) {
+  ${FLAT}
+  if (i >= P.total) { return; }
+  let mn = P.M * P.N;
+  let z = i / mn;
+  let row = (i % mn) / P.N;
+  let col = i % P.N;
+  var acc = 0.0;
+  for (var k = 0u; k < P.K; k = k + 1u) { acc = fma(loadA(z, row, k), loadB(z, k, col), acc); }
+  let at = P.oC + z * P.sC + row * P.N + col;
+  var prev = 0.0;
+  if (P.beta != 0.0) { prev = P.beta * out[at]; }
+  out[at] = P.alpha * acc + prev;
 }`,
 };
 
