@@ -142,15 +142,15 @@ export class NetworkPasses {
       case 'loss':
       case 'evalLoss': {
         const mode = job.kind === 'loss' ? this.training(b, false, reduce) : EVAL;
-        const z = yield* read(this.forward(b, this.params, mode));
+        const z = yield* read(yield* this.forward(b, this.params, mode));
         return this.lossFn.value(z, b.y, b.n, this.outShape[0]) * job.weight;
       }
       case 'outputs':
       case 'evalOutputs':
-        need().set(yield* read(this.forward(b, this.params, job.kind === 'outputs' ? this.training(b, false, reduce) : EVAL)));
+        need().set(yield* read(yield* this.forward(b, this.params, job.kind === 'outputs' ? this.training(b, false, reduce) : EVAL)));
         return 0;
       case 'statistics':
-        this.forward(b, this.params, { ...this.training(b, true, reduce), cumulative: true });
+        yield* this.forward(b, this.params, { ...this.training(b, true, reduce), cumulative: true });
         return 0;
       case 'squaredGradients':
         yield* this.squaredGradientsReads(b, need());
@@ -179,16 +179,17 @@ export class NetworkPasses {
 
   /** The mean loss and its gradient (into buf) of `weight` × the batch's mean loss. */
   private *gradientIn(b: Batch, buf: FloatArray, mode: PassMode, weight = 1): Reads<number> {
-    const z = this.forward(b, this.params, mode);
+    const z = yield* this.forward(b, this.params, mode);
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
     const loss = this.lossFn.value(yield* read(z), b.y, b.n, k, dz) * weight;
     if (weight !== 1) for (let i = 0; i < dz.length; i++) dz[i] *= weight;
     buf.fill(0);
-    yield* this.scoped((s) => {
-      const g = this.wrapLayers(buf, s);
-      this.backward(s.upload([b.n, k], dz), g);
-      return this.writeBack(s, g, buf);
+    const self = this;
+    yield* this.scoped(function* (s) {
+      const g = self.wrapLayers(buf, s);
+      yield* self.backward(s.upload([b.n, k], dz), g);
+      yield* self.writeBack(s, g, buf);
     });
     return loss;
   }
@@ -205,7 +206,7 @@ export class NetworkPasses {
     const self = this;
     function* prepare(fresh: boolean): Reads<void> {
       if (!fresh) return;
-      z = yield* read(self.forward(b, at, mode));
+      z = yield* read(yield* self.forward(b, at, mode));
       self.lossFn.value(z, b.y, b.n, k, dz);
       scaleBy(dz, weight);
       gen = self.generation;
@@ -223,7 +224,7 @@ export class NetworkPasses {
       buf.fill(0);
       yield* self.scoped(function* (s) {
         const g = self.wrapLayers(buf, s);
-        self.backward(s.upload([b.n, k], yield* top(self.rForward(self.wrapLayers(dir, s)))), g);
+        yield* self.backward(s.upload([b.n, k], yield* top(yield* self.rForward(self.wrapLayers(dir, s)))), g);
         yield* self.writeBack(s, g, buf);
       });
     }
@@ -233,12 +234,16 @@ export class NetworkPasses {
       buf.fill(0);
       yield* self.scoped(function* (s) {
         const h = self.wrapLayers(buf, s);
-        let Rdy = s.upload([b.n, k], yield* top(self.rForward(self.wrapLayers(dir, s))));
+        let Rdy = s.upload([b.n, k], yield* top(yield* self.rForward(self.wrapLayers(dir, s))));
         let dy = s.upload([b.n, k], dz);
-        for (let i = self.layers.length - 1; i > 0; i--) [dy, Rdy] = self.layers[i].rBackward(dy, Rdy, h[i]);
+        for (let i = self.layers.length - 1; i > 0; i--) {
+          const l = self.layers[i];
+          [dy, Rdy] = l.rBackwardReads ? yield* l.rBackwardReads(dy, Rdy, h[i]) : l.rBackward(dy, Rdy, h[i]);
+        }
         // Nobody reads the input's gradients: a first conv or dense layer skips them (three input-gradient passes).
         const first = self.layers[0];
-        if (first.rBackwardParams) first.rBackwardParams(dy, Rdy, h[0]);
+        if (first.rBackwardReads) yield* first.rBackwardReads(dy, Rdy, h[0]);
+        else if (first.rBackwardParams) first.rBackwardParams(dy, Rdy, h[0]);
         else first.rBackward(dy, Rdy, h[0]);
         yield* self.writeBack(s, h, buf);
       });
@@ -270,7 +275,7 @@ export class NetworkPasses {
   }
 
   /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
-  private forward(b: Batch, params: FloatArray, mode: PassMode): Tensor {
+  private *forward(b: Batch, params: FloatArray, mode: PassMode): Reads<Tensor> {
     // With threads, the whole batch was checked before it was split (checked()).
     this.checkBatch(b, this.checkInputs && this.threads === 1);
     this.live.dispose();
@@ -278,16 +283,24 @@ export class NetworkPasses {
     const p = this.wrapLayers(params, live);
     const shape = [b.n, ...this.inShape];
     let x = live.add(this.backend.wrap(shape, b.x));
-    for (let i = 0; i < this.layers.length; i++) x = this.layers[i].forward(x, p[i], mode);
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      x = l.forwardReads ? yield* l.forwardReads(x, p[i], mode) : l.forward(x, p[i], mode);
+    }
     this.generation++;
     return x;
   }
 
   /** The backward pass from dE/dz at the outputs, adding into `grad`; the input gradient is skipped. */
-  private backward(dz: Tensor, grad: Tensor[][]): void {
+  private *backward(dz: Tensor, grad: Tensor[][]): Reads<void> {
     let dy = dz;
-    for (let i = this.layers.length - 1; i > 0; i--) dy = this.layers[i].backward(dy, grad[i]);
-    this.layers[0].backwardParams(dy, grad[0]);
+    for (let i = this.layers.length - 1; i > 0; i--) {
+      const l = this.layers[i];
+      dy = l.backwardReads ? yield* l.backwardReads(dy, grad[i]) : l.backward(dy, grad[i]);
+    }
+    const first = this.layers[0];
+    if (first.backwardParamsReads) yield* first.backwardParamsReads(dy, grad[0]);
+    else first.backwardParams(dy, grad[0]);
   }
 
   /** Training mode with this step's per-sample keys. */
@@ -301,9 +314,12 @@ export class NetworkPasses {
     return reduce ? { training: true, updateStats, keys, reduce } : { training: true, updateStats, keys };
   }
 
-  private rForward(V: Tensor[][]): Tensor | null {
+  private *rForward(V: Tensor[][]): Reads<Tensor | null> {
     let Rx: Tensor | null = null;
-    for (let i = 0; i < this.layers.length; i++) Rx = this.layers[i].rForward(Rx, V[i]);
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      Rx = l.rForwardReads ? yield* l.rForwardReads(Rx, V[i]) : l.rForward(Rx, V[i]);
+    }
     return Rx;
   }
 

@@ -10,7 +10,7 @@
  * term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import type { Network } from '../../src/layers/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool, Network } from '../../src/layers/index.js';
 import { createOptimizer, train } from '../../src/optim/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -49,6 +49,34 @@ describe.skipIf(skipWebgpu)(webgpuTitle('networks on WebGPU match the CPU (float
         });
       }
     }
+  }
+
+  for (const inShape of [[2, 8, 7], [1, 5, 4, 6]]) {
+    it(`batch norm (its per-channel sums are read points) and dropout: rank ${inShape.length - 1}`, async () => {
+      const specs = [
+        conv({ channels: 3, kernel: 3, padding: 1 }), batchNorm(), activation('relu'), maxPool({ window: 2 }),
+        flatten(), dense({ units: 6 }), batchNorm(), dropout(0.3), dense({ units: 3 }),
+      ];
+      const [c, g] = [new Network(CPU, inShape, specs, { seed: 4 }), new Network(webgpu(), inShape, specs, { seed: 4 })];
+      const size = inShape.reduce((a, b) => a * b, 1);
+      const batch = { x: Float32Array.from(randn(new Rng(2), 5 * size)), y: Int32Array.from([0, 2, 1, 1, 0]), n: 5 };
+      const [gc, gg] = [new Float32Array(c.paramCount), new Float32Array(c.paramCount)];
+      const lc = c.gradient(batch, gc);
+      expect(Math.abs((await g.gradientAsync(batch, gg)) - lc) / lc).toBeLessThan(TOL);
+      expect(relError(gg, gc)).toBeLessThan(TOL);
+      // The gradient pass updated the running statistics on both alike.
+      expect(relError(Float64Array.from(g.namedBuffers()[0].data), Float64Array.from(c.namedBuffers()[0].data))).toBeLessThan(TOL);
+      expect(relError(await g.predictAsync(batch.x), c.predict(batch.x))).toBeLessThan(TOL);
+      const v = Float32Array.from(randn(new Rng(6), c.paramCount));
+      const [cc, cg] = [c.curvature(batch), await g.curvatureAsync(batch)];
+      for (const which of ['hv', 'gv'] as const) {
+        const [oc, og] = [new Float32Array(v.length), new Float32Array(v.length)];
+        cc[which](v, oc);
+        await cg[which](v, og);
+        expect(relError(og, oc), which).toBeLessThan(TOL);
+      }
+      g.dispose();
+    });
   }
 
   it('the synchronous passes are refused with the asynchronous ones named', () => {
