@@ -118,14 +118,9 @@ export class Network extends NetworkPasses implements AsyncModel {
    * x.length / sample size unless given), evaluated in chunks of `chunk` samples.
    */
   predict(x: Numbers, n?: number, chunk = 256): FloatArray {
-    const { xs, count, size } = this.samples('predict', x, n, chunk);
-    const k = this.outShape[0];
-    const out = allocate(this.backend.dtype, count * k);
-    for (let s = 0; s < count; s += chunk) {
-      const e = Math.min(count, s + chunk);
-      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
-      this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, out.subarray(s * k, e * k));
-    }
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, rows);
     return out;
   }
 
@@ -149,6 +144,15 @@ export class Network extends NetworkPasses implements AsyncModel {
       const job: Job = { kind: 'statistics', step: this.step, weight: 1 };
       if (this.team) this.team.vector(job, this.checked(b, false), null);
       else this.shard(job, b, null, null);
+    }
+  }
+
+  /** predict's chunks of `chunk` samples of x, each with its rows of `out`. */
+  private *chunks({ xs, count, size }: { xs: FloatArray; count: number; size: number }, chunk: number, out: FloatArray): Generator<[Batch, FloatArray]> {
+    const k = this.outShape[0];
+    for (let s = 0; s < count; s += chunk) {
+      const e = Math.min(count, s + chunk);
+      yield [{ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, out.subarray(s * k, e * k)];
     }
   }
 
@@ -224,14 +228,9 @@ export class Network extends NetworkPasses implements AsyncModel {
   async predictAsync(x: Numbers, n?: number, chunk = 256): Promise<FloatArray> {
     const B = this.later();
     if (!B) return this.predict(x, n, chunk);
-    const { xs, count, size } = this.samples('predict', x, n, chunk);
-    const k = this.outShape[0];
-    const out = allocate(this.backend.dtype, count * k);
-    for (let s = 0; s < count; s += chunk) {
-      const e = Math.min(count, s + chunk);
-      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
-      await this.shardAsync({ kind: 'evalOutputs', step: this.step, weight: 1 }, b, out.subarray(s * k, e * k));
-    }
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) await this.shardAsync({ kind: 'evalOutputs', step: this.step, weight: 1 }, b, rows);
     return out;
   }
 

@@ -358,6 +358,22 @@ export const rowSum: KernelSource = {
 }`,
 };
 
+// Thread i as a pooled output: window (oz, oy, ox) of (n, c) plane `plane`, whose input starts at `base`.
+const WINDOW_AT = `let ox = i32(i % u32(P.O2));
+  var t = i / u32(P.O2);
+  let oy = i32(t % u32(P.O1));
+  t = t / u32(P.O1);
+  let oz = i32(t % u32(P.O0));
+  let plane = t / u32(P.O0);
+  let base = plane * u32(P.I0 * P.I1 * P.I2);`;
+// Thread i as an input element (jz, jy, jx) of plane `plane`.
+const ELEMENT_AT = `let jx = i32(i % u32(P.I2));
+  var t = i / u32(P.I2);
+  let jy = i32(t % u32(P.I1));
+  t = t / u32(P.I1);
+  let jz = i32(t % u32(P.I0));
+  let plane = t / u32(P.I0);`;
+
 // The lifted pool geometry: input I, window W, stride S, padding P, output O; R = ⌈w/s⌉ per axis.
 const POOL_FIELDS = ['total:u32', ...['I', 'W', 'S', 'P', 'O', 'R'].flatMap((a) => [0, 1, 2].map((d) => `${a}${d}:i32`)), 'countPad:u32'];
 
@@ -369,13 +385,7 @@ export const maxPool: KernelSource = {
   fields: POOL_FIELDS,
   inputs: ['x'],
   body: `if (i >= P.total) { return; }
-  let ox = i32(i % u32(P.O2));
-  var t = i / u32(P.O2);
-  let oy = i32(t % u32(P.O1));
-  t = t / u32(P.O1);
-  let oz = i32(t % u32(P.O0));
-  let plane = t / u32(P.O0);
-  let base = plane * u32(P.I0 * P.I1 * P.I2);
+  ${WINDOW_AT}
   var best = 0.0;
   var at = -1;
   for (var az = 0; az < P.W0; az = az + 1) {
@@ -409,12 +419,7 @@ export const scatterAdd: KernelSource = {
   fields: POOL_FIELDS,
   inputs: ['dy', 'arg'],
   body: `if (i >= P.total) { return; }
-  let jx = i32(i % u32(P.I2));
-  var t = i / u32(P.I2);
-  let jy = i32(t % u32(P.I1));
-  t = t / u32(P.I1);
-  let jz = i32(t % u32(P.I0));
-  let plane = t / u32(P.I0);
+  ${ELEMENT_AT}
   let off = f32((jz * P.I1 + jy) * P.I2 + jx);
   var s = out[i];
   for (var rz = 0; rz < P.R0; rz = rz + 1) {
@@ -442,13 +447,7 @@ export const avgPool: KernelSource = {
   fields: POOL_FIELDS,
   inputs: ['x'],
   body: `if (i >= P.total) { return; }
-  let ox = i32(i % u32(P.O2));
-  var t = i / u32(P.O2);
-  let oy = i32(t % u32(P.O1));
-  t = t / u32(P.O1);
-  let oz = i32(t % u32(P.O0));
-  let plane = t / u32(P.O0);
-  let base = plane * u32(P.I0 * P.I1 * P.I2);
+  ${WINDOW_AT}
   var s = 0.0;
   var count = 0;
   for (var az = 0; az < P.W0; az = az + 1) {
@@ -473,12 +472,7 @@ export const avgPoolBack: KernelSource = {
   fields: POOL_FIELDS,
   inputs: ['dy'],
   body: `if (i >= P.total) { return; }
-  let jx = i32(i % u32(P.I2));
-  var t = i / u32(P.I2);
-  let jy = i32(t % u32(P.I1));
-  t = t / u32(P.I1);
-  let jz = i32(t % u32(P.I0));
-  let plane = t / u32(P.I0);
+  ${ELEMENT_AT}
   var s = 0.0;
   for (var rz = 0; rz < P.R0; rz = rz + 1) {
     let oz = (jz + P.P0) / P.S0 - rz;
