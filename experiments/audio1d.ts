@@ -43,10 +43,13 @@ export const audio1d: Experiment = {
   dataDefaults: { length: 8000, features: 'logmel' },
   augmentations: ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'],
   defaults: () => ({
-    sgd: { epochs: 24, batchSize: 32, lr: 0.01, weightDecay: 1e-3 },
+    // 20 epochs on log-mel features: speaker lucas held out reached 85.6 % (the raw-waveform net's 24: 67 %).
+    sgd: { epochs: 20, batchSize: 32, lr: 0.01, weightDecay: 1e-3 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 20, lambda: 1 } },
     // ±100 ms of the waveform: the word sits anywhere near the window's centre.
     augmentShift: 800,
+    // ±10 % speed: other voices are other vocal-tract lengths, which move the formants.
+    augment: { speed: 0.1 },
   }),
   network: (inShape, classes) => (inShape[0] === 1 ? rawNetwork(classes) : featureNetwork(classes)),
   load: ({ split: splitName, splitSeed, dataDir, data }) => {

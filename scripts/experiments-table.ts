@@ -14,7 +14,7 @@
  * sweeps/npm-start, and its figure goes between the Quick start's `npm-start` markers.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { percent } from '../experiments/evaluate.js';
 import { clock } from '../experiments/progress.js';
@@ -63,8 +63,9 @@ function sd(v: number[]): number {
 }
 
 function collect(row: Row): Cell {
-  const sweep = readSweep(join('sweeps', row.spec), 'current');
   const cell: Cell = { accuracies: [], baseline: [], seconds: [], compute: new Set(), missing: 0 };
+  if (!existsSync(join('sweeps', row.spec))) return cell;
+  const sweep = readSweep(join('sweeps', row.spec), 'current');
   for (const p of sweep.points) {
     if (!Object.entries(row.where ?? {}).every(([k, v]) => p.label[k] === v)) continue;
     const s = readSummary(runDir(sweep, p.id));
