@@ -4,7 +4,9 @@
  * step: gradient through the async passes and the SGD update) and a 3-D training step on
  * VOLUME³ volumes (conv 3³ 1→8 relu, pool 2, conv 3³ 8→16 relu, pool 2, dense → 4, batch 4).
  *
- *   npx tsx bench/webgpu.ts [--volume 64] [--threads 2] [--out FILE.json]
+ *   npx tsx bench/webgpu.ts [--volume 64] [--threads 2] [--rounds 5] [--steps-only] [--out FILE.json]
+ *
+ * --steps-only skips W1–W3 (a software adapter takes minutes on W3).
  *
  * WebGPU records work and reads back asynchronously: each case records REPS calls and then
  * reads one result back, so a call's time includes 1/REPS of a round trip; a training step reads
@@ -22,7 +24,7 @@ import { Rng } from '../src/nd/rng.js';
 import { sizeOf, type Shape } from '../src/nd/shape.js';
 import { CONV_WORKLOADS, LENET } from './workloads.js';
 
-const { values: args } = parseArgs({ options: { volume: { type: 'string', default: '32' }, threads: { type: 'string', default: '1' }, out: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
+const { values: args } = parseArgs({ options: { volume: { type: 'string', default: '32' }, threads: { type: 'string', default: '1' }, out: { type: 'string' }, 'steps-only': { type: 'boolean', default: false }, rounds: { type: 'string', default: '5' } } });
 const VOLUME = Number(args.volume);
 const ROUNDS = Number(args.rounds);
 const REPS = 3;
@@ -98,7 +100,7 @@ try {
 const rows: Record<string, Record<string, number>> = {};
 for (const [name, b, t] of engines) {
   const r: Record<string, number> = {};
-  for (const w of CONV_WORKLOADS) r[w.id] = await convCase(b, w);
+  if (!args['steps-only']) for (const w of CONV_WORKLOADS) r[w.id] = await convCase(b, w);
   r.W4 = await stepCase(b, [...LENET.inShape], lenet, LENET.batch, LENET.classes, t);
   r[`3-D step ${VOLUME}³`] = await stepCase(b, [1, VOLUME, VOLUME, VOLUME], net3d, 4, 4, t);
   rows[name] = r;
