@@ -56,7 +56,7 @@ export class WebGpuBackend implements Backend, AsyncReads {
   readonly name = 'webgpu';
   readonly dtype = 'float32' as const;
   readonly asyncReads = true;
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; source: K.KernelSource }>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private recorded = 0;
   /** Uniform buffers of recorded dispatches, destroyed once their encoder is submitted. */
@@ -369,7 +369,7 @@ export class WebGpuBackend implements Backend, AsyncReads {
 
   private dispatch(k: K.KernelSource, groups: [number, number, number], out: Tensor, inputs: (GPUBuffer | null)[], f: Record<string, number>): void {
     if (this.lost) throw new Error(`webgpu backend: the device was lost (${this.lost})`);
-    const { pipeline } = this.pipeline(k);
+    const pipeline = this.pipeline(k);
     const u = this.device.createBuffer({ size: Math.max(16, Math.ceil((k.fields.length * 4) / 16) * 16), usage: Usage.UNIFORM, mappedAtCreation: true });
     const words = u.getMappedRange();
     const [asU, asI, asF] = [new Uint32Array(words), new Int32Array(words), new Float32Array(words)];
@@ -402,13 +402,13 @@ export class WebGpuBackend implements Backend, AsyncReads {
     return same(t, out) ? null : buf(t);
   }
 
-  private pipeline(k: K.KernelSource) {
-    const name = k.body;
-    let p = this.pipelines.get(name);
+  /** The kernel's pipeline, compiled on first use (keyed by its body: one per kernel). */
+  private pipeline(k: K.KernelSource): GPUComputePipeline {
+    let p = this.pipelines.get(k.body);
     if (!p) {
       const module = this.device.createShaderModule({ code: K.wgsl(k) });
-      p = { pipeline: this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } }), source: k };
-      this.pipelines.set(name, p);
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(k.body, p);
     }
     return p;
   }

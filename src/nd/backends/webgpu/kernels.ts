@@ -16,11 +16,8 @@ export interface KernelSource {
   readonly fields: readonly string[];
   /** Read-only storage inputs after the destination, in binding order. */
   readonly inputs: readonly string[];
+  /** The body of a one-thread-per-element entry point over index `i`, or a whole module with its own `fn main`. */
   readonly body: string;
-  /** Default 256 threads, one per element; a kernel with its own layout says so. */
-  readonly workgroup?: string;
-  /** The entry point's parameters (default: the flat index builtins). */
-  readonly builtins?: string;
 }
 
 export const WORKGROUP = 256;
@@ -36,7 +33,7 @@ export function wgsl(k: KernelSource): string {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${inputs}
-${k.body.includes('fn main') ? k.body : `@compute @workgroup_size(${k.workgroup ?? WORKGROUP}) fn main(${k.builtins ?? INDEX}) {\n${FLAT}\n${k.body}\n}`}`;
+${k.body.includes('fn main') ? k.body : `@compute @workgroup_size(${WORKGROUP}) fn main(${INDEX}) {\n${FLAT}\n${k.body}\n}`}`;
 }
 
 export const fill: KernelSource = {
@@ -332,7 +329,6 @@ export const channelAffine: KernelSource = {
 export const rowSum: KernelSource = {
   fields: ['rows:u32', 'inner:u32', 'planes:u32', 'gap:u32', 'acc:u32', 'hasY:u32', 'len:u32'],
   inputs: ['x', 'y'],
-  workgroup: '256',
   body: `var<workgroup> part: array<f32, 256>;
 @compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let r = wid.y * nwg.x + wid.x;
