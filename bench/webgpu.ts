@@ -111,7 +111,7 @@ const cases = Object.keys(Object.values(rows)[0]);
 const names = Object.keys(rows);
 const lines = [`| workload | ${names.join(' | ')} | ${names.length > 1 ? 'cpu / webgpu' : ''} |`, `|---|${names.map(() => '---|').join('')}---|`];
 for (const c of cases) {
-  const ratio = names.length > 1 ? (rows[names[0]][c] / rows[names[1]][c]).toFixed(2) + '×' : '';
+  const ratio = names.length > 1 ? `${(rows[names[0]][c] / rows[names[1]][c]).toPrecision(2)}×` : '';
   lines.push(`| ${c} | ${names.map((n) => rows[n][c].toFixed(2)).join(' | ')} | ${ratio} |`);
 }
 console.log(`WebGPU: ${webgpuNote}\n\n${lines.join('\n')}`);
