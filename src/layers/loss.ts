@@ -19,32 +19,55 @@ export interface Loss {
 }
 
 /**
- * E = (1/n) Σ_r −log p_r[y_r] with p_r = softmax(z_r)
- * dE/dz_r = (p_r − e_{y_r}) / n
- * H_L u   = (p ⊙ u − p (pᵀu)) / n per row (positive semi-definite; independent of the label)
+ * Targets are either n class labels, or n rows of k target weights t_r (soft targets: label
+ * smoothing, mixup), the cross-entropy with a distribution. With s_r = Σ_j t_rj (1 for a
+ * distribution; labels are t_r = e_{y_r}):
+ *
+ * E = (1/n) Σ_r −Σ_j t_rj log p_rj = (1/n) Σ_r (s_r·lse(z_r) − t_rᵀz_r),  p_r = softmax(z_r)
+ * dE/dz_r = (s_r·p_r − t_r) / n
+ * H_L u   = s_r·(p ⊙ u − p (pᵀu)) / n per row (positive semi-definite; labels enter only through s_r)
  */
 const softmaxCrossEntropy: Loss = {
   name: 'softmax-cross-entropy',
-  checkTargets: checkLabels,
+  checkTargets(y, n, k) {
+    checkTargets(y, n, k);
+  },
   value(z, y, n, k, grad) {
-    checkLabels(y, n, k);
+    const soft = checkTargets(y, n, k);
     let total = 0;
     const p = new Float64Array(k);
     for (let r = 0; r < n; r++) {
       const lse = softmaxRow(z, r * k, k, p);
-      const label = y[r];
-      total += lse - z[r * k + label];
-      if (grad) for (let j = 0; j < k; j++) grad[r * k + j] = (p[j] - (j === label ? 1 : 0)) / n;
+      if (soft) {
+        let s = 0;
+        let tz = 0;
+        for (let j = 0; j < k; j++) {
+          s += y[r * k + j];
+          tz += y[r * k + j] * z[r * k + j];
+        }
+        total += s * lse - tz;
+        if (grad) for (let j = 0; j < k; j++) grad[r * k + j] = (s * p[j] - y[r * k + j]) / n;
+      } else {
+        const label = y[r];
+        total += lse - z[r * k + label];
+        if (grad) for (let j = 0; j < k; j++) grad[r * k + j] = (p[j] - (j === label ? 1 : 0)) / n;
+      }
     }
     return total / n;
   },
-  hessianVec(z, _y, n, k, u, out) {
+  hessianVec(z, y, n, k, u, out) {
+    const soft = y.length === n * k && k > 1;
     const p = new Float64Array(k);
     for (let r = 0; r < n; r++) {
       softmaxRow(z, r * k, k, p);
+      let s = 1;
+      if (soft) {
+        s = 0;
+        for (let j = 0; j < k; j++) s += y[r * k + j];
+      }
       let pu = 0;
       for (let j = 0; j < k; j++) pu += p[j] * u[r * k + j];
-      for (let j = 0; j < k; j++) out[r * k + j] = (p[j] * (u[r * k + j] - pu)) / n;
+      for (let j = 0; j < k; j++) out[r * k + j] = (s * p[j] * (u[r * k + j] - pu)) / n;
     }
   },
 };
@@ -89,11 +112,21 @@ function softmaxRow(z: ArrayLike<number>, off: number, k: number, p: Float64Arra
   return m + Math.log(s);
 }
 
-function checkLabels(y: Targets, n: number, k: number): void {
-  if (y.length !== n) throw new ShapeError(`softmax-cross-entropy: ${y.length} labels for ${n} samples`);
+/** Checks `y` as n labels or (k > 1) n·k soft targets; returns true for soft targets. */
+function checkTargets(y: Targets, n: number, k: number): boolean {
+  if (y.length === n * k && k > 1) {
+    for (let i = 0; i < y.length; i++) {
+      if (!(y[i] >= 0 && Number.isFinite(y[i]))) {
+        throw new ShapeError(`softmax-cross-entropy: target weight ${y[i]} of sample ${Math.floor(i / k)} is not a finite number ≥ 0 (soft targets [${n}, ${k}])`);
+      }
+    }
+    return true;
+  }
+  if (y.length !== n) throw new ShapeError(`softmax-cross-entropy: ${y.length} labels for ${n} samples (or ${n * k} soft targets for outputs [${n}, ${k}])`);
   for (let r = 0; r < n; r++) {
     if (!Number.isInteger(y[r]) || y[r] < 0 || y[r] >= k) {
       throw new ShapeError(`softmax-cross-entropy: label ${y[r]} of sample ${r} is outside 0..${k - 1} (outputs [${n}, ${k}])`);
     }
   }
+  return false;
 }
