@@ -82,7 +82,7 @@ export class BatchNorm implements Layer {
     this.running = { mean: new Float64Array(this.C), var: new Float64Array(this.C).fill(1), tracked: new Float64Array(1) };
     this.buffers = [
       { name: 'running_mean', shape: [this.C], data: this.running.mean },
-      { name: 'running_var', shape: [this.C], data: this.running.var },
+      { name: 'running_var', shape: [this.C], data: this.running.var, nonNegative: true },
       { name: 'num_batches_tracked', shape: [], data: this.running.tracked, integer: true },
     ];
   }

@@ -91,6 +91,8 @@ export interface LayerBuffer {
   readonly shape: Shape;
   readonly data: FloatArray;
   readonly integer?: boolean;
+  /** Holds values that are never negative (a variance): a loaded negative value is refused. */
+  readonly nonNegative?: boolean;
 }
 
 /** Output buffers reused across calls of equal batch size: no allocation per step. */

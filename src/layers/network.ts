@@ -23,7 +23,7 @@ import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { LayerBuffer } from './layer.js';
 import { layerTensors, type NamedParameter } from './naming.js';
 import type { LayerSpec } from './registry.js';
-import { applyState, collectState, type StateDict } from './state.js';
+import { applyState, collectState, firstProblem, type StateDict } from './state.js';
 import { NetworkTeam, type Job } from '../parallel/team.js';
 import { NetworkPasses, type NetworkOptions } from './passes.js';
 import { runAsync, runSync } from './reads.js';
@@ -93,7 +93,7 @@ export class Network extends NetworkPasses implements AsyncModel {
   /** Sets every parameter and buffer from `dict`; names must match exactly and shapes agree, or nothing changes. */
   loadStateDict(dict: StateDict): void {
     const t = layerTensors(this.layers);
-    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers));
+    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers), this.backend.dtype);
   }
 
   /** A table of the layers (options, output shape, parameter shapes and counts), the totals, dtype and backend. */
@@ -304,9 +304,11 @@ export class Network extends NetworkPasses implements AsyncModel {
     const named = this.namedBuffers();
     for (const b of named) {
       const v = s.buffers[b.name];
-      if (!Array.isArray(v) || v.length !== b.data.length || !v.every(Number.isFinite)) {
+      if (!Array.isArray(v) || v.length !== b.data.length || !v.every((x) => typeof x === 'number')) {
         throw new Error(`network state: buffer '${b.name}' should be ${b.data.length} finite numbers`);
       }
+      const problem = firstProblem(v, this.backend.dtype, b);
+      if (problem) throw new Error(`network state: buffer '${b.name}' holds ${problem}`);
     }
     const extra = Object.keys(s.buffers).filter((k) => !named.some((b) => b.name === k));
     if (extra.length) throw new Error(`network state: buffers ${extra.join(', ')} belong to no layer of this network`);

@@ -13,6 +13,7 @@ import { sliceBatch } from '../nd/model.js';
 import { Rng, hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { Layer, PassMode } from './layer.js';
+import { SizeBudget, type NetworkLimits } from './limits.js';
 import { losses, type Loss, type LossName } from './loss.js';
 import { buildLayer, type LayerSpec } from './registry.js';
 import { Scope } from './scope.js';
@@ -30,6 +31,8 @@ export interface NetworkOptions {
    * Results are deterministic for a given count; counts differ in the order of float sums.
    */
   threads?: number;
+  /** Size limits checked while the network is built (limits.ts); default DEFAULT_LIMITS. */
+  limits?: Partial<NetworkLimits>;
 }
 
 const EVAL: PassMode = { training: false, updateStats: false, keys: null };
@@ -71,7 +74,7 @@ export class NetworkPasses {
     options: NetworkOptions = {},
     memory?: FloatArray,
   ) {
-    checkArguments(inShape, specs, options);
+    const limits = checkArguments(inShape, specs, options, memory !== undefined);
     this.lossName = options.loss ?? 'softmax-cross-entropy';
     if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
       throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
@@ -81,10 +84,11 @@ export class NetworkPasses {
     this.live = new Scope(backend);
     checkSizes('network', 'input sizes', inShape);
     if (specs.length === 0) throw new ShapeError('network: no layers given');
+    const budget = new SizeBudget(limits, inShape);
     let shape = inShape;
     let offset = 0;
     specs.forEach((spec, i) => {
-      const layer = buildLayer(backend, i, shape, spec);
+      const layer = buildLayer(backend, i, shape, spec, undefined, budget);
       this.layers.push(layer);
       this.slices.push(
         layer.paramShapes.map((s) => {
