@@ -9,15 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CurvatureOperator,
-  hutchinsonTrace,
-  perBlock,
-  spectralDensity,
-  topEigenpairs,
+  hutchinsonTraceAsync,
+  perBlockAsync,
+  spectralDensityAsync,
+  topEigenpairsAsync,
   type OperatorKind,
   type SymmetricOperator,
 } from '../src/analysis/index.js';
 import { parameterBlocks } from '../src/layers/index.js';
-import { readsAsync } from '../src/nd/backend.js';
 import { Rng } from '../src/nd/rng.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
@@ -85,8 +84,6 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
   const backend = await openBackend(config.backend, f);
-  // Lanczos, Hutchinson and SLQ (src/analysis) take their products synchronously.
-  if (readsAsync(backend)) throw new UsageError(`--backend ${config.backend}: ndcnn hessian needs a backend that reads back synchronously (cpu or gpu); the analysis takes each product synchronously`);
   const train = loadData(config).train;
   const available = train.labels.length;
   if (f.samples !== undefined && f.samples > available) {
@@ -116,34 +113,35 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   const name = kind === 'hessian' ? 'H' : 'G';
   bar.line(`${file}: ${config.experiment} ${config.dataset}, step ${ckpt.progress.step}; ${name} of ${net.paramCount} parameters on ${n} training samples (batches of ${batchSize})`);
 
-  const eig = (o: SymmetricOperator, label: string, kk: number) => {
+  // The analysis' *Async forms: every product awaited on WebGPU, answered at once elsewhere.
+  const eig = async (o: SymmetricOperator, label: string, kk: number) => {
     const maxSteps = Math.min(o.dim, Math.max(100, 10 * kk));
     bar.startTask(label, maxSteps, 'λ₁');
-    const r = topEigenpairs(o, { k: kk, tol, maxSteps, seed: seed + 1, onStep: (_, top) => bar.tick(top) });
+    const r = await topEigenpairsAsync(o, { k: kk, tol, maxSteps, seed: seed + 1, onStep: (_, top) => bar.tick(top) });
     bar.line(`${label}: ${r.values.map((v) => v.toPrecision(6)).join(', ')} (${r.steps} Lanczos steps, ${r.converged.filter(Boolean).length}/${r.values.length} converged to ${tol})`);
     return { values: r.values, residuals: r.residuals, converged: r.converged, steps: r.steps };
   };
-  const traceOf = (o: SymmetricOperator, label: string) => {
+  const traceOf = async (o: SymmetricOperator, label: string) => {
     const maxProbes = 500;
     bar.startTask(label, maxProbes, 'trace');
-    const t = hutchinsonTrace(o, { maxProbes, relativeStdError: f.traceSe ?? 0.05, seed: seed + 2, onProbe: (_, tr) => bar.tick(tr) });
+    const t = await hutchinsonTraceAsync(o, { maxProbes, relativeStdError: f.traceSe ?? 0.05, seed: seed + 2, onProbe: (_, tr) => bar.tick(tr) });
     bar.line(`${label}: ${t.trace.toPrecision(6)} ± ${t.stdError.toPrecision(3)} (${t.probes} probes)`);
     return { trace: t.trace, stdError: t.stdError, probes: t.probes };
   };
 
-  const top = eig(op, `top ${k} eigenvalue${k > 1 ? 's' : ''} of ${name}`, k);
-  const trace = f.trace ? traceOf(op, `trace of ${name}`) : undefined;
+  const top = await eig(op, `top ${k} eigenvalue${k > 1 ? 's' : ''} of ${name}`, k);
+  const trace = f.trace ? await traceOf(op, `trace of ${name}`) : undefined;
   let density;
   if (f.density) {
     const probes = f.probes ?? 10;
     bar.startTask(`density of ${name}`, probes, 'probe');
-    density = spectralDensity(op, { probes, seed: seed + 3, onProbe: (p) => bar.tick(p) });
+    density = await spectralDensityAsync(op, { probes, seed: seed + 3, onProbe: (p) => bar.tick(p) });
     bar.line(`density of ${name}: ${probes} probes × ${density.ritz[0].values.length} Lanczos steps, σ = ${density.sigma.toPrecision(3)}`);
   }
-  const layers = perBlock(op, parameterBlocks(net), (sub, b) => ({
-    top: eig(sub, `${b.name} (${b.size} parameters) top`, Math.min(k, sub.dim)),
-    trace: f.trace ? traceOf(sub, `${b.name} trace`) : undefined,
-  })).map(({ block, result }) => ({ ...block, ...result }));
+  const layers = (await perBlockAsync(op, parameterBlocks(net), async (sub, b) => ({
+    top: await eig(sub, `${b.name} (${b.size} parameters) top`, Math.min(k, sub.dim)),
+    trace: f.trace ? await traceOf(sub, `${b.name} trace`) : undefined,
+  }))).map(({ block, result }) => ({ ...block, ...result }));
 
   const seconds = (performance.now() - started) / 1000;
   const out = resolve(f.out ?? join(resolve(file, '..'), 'hessian'));

@@ -116,9 +116,6 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     history.push(line);
   };
 
-  if (config.trackSharpness && net.asyncReads) {
-    throw new UsageError(`--track-sharpness needs a backend that reads back synchronously (cpu or gpu), not ${config.backend}: its Lanczos takes each product synchronously`);
-  }
   const sharpness = config.trackSharpness ? sharpnessTracker(net, data.train, config.seed) : null;
   let stopped = false;
   let epochsThisRun = 0;
@@ -134,8 +131,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
       progress,
       signal: stop.signal,
       augment: augmenter ? (batch) => augmenter.apply(batch) : undefined,
-      onStep: ({ step, epoch, report }) => {
-        const tracked = sharpness && step % (config.trackSharpness as number) === 0 ? { sharpness: sharpness() } : {};
+      onStep: async ({ step, epoch, report }) => {
+        const tracked = sharpness && step % (config.trackSharpness as number) === 0 ? { sharpness: await sharpness() } : {};
         append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss, ...tracked });
         bar.tick(report.loss);
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
@@ -143,7 +140,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
       onEpoch: async ({ trainLoss }) => {
         // HF's few large steps leave batch norm's momentum averages far behind its parameters
         // (held-out accuracy at chance with them): recompute them on the training set first.
-        if (config.optimizer === 'hf') net.recomputeStatistics(data.train.inputs, data.train.labels.length);
+        if (config.optimizer === 'hf') await net.recomputeStatisticsAsync(data.train.inputs, data.train.labels.length);
         last = await endEpoch(net, data, progress, trainLoss, append);
         bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
         checkpoint();

@@ -4,6 +4,7 @@
  * the sample standard deviation over √probes; it stops early once that error falls below a
  * chosen fraction of the estimate.
  */
+import { runLater, runNow, settle, type Later } from '../nd/later.js';
 import { Rng } from '../nd/rng.js';
 import type { SymmetricOperator } from './operator.js';
 
@@ -29,6 +30,15 @@ export interface TraceEstimate {
 }
 
 export function hutchinsonTrace(op: SymmetricOperator, options: TraceOptions = {}): TraceEstimate {
+  return runNow(traceSteps(op, options), 'hutchinsonTrace');
+}
+
+/** hutchinsonTrace() for any operator, one that answers later (a model on WebGPU) included. */
+export function hutchinsonTraceAsync(op: SymmetricOperator, options: TraceOptions = {}): Promise<TraceEstimate> {
+  return runLater(traceSteps(op, options));
+}
+
+function* traceSteps(op: SymmetricOperator, options: TraceOptions): Later<TraceEstimate> {
   const maxProbes = options.maxProbes ?? 100;
   const minProbes = Math.min(maxProbes, Math.max(2, options.minProbes ?? 10));
   if (!Number.isInteger(maxProbes) || maxProbes < 1) throw new Error(`trace: maxProbes must be a positive integer, got ${maxProbes}`);
@@ -41,7 +51,7 @@ export function hutchinsonTrace(op: SymmetricOperator, options: TraceOptions = {
   let est = { trace: NaN, stdError: NaN };
   while (samples.length < maxProbes) {
     for (let i = 0; i < z.length; i++) z[i] = rng.nextU32() & 1 ? 1 : -1;
-    op.apply(z, az);
+    yield* settle(op.apply(z, az));
     let s = 0;
     for (let i = 0; i < z.length; i++) s += z[i] * az[i];
     if (!Number.isFinite(s)) throw new Error(`trace: the operator returned a non-finite product at probe ${samples.length + 1}`);

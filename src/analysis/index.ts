@@ -1,10 +1,12 @@
 /** Curvature analysis over the Model interface: eigenpairs, traces, spectral densities, per block. */
-export { BlockOperator, perBlock, type ParamBlock } from './blocks.js';
-export { hutchinsonTrace, type TraceEstimate, type TraceOptions } from './hutchinson.js';
+export { BlockOperator, perBlock, perBlockAsync, type ParamBlock } from './blocks.js';
+export { hutchinsonTrace, hutchinsonTraceAsync, type TraceEstimate, type TraceOptions } from './hutchinson.js';
 export {
   lanczos,
   powerIteration,
+  powerIterationAsync,
   topEigenpairs,
+  topEigenpairsAsync,
   type Eigenpairs,
   type LanczosRun,
   type PowerOptions,
@@ -12,5 +14,5 @@ export {
   type TopEigenOptions,
 } from './lanczos.js';
 export { CurvatureOperator, type CurvatureOptions, type OperatorKind, type SymmetricOperator } from './operator.js';
-export { spectralDensity, type DensityOptions, type SpectralDensity } from './slq.js';
+export { spectralDensity, spectralDensityAsync, type DensityOptions, type SpectralDensity } from './slq.js';
 export { symmetricEigen } from './tridiagonal.js';

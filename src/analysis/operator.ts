@@ -10,17 +10,21 @@
  * fits in `batchSize`) that means one forward pass for all products; with several, each product
  * recomputes each batch's forward pass (the model keeps only the latest one).
  * Products run in the model's precision; the mean is accumulated in float64.
+ * On a model that reads back later (a Network on WebGPU) every batch's curvature is begun when
+ * the operator is made (so the parameters are captured then too) and apply returns a Promise:
+ * the solvers' *Async forms (topEigenpairsAsync, …) take such an operator.
  */
 import { allocate, dtypeOf, type FloatArray } from '../nd/dtype.js';
-import { sliceBatch, type Batch, type Curvature, type Model } from '../nd/model.js';
+import type { Maybe } from '../nd/later.js';
+import { readsLater, sliceBatch, type AsyncCurvature, type Batch, type Curvature, type Model } from '../nd/model.js';
 
 export type OperatorKind = 'hessian' | 'gauss-newton';
 
 /** A symmetric linear map on flat vectors of length `dim`: what every solver here works on. */
 export interface SymmetricOperator {
   readonly dim: number;
-  /** out = A v (float64 in and out). */
-  apply(v: Float64Array, out: Float64Array): void;
+  /** out = A v (float64 in and out); an operator on a model that answers later returns a Promise. */
+  apply(v: Float64Array, out: Float64Array): Maybe<void>;
 }
 
 export interface CurvatureOptions {
@@ -35,7 +39,8 @@ export class CurvatureOperator implements SymmetricOperator {
   readonly kind: OperatorKind;
   /** Products computed so far (one per apply, whatever the number of batches). */
   products = 0;
-  private readonly parts: { curvature: Curvature; weight: number }[] = [];
+  private readonly parts: { curvature: Curvature | Promise<AsyncCurvature>; weight: number }[] = [];
+  private readonly later: boolean;
   private readonly vIn: FloatArray;
   private readonly vOut: FloatArray;
 
@@ -48,9 +53,14 @@ export class CurvatureOperator implements SymmetricOperator {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`curvature operator: batch size must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(data.n) || data.n < 1) throw new Error(`curvature operator: the data set holds no samples (n = ${data.n})`);
     this.dim = model.paramCount;
+    this.later = readsLater(model);
     for (let s = 0; s < data.n; s += batchSize) {
       const e = Math.min(data.n, s + batchSize);
-      this.parts.push({ curvature: model.curvature(sliceBatch(data, s, e)), weight: (e - s) / data.n });
+      const b = sliceBatch(data, s, e);
+      const curvature = readsLater(model) ? model.curvatureAsync(b) : model.curvature(b);
+      // A failure surfaces at the first product, which awaits it.
+      if (curvature instanceof Promise) curvature.catch(() => {});
+      this.parts.push({ curvature, weight: (e - s) / data.n });
     }
     const dtype = dtypeOf(model.params);
     this.vIn = allocate(dtype, this.dim);
@@ -62,15 +72,28 @@ export class CurvatureOperator implements SymmetricOperator {
     return this.parts.length;
   }
 
-  apply(v: Float64Array, out: Float64Array): void {
+  apply(v: Float64Array, out: Float64Array): Maybe<void> {
     if (v.length !== this.dim || out.length !== this.dim) {
       throw new Error(`curvature operator: vectors of length ${v.length} and ${out.length}, the model has ${this.dim} parameters`);
     }
+    if (this.later) return this.applyLater(v, out);
     this.vIn.set(v);
     out.fill(0);
     for (const { curvature, weight } of this.parts) {
-      if (this.kind === 'hessian') curvature.hv(this.vIn, this.vOut);
-      else curvature.gv(this.vIn, this.vOut);
+      const c = curvature as Curvature;
+      if (this.kind === 'hessian') c.hv(this.vIn, this.vOut);
+      else c.gv(this.vIn, this.vOut);
+      for (let i = 0; i < this.dim; i++) out[i] += weight * this.vOut[i];
+    }
+    this.products++;
+  }
+
+  private async applyLater(v: Float64Array, out: Float64Array): Promise<void> {
+    this.vIn.set(v);
+    out.fill(0);
+    for (const { curvature, weight } of this.parts) {
+      const c = await curvature;
+      await (this.kind === 'hessian' ? c.hv(this.vIn, this.vOut) : c.gv(this.vIn, this.vOut));
       for (let i = 0; i < this.dim; i++) out[i] += weight * this.vOut[i];
     }
     this.products++;

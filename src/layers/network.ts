@@ -131,20 +131,35 @@ export class Network extends NetworkPasses implements AsyncModel {
    * large steps (HF), whose momentum averages still hold statistics of parameters long gone.
    */
   recomputeStatistics(x: Numbers, n?: number, chunk = 256): void {
-    const { xs, count, size } = this.samples('recomputeStatistics', x, n, chunk);
-    const buffers = this.namedBuffers();
-    if (buffers.length === 0) return;
-    if (count < 2) throw new ShapeError('recomputeStatistics: batch statistics need at least 2 samples');
-    for (const b of buffers) b.data.fill(b.name.endsWith('running_var') ? 1 : 0);
-    // Equal chunks of at least 2 samples (batch statistics of one sample are degenerate).
-    const chunks = Math.max(1, Math.min(Math.ceil(count / chunk), Math.floor(count / 2)));
-    for (let c = 0; c < chunks; c++) {
-      const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
-      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
+    for (const b of this.statisticsChunks(x, n, chunk)) {
       const job: Job = { kind: 'statistics', step: this.step, weight: 1 };
       if (this.team) this.team.vector(job, this.checked(b, false), null);
       else this.shard(job, b, null, null);
     }
+  }
+
+  /** recomputeStatistics() on any backend, WebGPU included. */
+  async recomputeStatisticsAsync(x: Numbers, n?: number, chunk = 256): Promise<void> {
+    if (!this.later()) return this.recomputeStatistics(x, n, chunk);
+    const job = { kind: 'statistics', step: this.step, weight: 1 } as const;
+    await this.exclusive(async () => {
+      for (const b of this.statisticsChunks(x, n, chunk)) await this.shardAsync(job, b, null);
+    });
+  }
+
+  /** Resets the running statistics and returns recomputeStatistics' chunks (none without batch norm). */
+  private statisticsChunks(x: Numbers, n: number | undefined, chunk: number): Batch[] {
+    const { xs, count, size } = this.samples('recomputeStatistics', x, n, chunk);
+    const buffers = this.namedBuffers();
+    if (buffers.length === 0) return [];
+    if (count < 2) throw new ShapeError('recomputeStatistics: batch statistics need at least 2 samples');
+    for (const b of buffers) b.data.fill(b.name.endsWith('running_var') ? 1 : 0);
+    // Equal chunks of at least 2 samples (batch statistics of one sample are degenerate).
+    const chunks = Math.max(1, Math.min(Math.ceil(count / chunk), Math.floor(count / 2)));
+    return Array.from({ length: chunks }, (_, c) => {
+      const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
+      return { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
+    });
   }
 
   /** predict's chunks of `chunk` samples of x, each with its rows of `out`. */
@@ -218,7 +233,20 @@ export class Network extends NetworkPasses implements AsyncModel {
 
   // ---- The passes as Promises (AsyncModel). On a backend that reads back asynchronously
   // (WebGPU) they run the same passes through their read points (reads.ts); elsewhere they
-  // resolve at once with what the synchronous methods return. ----
+  // resolve at once with what the synchronous methods return. The passes of one network run one
+  // at a time in call order (`exclusive`): a pass paused at a read point holds the layers' saved
+  // state, which another pass's forward would overwrite. What a call captures (its batch, the
+  // parameters a curvature is taken at, the randomness step) is captured when it is called. ----
+
+  /** The end of the last asynchronous pass queued on this network. */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  /** Runs `pass` after every asynchronous pass queued before it. */
+  private exclusive<T>(pass: () => Promise<T>): Promise<T> {
+    const mine = this.turn.then(pass, pass);
+    this.turn = mine.catch(() => {});
+    return mine;
+  }
 
   /** True on a backend whose reads resolve later (WebGPU): use the *Async methods there. */
   get asyncReads(): boolean {
@@ -230,25 +258,33 @@ export class Network extends NetworkPasses implements AsyncModel {
     if (!B) return this.predict(x, n, chunk);
     const all = this.samples('predict', x, n, chunk);
     const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
-    for (const [b, rows] of this.chunks(all, chunk, out)) await this.shardAsync({ kind: 'evalOutputs', step: this.step, weight: 1 }, b, rows);
+    const job = { kind: 'evalOutputs', step: this.step, weight: 1 } as const;
+    await this.exclusive(async () => {
+      for (const [b, rows] of this.chunks(all, chunk, out)) await this.shardAsync(job, b, rows);
+    });
     return out;
   }
 
   async lossAsync(batch: BatchLike): Promise<number> {
     if (!this.later()) return this.loss(batch);
-    return this.shardAsync({ kind: 'loss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'loss', batch), null);
+    const b = toBatch(this.backend.dtype, 'loss', batch);
+    const job = { kind: 'loss', step: this.step, weight: 1 } as const;
+    return this.exclusive(() => this.shardAsync(job, b, null));
   }
 
   async evalLossAsync(batch: BatchLike): Promise<number> {
     if (!this.later()) return this.evalLoss(batch);
-    return this.shardAsync({ kind: 'evalLoss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'evalLoss', batch), null);
+    const b = toBatch(this.backend.dtype, 'evalLoss', batch);
+    const job = { kind: 'evalLoss', step: this.step, weight: 1 } as const;
+    return this.exclusive(() => this.shardAsync(job, b, null));
   }
 
   async gradientAsync(batch: BatchLike, grad: Output): Promise<number> {
     if (!this.later()) return this.gradient(batch, grad);
     const b = this.gradientBatch(batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const loss = await this.shardAsync({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, b, buf);
+    const job = { kind: 'gradient', step: this.step, weight: 1, updateStats: true } as const;
+    const loss = await this.exclusive(() => this.shardAsync(job, b, buf));
     finish();
     return loss;
   }
@@ -260,10 +296,11 @@ export class Network extends NetworkPasses implements AsyncModel {
       return { gv: async (v, out) => c.gv(v, out), hv: async (v, out) => c.hv(v, out) };
     }
     const b = toBatch(this.backend.dtype, 'curvature', batch);
-    const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1));
+    const [at, mode] = [this.params.slice() as FloatArray, this.training(b, false)];
+    const c = await this.exclusive(() => runAsync(B, this.curvatureOn(b, at, mode, 1)));
     const product = async (where: 'gv' | 'hv', v: Numbers, out: Output) => {
       const { dir, buf, finish } = this.direction(where, v, out);
-      await runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale()));
+      await this.exclusive(() => runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale())));
       finish();
     };
     return { gv: (v, out) => product('gv', v, out), hv: (v, out) => product('hv', v, out) };
@@ -274,7 +311,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     if (!B) return this.sumSquaredGradients(batch, out);
     const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
-    await runAsync(B, this.squaredGradientsReads(b, buf));
+    await this.exclusive(() => runAsync(B, this.squaredGradientsReads(b, buf)));
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
     finish();
   }

@@ -14,16 +14,29 @@
  * NaN/Inf (a bad curvature batch) is caught before it reaches the current iterate.
  */
 import type { FloatArray } from '../nd/dtype.js';
+import { runLater, runNow, settle, type Later, type Maybe } from '../nd/later.js';
 import { dot, like } from '../nd/vec.js';
 
 export interface CgProblem {
-  /** out = A v. Must not keep references to v or out. */
-  apply(v: FloatArray, out: FloatArray): void;
+  /**
+   * out = A v. Must not keep references to v or out. A product that lands later (a model on
+   * WebGPU) returns a Promise; such a problem is solved by solveAsync.
+   */
+  apply(v: FloatArray, out: FloatArray): Maybe<void>;
   b: FloatArray;
   /** Warm start x_0 (read, not kept); the zero vector when absent. */
   x0?: FloatArray;
   /** Diagonal of M⁻¹ (z = M⁻¹ r is z_i = preconditioner_i · r_i); the identity when absent. */
   preconditioner?: FloatArray;
+}
+
+/** A CgProblem whose product is a step (later.ts). */
+export interface CgSteps extends Omit<CgProblem, 'apply'> {
+  apply(v: FloatArray, out: FloatArray): Later<void>;
+}
+
+function settled(problem: CgProblem): CgSteps {
+  return { ...problem, apply: (v, out) => settle(problem.apply(v, out)) };
 }
 
 export interface CgOptions {
@@ -86,6 +99,16 @@ export class ConjugateGradient {
   }
 
   solve(problem: CgProblem, options: CgOptions): CgResult {
+    return runNow(this.steps(settled(problem), options), 'ConjugateGradient.solve');
+  }
+
+  /** solve() with products that resolve later. */
+  solveAsync(problem: CgProblem, options: CgOptions): Promise<CgResult> {
+    return runLater(this.steps(settled(problem), options));
+  }
+
+  /** The solve with its products as steps (later.ts), for callers that are steps themselves (HF). */
+  *steps(problem: CgSteps, options: CgOptions): Later<CgResult> {
     const { apply, b, x0, preconditioner: m } = problem;
     const n = this.x.length;
     for (const [name, v] of [['b', b], ['x0', x0], ['preconditioner', m]] as const) {
@@ -102,7 +125,7 @@ export class ConjugateGradient {
     let warm = false;
     if (x0 !== undefined) {
       x.set(x0);
-      apply(x, ap);
+      yield* apply(x, ap);
       let ok = true;
       for (let i = 0; i < n; i++) {
         r[i] = b[i] - ap[i];
@@ -134,7 +157,7 @@ export class ConjugateGradient {
         stop = 'converged';
         break;
       }
-      apply(p, ap);
+      yield* apply(p, ap);
       const pAp = dot(p, ap);
       if (!Number.isFinite(pAp)) {
         stop = 'non-finite';

@@ -18,7 +18,8 @@
  * either restored to θ bit for bit or set to a θ + t·d whose loss was finite.
  */
 import type { FloatArray } from '../nd/dtype.js';
-import { sliceBatch, type Batch, type Model } from '../nd/model.js';
+import { modelSteps, runLater, runNow, type Later, type ModelSteps } from '../nd/later.js';
+import { sliceBatch, type AsyncModel, type Batch, type Model } from '../nd/model.js';
 import { allFinite, dot, like } from '../nd/vec.js';
 import { ConjugateGradient, MARTENS_EPSILON, type CgResult, type CgStop } from './cg.js';
 import {
@@ -141,6 +142,19 @@ export class HessianFree implements Optimizer<HfReport> {
 
   /** One HF step on `batch`; curvature on `curvatureBatch` when given, else on the batch's head. */
   step(model: Model, batch: Batch, curvatureBatch?: Batch): HfReport {
+    return runNow(this.run(modelSteps(model), batch, curvatureBatch), 'HessianFree.step');
+  }
+
+  /**
+   * step() on a model whose passes resolve later (a Network on WebGPU): the same arithmetic on
+   * the host, each pass awaited; CG's products and dot products run as on the CPU.
+   */
+  stepAsync(model: AsyncModel, batch: Batch, curvatureBatch?: Batch): Promise<HfReport> {
+    return runLater(this.run(modelSteps(model), batch, curvatureBatch));
+  }
+
+  private *run(m: ModelSteps, batch: Batch, curvatureBatch?: Batch): Later<HfReport> {
+    const model = m.model;
     const b = this.ensureBuffers(model.params);
     const { theta, grad, negGrad } = b;
     const params = model.params;
@@ -148,7 +162,7 @@ export class HessianFree implements Optimizer<HfReport> {
     this.steps++;
 
     // §1: the objective and its gradient on B.
-    const loss = model.gradient(batch, grad) + this.weightCost(params);
+    const loss = (yield* m.gradient(batch, grad)) + this.weightCost(params);
     const kappa = this.o.weightCost;
     if (kappa > 0) for (let i = 0; i < grad.length; i++) grad[i] += kappa * params[i];
     const report = (r: Partial<HfReport>): HfReport => ({
@@ -161,9 +175,9 @@ export class HessianFree implements Optimizer<HfReport> {
     for (let i = 0; i < grad.length; i++) negGrad[i] = -grad[i];
 
     const lambda = this.lambda;
-    const result = this.solve(model, cb, b, lambda);
+    const result = yield* this.solve(m, cb, b, lambda);
     const cgReport = (chosen: number) => ({ cgIterations: result.iterations, cgStop: result.stop, cgChosen: chosen });
-    const { chosen, f: fChosen } = this.backtrack(model, cb, theta, result.iterates);
+    const { chosen, f: fChosen } = yield* this.backtrack(m, cb, theta, result.iterates);
     const { x: d, iteration, phi } = result.iterates[chosen];
     params.set(theta);
     if (fChosen === Infinity) {
@@ -172,8 +186,8 @@ export class HessianFree implements Optimizer<HfReport> {
       this.hasWarm = false;
       return report({ lambda: this.lambda, ...cgReport(iteration) });
     }
-    const rho = this.updateDamping(model, cb, lambda, d, phi, fChosen);
-    const t = this.lineSearch(model, batch, theta, d, dot(grad, d), loss);
+    const rho = yield* this.updateDamping(m, cb, lambda, d, phi, fChosen);
+    const t = yield* this.lineSearch(m, batch, theta, d, dot(grad, d), loss);
     if (t === null) {
       params.set(theta);
       return report({ lambda: this.lambda, rho, ...cgReport(iteration) });
@@ -187,21 +201,21 @@ export class HessianFree implements Optimizer<HfReport> {
    * Σ gᵢ² and the curvature object are computed before any other pass on C, because a model
    * may keep the curvature's forward pass in buffers that later loss evaluations overwrite.
    */
-  private solve(model: Model, cb: Batch, b: Buffers, lambda: number): CgResult {
+  private *solve(m: ModelSteps, cb: Batch, b: Buffers, lambda: number): Later<CgResult> {
     const { negGrad, precond, warm } = b;
     const shift = lambda + this.o.weightCost;
     const xi = this.o.preconditionerExponent;
     let preconditioner: FloatArray | undefined;
     if (xi !== 0) {
-      model.sumSquaredGradients(cb, precond);
+      yield* m.sumSquaredGradients(cb, precond);
       for (let i = 0; i < precond.length; i++) precond[i] = (precond[i] + shift) ** -xi;
       preconditioner = allFinite(precond) ? precond : undefined;
     }
-    const curvature = model.curvature(cb);
-    const result = b.cg.solve(
+    const curvature = yield* m.curvature(cb);
+    const result = yield* b.cg.steps(
       {
-        apply: (v, out) => {
-          curvature.gv(v, out);
+        apply: function* (v: FloatArray, out: FloatArray) {
+          yield* curvature.gv(v, out);
           for (let i = 0; i < out.length; i++) out[i] += shift * v[i];
         },
         b: negGrad,
@@ -220,11 +234,11 @@ export class HessianFree implements Optimizer<HfReport> {
    * §3, CG backtracking on C (Martens §4.6): from the last iterate, walk back while the loss
    * improves. Returns the chosen iterate's index and loss (Infinity when none is finite).
    */
-  private backtrack(model: Model, cb: Batch, theta: FloatArray, iterates: CgResult['iterates']): { chosen: number; f: number } {
+  private *backtrack(m: ModelSteps, cb: Batch, theta: FloatArray, iterates: CgResult['iterates']): Later<{ chosen: number; f: number }> {
     let chosen = iterates.length - 1;
-    let f = this.lossAt(model, theta, iterates[chosen].x, 1, cb);
+    let f = yield* this.lossAt(m, theta, iterates[chosen].x, 1, cb);
     while (chosen > 0) {
-      const g = this.lossAt(model, theta, iterates[chosen - 1].x, 1, cb);
+      const g = yield* this.lossAt(m, theta, iterates[chosen - 1].x, 1, cb);
       if (!(g < f)) break;
       chosen--;
       f = g;
@@ -237,9 +251,9 @@ export class HessianFree implements Optimizer<HfReport> {
    * undamped model q(d) − q(0) = φ(d) − ½λ‖d‖²; an undefined ρ (NaN) counts as bad. Expects
    * the parameters at θ; returns ρ.
    */
-  private updateDamping(model: Model, cb: Batch, lambda: number, d: FloatArray, phi: number, fChosen: number): number {
+  private *updateDamping(m: ModelSteps, cb: Batch, lambda: number, d: FloatArray, phi: number, fChosen: number): Later<number> {
     const predicted = phi - 0.5 * lambda * dot(d, d);
-    const rho = predicted < 0 ? (fChosen - this.objective(model, cb)) / predicted : NaN;
+    const rho = predicted < 0 ? (fChosen - (yield* this.objective(m, cb))) / predicted : NaN;
     if (!(rho >= 0.25)) this.lambda = bounded(lambda * DAMPING_UP);
     else if (rho > 0.75) this.lambda = bounded(lambda * DAMPING_DOWN);
     return rho;
@@ -249,10 +263,10 @@ export class HessianFree implements Optimizer<HfReport> {
    * §5, Armijo line search on B: the first t = 1, 0.8, 0.8², ... with f(θ + t d) ≤ f(θ) + c·t·gᵀd.
    * Leaves the parameters at θ + t·d and returns t and that loss, or null (parameters then dirty).
    */
-  private lineSearch(model: Model, batch: Batch, theta: FloatArray, d: FloatArray, slope: number, loss: number): { t: number; f: number } | null {
+  private *lineSearch(m: ModelSteps, batch: Batch, theta: FloatArray, d: FloatArray, slope: number, loss: number): Later<{ t: number; f: number } | null> {
     let t = 1;
     for (let k = 0; slope < 0 && k < this.o.lineSearchTries; k++, t *= this.o.lineSearchShrink) {
-      const f = this.lossAt(model, theta, d, t, batch);
+      const f = yield* this.lossAt(m, theta, d, t, batch);
       if (f <= loss + this.o.armijo * t * slope) return { t, f };
     }
     return null;
@@ -264,16 +278,16 @@ export class HessianFree implements Optimizer<HfReport> {
   }
 
   /** The objective at the model's current parameters; Infinity when it or they are not finite. */
-  private objective(model: Model, on: Batch): number {
-    const f = model.loss(on) + this.weightCost(model.params);
-    return Number.isFinite(f) && allFinite(model.params) ? f : Infinity;
+  private *objective(m: ModelSteps, on: Batch): Later<number> {
+    const f = (yield* m.loss(on)) + this.weightCost(m.model.params);
+    return Number.isFinite(f) && allFinite(m.model.params) ? f : Infinity;
   }
 
   /** Sets the parameters to θ + t·d and returns the objective there. */
-  private lossAt(model: Model, theta: FloatArray, d: FloatArray, t: number, on: Batch): number {
-    const params = model.params;
+  private *lossAt(m: ModelSteps, theta: FloatArray, d: FloatArray, t: number, on: Batch): Later<number> {
+    const params = m.model.params;
     for (let i = 0; i < params.length; i++) params[i] = theta[i] + t * d[i];
-    return this.objective(model, on);
+    return yield* this.objective(m, on);
   }
 
   state(): { optimizer: string; lambda: number; steps: number; warmStart: number[] | null } {

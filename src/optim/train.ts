@@ -110,7 +110,7 @@ export async function train<R extends StepReport>(
   // A model on a backend that reads back asynchronously (WebGPU) takes the optimizer's async step.
   const later = readsLater(model);
   if (later && typeof optimizer.stepAsync !== 'function') {
-    throw new TypeError(`train: the model reads back asynchronously (its backend is ${describeBackend(model)}) and optimizer '${optimizer.name}' has no stepAsync (sgd, adam and adamw have)`);
+    throw new TypeError(`train: the model reads back asynchronously (its backend is ${describeBackend(model)}) and optimizer '${optimizer.name}' has no stepAsync (sgd, adam, adamw and hf have)`);
   }
 
   while (progress.epoch < epochs && !stop()) {

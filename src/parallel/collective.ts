@@ -82,3 +82,22 @@ export function allReduce(ctrl: Int32Array, area: Float64Array, stride: number, 
     barrier(ctrl, parties);
   };
 }
+
+/** A worker's reply: a command's scalar result, or the message of what failed. */
+export type Reply = { value: number } | { error: string; aborted?: boolean };
+
+/**
+ * The end of a pass on every thread (pool.ts, web-pool.ts): clears the pass's control words and
+ * throws the first cause of a failure (`local`'s, or a worker's other than giving up because of
+ * another), else returns the workers' replies.
+ */
+export function settlePass(ctrl: Int32Array, replies: Reply[], local: unknown): Reply[] {
+  Atomics.store(ctrl, Word.Abort, 0);
+  Atomics.store(ctrl, Word.BarrierCount, 0);
+  // The first cause, not a thread that gave up because of it.
+  if (local && !(local instanceof Aborted)) throw local;
+  const failed = replies.findIndex((r) => 'error' in r && !r.aborted);
+  if (failed >= 0) throw new Error(`thread ${failed + 1}: ${(replies[failed] as { error: string }).error}`);
+  if (local) throw local;
+  return replies;
+}

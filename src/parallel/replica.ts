@@ -12,11 +12,11 @@ import type { FloatArray } from '../nd/dtype.js';
 import { Network } from '../layers/network.js';
 import type { LayerSpec } from '../layers/registry.js';
 import type { LossName } from '../layers/loss.js';
-import { Aborted, Word, abort, allReduce } from './collective.js';
+import { Aborted, Word, abort, allReduce, type Reply } from './collective.js';
 import type { Drop } from './pool.js';
 import type { Job, ReplicaSpec } from './team.js';
 
-interface Command {
+export interface Command {
   network: number;
   build?: { spec: ReplicaSpec; params: FloatArray };
   job: Job;
@@ -39,24 +39,26 @@ export function serve(ctrl: Int32Array, rank: number, port: MessagePort): void {
   for (let seen = 0; ; ) {
     while (Atomics.load(ctrl, box) === seen) Atomics.wait(ctrl, box, seen, 1000);
     seen = Atomics.load(ctrl, box);
-    const c = receiveMessageOnPort(port)?.message as Command;
-    let reply: object;
-    try {
-      for (const d of c.drops) {
-        if (d.curvature === undefined) {
-          replicas.get(d.network)?.dispose();
-          replicas.delete(d.network);
-        } else replicas.get(d.network)?.shard({ kind: 'drop', id: d.curvature }, { x: c.x, y: c.y, n: 0 }, null, null);
-      }
-      reply = { value: run(replicas, c, ctrl) };
-    } catch (e) {
-      const aborted = e instanceof Aborted;
-      if (!aborted) abort(ctrl);
-      reply = { error: e instanceof Error ? e.message : String(e), aborted };
-    }
-    port.postMessage(reply);
+    port.postMessage(answer(replicas, receiveMessageOnPort(port)?.message as Command, ctrl));
     Atomics.add(ctrl, Word.Done, 1);
     Atomics.notify(ctrl, Word.Done);
+  }
+}
+
+/** One command on this worker's replicas (drops first), its scalar or what failed (the browser's workers too, src/parallel/web-pool.ts). */
+export function answer(replicas: Map<number, Network>, c: Command, ctrl: Int32Array): Reply {
+  try {
+    for (const d of c.drops) {
+      if (d.curvature === undefined) {
+        replicas.get(d.network)?.dispose();
+        replicas.delete(d.network);
+      } else replicas.get(d.network)?.shard({ kind: 'drop', id: d.curvature }, { x: c.x, y: c.y, n: 0 }, null, null);
+    }
+    return { value: run(replicas, c, ctrl) };
+  } catch (e) {
+    const aborted = e instanceof Aborted;
+    if (!aborted) abort(ctrl);
+    return { error: e instanceof Error ? e.message : String(e), aborted };
   }
 }
 
