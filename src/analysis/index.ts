@@ -1,6 +1,14 @@
 /** Curvature analysis over the Model interface: eigenpairs, traces, spectral densities, per block. */
 export { BlockOperator, perBlock, type ParamBlock } from './blocks.js';
-export { hutchinsonTrace, type TraceEstimate, type TraceOptions } from './hutchinson.js';
+export {
+  hutchinsonDiagonal,
+  hutchinsonTrace,
+  type DiagonalEstimate,
+  type DiagonalOptions,
+  type TraceEstimate,
+  type TraceOptions,
+} from './hutchinson.js';
+export { hutchPlusPlus, type HutchPlusPlusEstimate, type HutchPlusPlusOptions } from './hutchpp.js';
 export {
   lanczos,
   powerIteration,

@@ -53,4 +53,8 @@ export class Conv extends BilinearLayer {
   protected adjointW(dW: Tensor, x: Tensor, dy: Tensor, accumulate: boolean): void {
     this.backend.convBackFilter(dW, x, dy, this.geometry, accumulate);
   }
+
+  protected sampleWeights(G: Tensor, first: number): void {
+    this.filterSamples()(G, this.x, this.delta!, this.geometry, first);
+  }
 }
