@@ -17,7 +17,7 @@ import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Num
 import { toBatch } from './arguments.js';
 import type { Backend } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
-import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
+import type { Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors, Model } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { LayerBuffer } from './layer.js';
@@ -205,6 +205,36 @@ export class Network extends NetworkPasses implements Model {
     return loss;
   }
 
+  /**
+   * K-FAC: the Kronecker factors of the batch's mean-loss curvature (model.ts, kronecker.ts) at
+   * the current parameters, from one forward pass; with `grad`, also the gradient into it, as
+   * `gradient` would compute it (a new step for a new batch, running statistics updated).
+   * Training mode. Returns the mean loss and the factors.
+   */
+  kroneckerFactors(batch: BatchLike, options: FactorOptions, grad?: Output): { loss: number; factors: KroneckerFactors } {
+    const b = toBatch(this.backend.dtype, 'kroneckerFactors', batch);
+    checkFactorOptions(options);
+    if (this.team) throw new Error('kroneckerFactors: K-FAC factors do not run over threads yet; build the network with threads: 1');
+    if (grad !== undefined && this.random) {
+      const id = batchId(b);
+      if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    }
+    const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
+    const { loss, sink } = this.kroneckerIn(this.checked(b), options, out && out.buf, this.training(b, grad !== undefined));
+    out?.finish();
+    const n = b.n;
+    // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
+    // for the empirical Fisher, whose columns were the mean loss's dℓ/dz / n, times n² / n.
+    const g = options.kind === 'fisher' ? 1 / (n * (options.samples ?? 1)) : options.kind === 'ggn' ? 1 / n : n;
+    const { kronecker, channels } = sink.blocks();
+    for (const k of kronecker) {
+      for (let i = 0; i < k.A.length; i++) k.A[i] /= n;
+      for (let i = 0; i < k.G.length; i++) k.G[i] *= g;
+    }
+    for (const c of channels) for (let i = 0; i < c.F.length; i++) c.F[i] *= g;
+    return { loss, factors: { kind: options.kind, kronecker, channels, samples: n } };
+  }
+
   /** Starts a new randomness step (new dropout masks) even if the next batch is the same. */
   nextStep(): void {
     [this.step, this.stepBatch] = [this.step + 1, null];
@@ -284,6 +314,14 @@ export class Network extends NetworkPasses implements Model {
     checkLength(where, 'v', dir, this.paramCount, 'the network has');
     return { dir, ...this.output(where, 'out', out) };
   }
+}
+
+function checkFactorOptions(o: FactorOptions): void {
+  if (typeof o !== 'object' || o === null || !['fisher', 'ggn', 'empirical'].includes(o.kind)) {
+    throw new Error(`kroneckerFactors: kind must be 'fisher', 'ggn' or 'empirical', got ${JSON.stringify(o?.kind)}`);
+  }
+  if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`kroneckerFactors: samples must be a positive integer, got ${o.samples}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`kroneckerFactors: seed must be an integer, got ${o.seed}`);
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */

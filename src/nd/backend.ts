@@ -73,6 +73,12 @@ export interface Backend {
   convBackData(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void;
   /** dw (+)= adjoint of conv in w: dw[o,c,a] = Σ_{n,i} dy[n,o,i] · x[n, c, i·s + a·d − p]. */
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void;
+  /**
+   * Optional (K-FAC): out = Σ_n Σ_i c̄_i c̄_iᵀ over x's im2col columns c̄_i = [x[n, c, i·s + a·d − p]]
+   * over (c, a), with a trailing 1 when `homogeneous`: ((CK + h) × (CK + h)), CK = Cin·Πkernel.
+   * Layers compose it from conv and convBackFilter on a backend without it.
+   */
+  patchGram?(out: Tensor, x: Tensor, g: ConvGeometry, homogeneous: boolean): void;
   /** y[n, c, ...] += b[c] */
   biasAdd(y: Tensor, b: Tensor): void;
   /** db[c] += Σ_{n, ...} dy[n, c, ...] */
