@@ -8,10 +8,9 @@
  * (each a per-sample dℓ_n/dz at the network's outputs) runs through `kroneckerBackward`, where
  * each layer adds that column's output statistics (G: Σ_{n,t} δδᵀ / T; batch norm: the per-sample
  * (dℓ/dγ, dℓ/dβ) outer products) while passing dE/dx down. The columns (kinds in model.ts):
- *   fisher     dℓ_n/dz at targets ŷ_n sampled from the model: softmax p − e_ŷ with ŷ ~ p;
- *              squared error −ε with ε ~ N(0, I); `samples` columns averaged
- *   ggn        the columns of S_n with H_ℓn = S_n S_nᵀ: softmax √p_c (e_c − p), c = 1…k
- *              (Σ_c = diag p − ppᵀ); squared error e_c; one column per class, summed
+ *   fisher     dℓ_n/dz at targets sampled from the model (Loss.sampledGradient); `samples`
+ *              columns averaged
+ *   ggn        the columns of S_n with H_ℓn = S_n S_nᵀ (Loss.hessianFactor), one per class, summed
  *   empirical  the true targets' dℓ_n/dz: the gradient pass's own backward, so it is free
  * Batch norm in training mode couples the samples: the "per-sample" rows of a column's backward
  * are then the rows of the batch's backward pass (every K-FAC implementation makes this choice;
@@ -95,53 +94,19 @@ export function layerBackward(layer: Layer, dy: Tensor, sink: KroneckerSink, gra
 }
 
 /**
- * The output-gradient columns of a batch for `kind`: `count` arrays of n·k values (row r is
- * sample r's dℓ_r/dz, NOT divided by n), from outputs z. Sampled targets use one generator per
- * sample seeded by `keys[r]` (a hash of the sample, so a batch split over threads draws what it
- * would draw whole).
+ * The output-gradient columns of a batch for `kind` (n·k values each; row r is a per-sample
+ * dℓ_r/dz, NOT divided by n): the loss's Hessian factor for 'ggn', `samples` sampled-target
+ * gradients for 'fisher', drawn with one generator per sample seeded by `keys[r]` (a hash of the
+ * sample, so a batch split over threads draws what it would draw whole).
  */
 export function outputColumns(kind: Exclude<FactorKind, 'empirical'>, loss: Loss, z: ArrayLike<number>, n: number, k: number, keys: Uint32Array, samples: number): Float64Array[] {
-  const p = new Float64Array(k);
-  if (kind === 'ggn') {
-    return Array.from({ length: k }, (_, c) => {
-      const col = new Float64Array(n * k);
-      for (let r = 0; r < n; r++) {
-        if (loss.name === 'mse') {
-          col[r * k + c] = 1;
-          continue;
-        }
-        softmax(z, r * k, k, p);
-        const s = Math.sqrt(p[c]);
-        for (let j = 0; j < k; j++) col[r * k + j] = s * ((j === c ? 1 : 0) - p[j]);
-      }
-      return col;
-    });
-  }
-  const cols = Array.from({ length: samples }, () => new Float64Array(n * k));
-  for (let r = 0; r < n; r++) {
-    const rng = new Rng(keys[r]);
-    if (loss.name !== 'mse') softmax(z, r * k, k, p);
-    for (const col of cols) {
-      if (loss.name === 'mse') {
-        for (let j = 0; j < k; j++) col[r * k + j] = -rng.normal();
-        continue;
-      }
-      // ŷ ~ p by inversion of the cumulative sum (the last class takes rounding's remainder).
-      const u = rng.uniform();
-      let y = 0;
-      for (let acc = p[0]; y < k - 1 && u >= acc; ) acc += p[++y];
-      for (let j = 0; j < k; j++) col[r * k + j] = p[j] - (j === y ? 1 : 0);
-    }
-  }
-  return cols;
-}
-
-function softmax(z: ArrayLike<number>, off: number, k: number, p: Float64Array): void {
-  let m = -Infinity;
-  for (let j = 0; j < k; j++) m = Math.max(m, z[off + j]);
-  let s = 0;
-  for (let j = 0; j < k; j++) s += p[j] = Math.exp(z[off + j] - m);
-  for (let j = 0; j < k; j++) p[j] /= s;
+  if (kind === 'ggn') return loss.hessianFactor(z, n, k);
+  const rngs = Array.from(keys, (key) => new Rng(key));
+  return Array.from({ length: samples }, () => {
+    const col = new Float64Array(n * k);
+    loss.sampledGradient(z, n, k, rngs, col);
+    return col;
+  });
 }
 
 /** a += b·w elementwise (host accumulators). */

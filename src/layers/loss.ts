@@ -4,6 +4,7 @@
  * side by side; the Hessian-vector product H_L·u is what Gv and Hv need at the top.
  */
 import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
 import { ShapeError } from '../nd/shape.js';
 
 export type Targets = Int32Array | FloatArray;
@@ -16,12 +17,25 @@ export interface Loss {
   value(z: ArrayLike<number>, y: Targets, n: number, k: number, grad?: Float64Array): number;
   /** out = H_L·u, the Hessian of the mean loss w.r.t. z at z, times u. */
   hessianVec(z: ArrayLike<number>, y: Targets, n: number, k: number, u: ArrayLike<number>, out: Float64Array): void;
+  /**
+   * A symmetric factor of each sample's own loss Hessian (ℓ_r, not divided by n), H_ℓr = S_r S_rᵀ,
+   * as k columns of n·k values: column c holds S_r[:, c] in row r. The exact GGN takes one
+   * backward pass per column (K-FAC's type-2 factors, the exact GGN diagonal).
+   */
+  hessianFactor(z: ArrayLike<number>, n: number, k: number): Float64Array[];
+  /**
+   * out (n·k) = dℓ_r/dz_r at a target drawn from the model's predictive distribution at z_r,
+   * with rngs[r] for row r: E over the draws of out_r out_rᵀ = H_ℓr, the Fisher's columns.
+   */
+  sampledGradient(z: ArrayLike<number>, n: number, k: number, rngs: readonly Rng[], out: Float64Array): void;
 }
 
 /**
  * E = (1/n) Σ_r −log p_r[y_r] with p_r = softmax(z_r)
  * dE/dz_r = (p_r − e_{y_r}) / n
  * H_L u   = (p ⊙ u − p (pᵀu)) / n per row (positive semi-definite; independent of the label)
+ * H_ℓ = diag p − ppᵀ = S Sᵀ with S[:, c] = √p_c (e_c − p) (Σ_c p_c = 1 makes the cross terms cancel)
+ * sampled: ŷ ~ Categorical(p), dℓ/dz = p − e_ŷ
  */
 const softmaxCrossEntropy: Loss = {
   name: 'softmax-cross-entropy',
@@ -47,10 +61,34 @@ const softmaxCrossEntropy: Loss = {
       for (let j = 0; j < k; j++) out[r * k + j] = (p[j] * (u[r * k + j] - pu)) / n;
     }
   },
+  hessianFactor(z, n, k) {
+    const cols = Array.from({ length: k }, () => new Float64Array(n * k));
+    const p = new Float64Array(k);
+    for (let r = 0; r < n; r++) {
+      softmaxRow(z, r * k, k, p);
+      cols.forEach((col, c) => {
+        const s = Math.sqrt(p[c]);
+        for (let j = 0; j < k; j++) col[r * k + j] = s * ((j === c ? 1 : 0) - p[j]);
+      });
+    }
+    return cols;
+  },
+  sampledGradient(z, n, k, rngs, out) {
+    const p = new Float64Array(k);
+    for (let r = 0; r < n; r++) {
+      softmaxRow(z, r * k, k, p);
+      // ŷ by inversion of the cumulative sum; the last class takes rounding's remainder.
+      const u = rngs[r].uniform();
+      let y = 0;
+      for (let acc = p[0]; y < k - 1 && u >= acc; ) acc += p[++y];
+      for (let j = 0; j < k; j++) out[r * k + j] = p[j] - (j === y ? 1 : 0);
+    }
+  },
 };
 
 /**
  * E = (1/n) Σ_r ½‖z_r − t_r‖²;  dE/dz = (z − t) / n;  H_L u = u / n
+ * H_ℓ = I = S Sᵀ with S = I;  sampled: t̂ ~ N(z, I), dℓ/dz = z − t̂ = −ε, ε ~ N(0, I)
  */
 const meanSquaredError: Loss = {
   name: 'mse',
@@ -69,6 +107,16 @@ const meanSquaredError: Loss = {
   },
   hessianVec(_z, _t, n, k, u, out) {
     for (let i = 0; i < n * k; i++) out[i] = u[i] / n;
+  },
+  hessianFactor(_z, n, k) {
+    return Array.from({ length: k }, (_, c) => {
+      const col = new Float64Array(n * k);
+      for (let r = 0; r < n; r++) col[r * k + c] = 1;
+      return col;
+    });
+  },
+  sampledGradient(_z, n, k, rngs, out) {
+    for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) out[r * k + j] = -rngs[r].normal();
   },
 };
 
