@@ -6,7 +6,7 @@
 import { subset, type LabeledSet } from '../datasets/index.js';
 import type { LayerSpec } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import type { HfOptions } from '../src/optim/index.js';
+import type { HfOptions, KfacOptions } from '../src/optim/index.js';
 
 export interface DataRequest {
   dataset: string;
@@ -51,8 +51,11 @@ export interface Experiment {
   splits(dataset: string): readonly string[];
   /** Data settings with their defaults (e.g. patchSize); only these may be overridden. */
   readonly dataDefaults: Readonly<Record<string, number>>;
-  /** `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay. */
-  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; augmentShift: number };
+  /**
+   * `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay;
+   * `kfac` to sgd's epochs and batch size with lr 0.1, no weight decay and KfacOptions' defaults.
+   */
+  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; kfac?: Partial<SgdDefaults> & { options?: KfacOptions }; augmentShift: number };
   /** The default network for one example of shape `inShape` and `classes` classes. */
   network(inShape: readonly number[], classes: number): LayerSpec[];
   load(req: DataRequest): PreparedData;
