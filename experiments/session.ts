@@ -7,7 +7,7 @@ import { createBackend } from '../src/nd/backends/index.js';
 import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { Network } from '../src/layers/index.js';
 import type { RunConfig } from './config.js';
-import { DataError } from '../datasets/index.js';
+import { DataError, type LabeledSet } from '../datasets/index.js';
 import { UsageError } from './errors.js';
 import { limit, type Experiment, type PreparedData } from './experiment.js';
 import { experiments } from './registry.js';
@@ -33,7 +33,9 @@ export function loadData(config: RunConfig): PreparedData {
   for (const [name, set] of [['training set', data.train], ...Object.entries(tests).map(([k, v]) => [`${k} set`, v] as const)] as const) {
     if (set.labels.length === 0) throw new DataError(config.dataset, `the ${name} is empty (${data.summary})`);
   }
-  return { ...data, train: limit(data.train, config.maxTrain, config.splitSeed + 1), tests };
+  const cut = (set: LabeledSet) => limit(set, config.maxTrain, config.splitSeed + 1);
+  const source = data.source && { ...data.source, train: cut(data.source.train) };
+  return { ...data, train: cut(data.train), tests, ...(source ? { source } : {}) };
 }
 
 /** The command line's backend choices besides its name. */

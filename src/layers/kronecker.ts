@@ -20,7 +20,7 @@ import type { Tensor } from '../nd/backend.js';
 import type { ChannelBlock, FactorKind, KroneckerBlock } from '../nd/model.js';
 import { Rng } from '../nd/rng.js';
 import type { Layer } from './layer.js';
-import type { Loss } from './loss.js';
+import type { Loss, Targets } from './loss.js';
 
 /** What a layer's K-FAC methods fill: its block, opened by kroneckerInput with its layout. */
 export class KroneckerSink {
@@ -99,12 +99,12 @@ export function layerBackward(layer: Layer, dy: Tensor, sink: KroneckerSink, gra
  * gradients for 'fisher', drawn with one generator per sample seeded by `keys[r]` (a hash of the
  * sample, so a batch split over threads draws what it would draw whole).
  */
-export function outputColumns(kind: Exclude<FactorKind, 'empirical'>, loss: Loss, z: ArrayLike<number>, n: number, k: number, keys: Uint32Array, samples: number): Float64Array[] {
-  if (kind === 'ggn') return loss.hessianFactor(z, n, k);
+export function outputColumns(kind: Exclude<FactorKind, 'empirical'>, loss: Loss, z: ArrayLike<number>, y: Targets, n: number, k: number, keys: Uint32Array, samples: number): Float64Array[] {
+  if (kind === 'ggn') return loss.hessianFactor(z, y, n, k);
   const rngs = Array.from(keys, (key) => new Rng(key));
   return Array.from({ length: samples }, () => {
     const col = new Float64Array(n * k);
-    loss.sampledGradient(z, n, k, rngs, col);
+    loss.sampledGradient(z, y, n, k, rngs, col);
     return col;
   });
 }

@@ -211,7 +211,7 @@ export class NetworkPasses {
         const seed = hash32(options.seed ?? 1, 0x6b666163);
         const size = b.x.length / b.n;
         const keys = Uint32Array.from({ length: b.n }, (_, i) => hashFloats(b.x.subarray(i * size, (i + 1) * size), seed));
-        for (const col of outputColumns(options.kind, this.lossFn, z, b.n, k, keys, options.samples ?? 1)) column(col, null);
+        for (const col of outputColumns(options.kind, this.lossFn, z, b.y, b.n, k, keys, options.samples ?? 1)) column(col, null);
       }
       if (g) s.writeBack(g);
     });

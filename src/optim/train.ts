@@ -53,8 +53,11 @@ export interface TrainOptions<R extends StepReport = StepReport> {
   /** Seed of the shuffling generator when `data` is Samples (default 1); or give `rng`. */
   seed?: number;
   rng?: Rng;
-  /** Called with each batch before its step; may change it in place (augmentation). */
-  augment?: (batch: Batch) => void;
+  /**
+   * Called with each batch before its step (augmentation): it may change the batch in place, or
+   * return the batch to step on instead (features of another shape, soft targets).
+   */
+  augment?: (batch: Batch) => Batch | void;
   onStep?: Callback<StepInfo<R>>;
   /** Called after each completed epoch, with the counters already closed for it. */
   onEpoch?: Callback<EpochInfo>;
@@ -113,8 +116,8 @@ export async function train<R extends StepReport>(
       while (!stop()) {
         const next = it.next();
         if (next.done) break;
-        augment?.(next.value);
-        const report = optimizer.step(model, next.value);
+        const batch = augment?.(next.value) ?? next.value;
+        const report = optimizer.step(model, batch);
         if (!Number.isFinite(report.loss)) throw new TrainingDiverged(progress.step + 1, report.loss);
         progress.step++;
         progress.epochSteps++;

@@ -20,7 +20,7 @@ import {
   spectralDensity,
   topEigenpairs,
 } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, maxPool, Network, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, flatten, losses, maxPool, Network, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -84,6 +84,61 @@ describe('eigenSymmetric', () => {
   it('refuses a non-square or non-finite input', () => {
     expect(() => eigenSymmetric(new Float64Array(5), 2)).toThrow(/not an 2×2/);
     expect(() => eigenSymmetric(Float64Array.of(1, NaN, NaN, 1), 2)).toThrow(/entry \(0, 1\) is NaN/);
+  });
+});
+
+describe('the losses\' Hessian factors and sampled gradients', () => {
+  const [n, k] = [3, 4];
+  const rng = new Rng(11);
+  const z = randn(rng, n * k);
+  // Soft targets with mass s_r = 1, 2 and 0.5: H_ℓr = s_r (diag p − ppᵀ).
+  const soft = Float64Array.from({ length: n * k }, (_, i) => [1, 2, 0.5][Math.floor(i / k)] / k);
+  const cases = [
+    ['softmax-cross-entropy, labels', losses['softmax-cross-entropy'], Int32Array.of(0, 3, 1)],
+    ['softmax-cross-entropy, soft targets', losses['softmax-cross-entropy'], soft],
+    ['mse', losses.mse, randn(rng, n * k)],
+  ] as const;
+  it.each(cases)('%s: Σ_c S_c S_cᵀ u = n·H_L u', (_, loss, y) => {
+    const u = randn(rng, n * k);
+    const want = new Float64Array(n * k);
+    loss.hessianVec(z, y, n, k, u, want);
+    const got = new Float64Array(n * k);
+    for (const col of loss.hessianFactor(z, y, n, k)) {
+      for (let r = 0; r < n; r++) {
+        let d = 0;
+        for (let j = 0; j < k; j++) d += col[r * k + j] * u[r * k + j];
+        for (let j = 0; j < k; j++) got[r * k + j] += (col[r * k + j] * d) / n;
+      }
+    }
+    expect(maxRel(got, want)).toBeLessThan(1e-14);
+  });
+  it.each(cases)('%s: the sampled gradients\' second moment is H_ℓ within 4 standard errors', (_, loss, y) => {
+    const draws = 4000;
+    const rngs = Array.from({ length: n }, (_, r) => new Rng(100 + r));
+    const out = new Float64Array(n * k);
+    const sum = new Float64Array(n * k * k);
+    const sq = new Float64Array(n * k * k);
+    for (let t = 0; t < draws; t++) {
+      loss.sampledGradient(z, y, n, k, rngs, out);
+      for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+        const v = out[r * k + i] * out[r * k + j];
+        sum[(r * k + i) * k + j] += v;
+        sq[(r * k + i) * k + j] += v * v;
+      }
+    }
+    const e = new Float64Array(n * k);
+    const h = new Float64Array(n * k);
+    for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) {
+      e.fill(0);
+      e[r * k + j] = n;
+      loss.hessianVec(z, y, n, k, e, h);
+      for (let i = 0; i < k; i++) {
+        const c = (r * k + i) * k + j;
+        const mean = sum[c] / draws;
+        const se = Math.sqrt(Math.max(0, sq[c] / draws - mean * mean) / draws);
+        expect(Math.abs(mean - h[r * k + i])).toBeLessThanOrEqual(4 * se + 1e-12);
+      }
+    }
   });
 });
 

@@ -73,6 +73,31 @@ describe.each([
   });
 });
 
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'data');
+/** FSDD's 48 fixture training recordings in batches of 16, 2 epochs. */
+const AUDIO: TrainFlags = { experiment: 'audio1d', dataDir: FIXTURES, batchSize: 16, epochs: 2, seed: 3 };
+
+describe.each([
+  ['image2d: shift, flip, label smoothing, mixup', { ...TINY, flip: true, labelSmoothing: 0.1, mixup: 0.4 }],
+  ['audio1d log-mel: shift, speed, noise, SpecAugment, label smoothing, mixup', { ...AUDIO, speed: 0.1, noiseSnr: 15, freqMask: 6, timeMask: 12, labelSmoothing: 0.05, mixup: 0.3 }],
+  ['audio1d MFCC with speed on 2 threads', { ...AUDIO, features: 'mfcc', speed: 0.15, threads: 2 }],
+] as const)('resume with augmentation, %s', (_name, flags) => {
+  it('1 epoch + resume equals the uninterrupted run, byte for byte', async () => {
+    const key = `aug-${Object.keys(flags).join('-')}-${flags.experiment}`;
+    const whole = join(tmp, `${key}-whole`);
+    const parts = join(tmp, `${key}-parts`);
+    await train({ ...flags, out: whole }, quiet);
+    await train({ ...flags, out: parts, stopAfter: 1 }, quiet);
+    expect(metrics(whole).startsWith(metrics(parts))).toBe(true);
+    await train({ resume: parts }, quiet);
+    expect(metrics(parts)).toBe(metrics(whole));
+    const config = loadCheckpoint(join(whole, 'checkpoint.ckpt')).config;
+    const { experiment: _e, dataDir: _d, batchSize: _b, epochs: _p, seed: _s, maxTrain: _m, maxTest: _t, shift: _h, threads: _n, features, ...augment } = flags as TrainFlags;
+    expect(config.augment).toEqual(augment);
+    if (features !== undefined) expect(config.data.features).toBe(features);
+  });
+});
+
 describe('resume after a kill or an interrupt', () => {
   const flags = ['--max-train', '96', '--max-test', '40', '--batch-size', '16', '--epochs', '2', '--shift', '2', '--seed', '7', '--quiet'];
   const whole = join(tmp, 'signal-whole');
