@@ -10,8 +10,18 @@
  * Every transformation is accumulated into the rows of Q (Q starts as the reflectors' product,
  * transposed), so a rotation touches two contiguous rows: the hot loop reads unit-stride memory.
  * ml-matrix's EigenvalueDecomposition does the same work through Matrix.get/set on arrays of
- * rows: 85 ms at n = 201 and 210 ms at n = 257 on this machine, 5–7× this one (bench/kfac.ts).
+ * rows, about 3× slower than this (bench/kfac.ts). Both are O(n³) in scalar JS: where the
+ * OpenBLAS addon loaded, LAPACK's dsyevd (divide and conquer, blocked) runs instead, 20–40× faster
+ * at n = 200–800; this code is the path of the wasm and JS backends and the browser.
  */
+import { nativeEigh as lapack } from '../nd/linalg.js';
+
+/** 'auto': LAPACK when the addon has it, else this file's JS; 'js': always the JS. */
+export type EigenImpl = 'auto' | 'js';
+
+
+/** Which solver eigenSymmetric(…, 'auto') runs. */
+export const eigenSolver: 'lapack' | 'js' = lapack ? 'lapack' : 'js';
 
 export interface SymmetricEigen {
   /** Eigenvalues, ascending. */
@@ -24,13 +34,17 @@ export interface SymmetricEigen {
 const MAX_SWEEPS = 60;
 
 /** The eigenpairs of the n×n symmetric matrix `a` (row-major; only its values are read, never changed). */
-export function eigenSymmetric(a: ArrayLike<number>, n: number): SymmetricEigen {
+export function eigenSymmetric(a: ArrayLike<number>, n: number, impl: EigenImpl = 'auto'): SymmetricEigen {
   if (!Number.isInteger(n) || n < 1 || a.length !== n * n) throw new Error(`eigenSymmetric: ${a.length} values are not an ${n}×${n} matrix`);
   for (let i = 0; i < n * n; i++) {
     if (!Number.isFinite(a[i])) throw new Error(`eigenSymmetric: entry (${Math.floor(i / n)}, ${i % n}) is ${a[i]}`);
   }
   const m = Float64Array.from(a);
   const d = new Float64Array(n);
+  if (lapack && impl === 'auto') {
+    lapack(m, n, d);
+    return { values: d, vectors: m };
+  }
   const e = new Float64Array(n);
   const q = tridiagonalise(m, n, d, e);
   ql(d, e, q, n);

@@ -1,6 +1,6 @@
 /** Curvature analysis over the Model interface: eigenpairs, traces, spectral densities, per block. */
 export { BlockOperator, perBlock, type ParamBlock } from './blocks.js';
-export { eigenSymmetric, type SymmetricEigen } from './eigen.js';
+export { eigenSolver, eigenSymmetric, type EigenImpl, type SymmetricEigen } from './eigen.js';
 export { hutchinsonTrace, type TraceEstimate, type TraceOptions } from './hutchinson.js';
 export {
   blendFactors,

@@ -228,8 +228,8 @@ export class Network extends NetworkPasses implements Model {
     const g = options.kind === 'fisher' ? 1 / (n * (options.samples ?? 1)) : options.kind === 'ggn' ? 1 / n : n;
     const { kronecker, channels } = sink.blocks();
     for (const k of kronecker) {
-      for (let i = 0; i < k.A.length; i++) k.A[i] /= n;
-      for (let i = 0; i < k.G.length; i++) k.G[i] *= g;
+      symmetrise(k.A, 1 / n);
+      symmetrise(k.G, g);
     }
     for (const c of channels) for (let i = 0; i < c.F.length; i++) c.F[i] *= g;
     return { loss, factors: { kind: options.kind, kronecker, channels, samples: n } };
@@ -313,6 +313,18 @@ export class Network extends NetworkPasses implements Model {
     const dir = toFloat(where, 'v', v, this.backend.dtype);
     checkLength(where, 'v', dir, this.paramCount, 'the network has');
     return { dir, ...this.output(where, 'out', out) };
+  }
+}
+
+/**
+ * a ← w·(a + aᵀ)/2: a blocked GEMM need not sum a_ij and a_ji in the same order, and exact
+ * symmetry is what lets a factor be stored as its upper triangle (the K-FAC optimizer's state).
+ */
+function symmetrise(a: Float64Array, w: number): void {
+  const n = Math.round(Math.sqrt(a.length));
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] *= w;
+    for (let j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i] = 0.5 * w * (a[i * n + j] + a[j * n + i]);
   }
 }
 

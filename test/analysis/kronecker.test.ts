@@ -40,10 +40,11 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / m;
 }
 
-describe('eigenSymmetric', () => {
+describe.each(['auto', 'js'] as const)('eigenSymmetric (%s)', (impl) => {
+  // 'auto' is LAPACK's dsyevd where the OpenBLAS addon built (eigenSolver says which).
   const rng = new Rng(5);
   const check = (a: Float64Array, n: number) => {
-    const { values, vectors } = eigenSymmetric(a, n);
+    const { values, vectors } = eigenSymmetric(a, n, impl);
     const scale = Math.max(1e-300, ...Array.from(values, Math.abs));
     for (let i = 0; i < n; i++) {
       const q = vectors.subarray(i * n, i * n + n);
@@ -82,8 +83,8 @@ describe('eigenSymmetric', () => {
   });
 
   it('refuses a non-square or non-finite input', () => {
-    expect(() => eigenSymmetric(new Float64Array(5), 2)).toThrow(/not an 2×2/);
-    expect(() => eigenSymmetric(Float64Array.of(1, NaN, NaN, 1), 2)).toThrow(/entry \(0, 1\) is NaN/);
+    expect(() => eigenSymmetric(new Float64Array(5), 2, impl)).toThrow(/not an 2×2/);
+    expect(() => eigenSymmetric(Float64Array.of(1, NaN, NaN, 1), 2, impl)).toThrow(/entry \(0, 1\) is NaN/);
   });
 });
 
@@ -144,7 +145,7 @@ describe('the losses\' Hessian factors and sampled gradients', () => {
 
 describe('type-2 factors of dense layers give the exact GGN block for one sample', () => {
   describe.each(['softmax-cross-entropy', 'mse'] as const)('%s', (loss) => {
-    const net = new Network(B, [5], [dense({ units: 4, activation: 'tanh' }), dense({ units: 3, activation: 'relu' }), dense({ units: 3 })], { loss, seed: 2 });
+    const net = new Network(B, [5], [dense({ units: 4, activation: 'tanh' }), dense({ units: 3, activation: 'relu' }), dense({ units: 3 })], { loss, seed: 2, threads: 1 });
     const rng = new Rng(3);
     const one: Batch = loss === 'mse' ? { x: randn(rng, 5), y: randn(rng, 3), n: 1 } : randomBatch(rng, [5], 1, 3);
     const G = assemble(new CurvatureOperator(net, one, { operator: 'gauss-newton' }));
@@ -165,7 +166,7 @@ const NETS: { name: string; inShape: number[]; specs: LayerSpec[] }[] = [
 ];
 
 describe.each(NETS)('the K-FAC operator of a $name net', ({ inShape, specs }) => {
-  const net = new Network(B, inShape, specs, { seed: 4 });
+  const net = new Network(B, inShape, specs, { seed: 4, threads: 1 });
   const data = randomBatch(new Rng(9), inShape, 7, 3);
   const op = kroneckerOperator(net, data, { kind: 'ggn' });
   const K = assemble(op);
@@ -218,7 +219,7 @@ describe.each(NETS)('the K-FAC operator of a $name net', ({ inShape, specs }) =>
 
 describe('sampled-label factors estimate the exact ones', () => {
   it('the mean of Fisher G over seeds is the type-2 G within 3 standard errors', () => {
-    const net = new Network(B, [1, 6, 6], [conv({ channels: 2, kernel: 3, activation: 'tanh' }), flatten(), dense({ units: 4 })], { seed: 6 });
+    const net = new Network(B, [1, 6, 6], [conv({ channels: 2, kernel: 3, activation: 'tanh' }), flatten(), dense({ units: 4 })], { seed: 6, threads: 1 });
     const data = randomBatch(new Rng(2), [1, 6, 6], 5, 4);
     const exact = net.kroneckerFactors(data, { kind: 'ggn' }).factors;
     const runs = Array.from({ length: 200 }, (_, s) => net.kroneckerFactors(data, { kind: 'fisher', seed: s + 1 }).factors);
@@ -235,7 +236,7 @@ describe('sampled-label factors estimate the exact ones', () => {
   });
 
   it('the same seed draws the same labels; the empirical Fisher uses the true ones', () => {
-    const net = new Network(B, [4], [dense({ units: 3 })], { seed: 1 });
+    const net = new Network(B, [4], [dense({ units: 3 })], { seed: 1, threads: 1 });
     const data = randomBatch(new Rng(4), [4], 6, 3);
     const a = net.kroneckerFactors(data, { kind: 'fisher', seed: 3 }).factors.kronecker[0].G;
     const b = net.kroneckerFactors(data, { kind: 'fisher', seed: 3 }).factors.kronecker[0].G;

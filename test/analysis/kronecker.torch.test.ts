@@ -46,7 +46,7 @@ const BACKENDS: [string, Backend, number][] = [
 
 describe.each(fx.nets)('$name net', (net) => {
   describe.each(BACKENDS)('%s', (_, backend, tol) => {
-    const model = new Network(backend, net.inShape, net.spec, { loss: net.loss });
+    const model = new Network(backend, net.inShape, net.spec, { loss: net.loss, threads: 1 });
     model.setParams(net.params);
     const batch = { x: net.x, y: net.y, n: net.n };
     it.each(['ggn', 'empirical'] as FactorKind[])('%s factors match PyTorch', (kind) => {

@@ -1,6 +1,7 @@
 /**
  * K-FAC: its step is the damped natural-gradient step where K-FAC is exact, it trains small
  * problems, it resumes bit for bit from its JSON state, and it refuses bad options clearly.
+ * One thread (threads: 1): the factor pass does not split over threads yet.
  */
 import { describe, expect, it } from 'vitest';
 import { CurvatureOperator } from '../../src/analysis/index.js';
@@ -17,7 +18,7 @@ describe('K-FAC', () => {
   it('one step with lr 1, no momentum, no clipping is the damped Gauss-Newton step where K-FAC is exact', () => {
     // One dense layer, one sample: G ⊗ A is the whole GGN (kronecker.test.ts), so the step is
     // −(G + λI)⁻¹ g, which CG on the network's own Gv products reaches to rounding.
-    const net = new Network(cpuBackend('float64'), [5], [dense({ units: 3 })], { seed: 2 });
+    const net = new Network(cpuBackend('float64'), [5], [dense({ units: 3 })], { seed: 2, threads: 1 });
     const one = randomBatch(new Rng(1), [5], 1, 3);
     const lambda = 0.05;
     const g = new Float64Array(net.paramCount);
@@ -51,7 +52,7 @@ describe('K-FAC', () => {
   it.each<[DType]>([['float64'], ['float32']])('trains a small CNN with batch norm on mini-batches (%s)', (dtype) => {
     const net = new Network(cpuBackend(dtype), [1, 8, 8], [
       conv({ channels: 4, kernel: 3 }), batchNorm(), maxPool({ window: 2 }), flatten(), dense({ units: 3 }),
-    ], { seed: 3 });
+    ], { seed: 3, threads: 1 });
     const all = randomBatch(new Rng(4), [1, 8, 8], 96, 3);
     // Learnable labels: the class is which third of the image is brightest.
     for (let s = 0; s < all.n; s++) {
@@ -69,7 +70,7 @@ describe('K-FAC', () => {
   });
 
   it('resumes from its JSON state bit for bit (factors, inverse, momentum, the sampling seed)', () => {
-    const make = () => new Network(cpuBackend('float32'), [1, 6, 6], [conv({ channels: 3, kernel: 3, activation: 'relu' }), batchNorm(), flatten(), dense({ units: 3 })], { seed: 7 });
+    const make = () => new Network(cpuBackend('float32'), [1, 6, 6], [conv({ channels: 3, kernel: 3, activation: 'relu' }), batchNorm(), flatten(), dense({ units: 3 })], { seed: 7, threads: 1 });
     const data = randomBatch(new Rng(8), [1, 6, 6], 40, 3);
     const opts = { factorEvery: 2, inverseEvery: 3, lr: 0.1 };
     const batchesOf = () => new MiniBatches({ x: Float32Array.from(data.x), y: data.y as Int32Array, sampleSize: 36 }, 8, new Rng(9));
@@ -112,7 +113,7 @@ describe('K-FAC', () => {
   });
 
   it('skips a step whose gradient is not finite, leaving the parameters as they were', () => {
-    const net = new Network(cpuBackend('float64'), [4], [dense({ units: 2 })], { seed: 1, checkInputs: false });
+    const net = new Network(cpuBackend('float64'), [4], [dense({ units: 2 })], { seed: 1, checkInputs: false, threads: 1 });
     const b = randomBatch(new Rng(2), [4], 6, 2);
     b.x[3] = NaN;
     const before = net.params.slice();
