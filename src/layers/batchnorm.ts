@@ -19,7 +19,9 @@
  * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
  * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch;
  * or, recomputing them (Network.recomputeStatistics), the plain average of the batches since reset.
- * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64.
+ * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64:
+ * those reads are the layer's read points (the *Reads methods, reads.ts), so it also runs where
+ * reads resolve later (WebGPU), at one device round trip per sum.
  * K-FAC (kronecker.ts): γ and β get their own exact 2×2 block per channel, not Kronecker
  * factors (a per-channel scale and shift has no input/output structure to factor): per sample n,
  * a = Σ_t g·x̂ = dℓ_n/dγ_c and b = Σ_t g = dℓ_n/dβ_c, and F_c += [a², ab, b²] for each
@@ -34,6 +36,7 @@ import type { FloatArray } from '../nd/dtype.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { KroneckerSink } from './kronecker.js';
 import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { read, runSync, type Reads } from './reads.js';
 
 export interface BatchNormSpec {
   kind: 'batchNorm';
@@ -85,7 +88,7 @@ export class BatchNorm implements Layer {
     this.running = { mean: new Float64Array(this.C), var: new Float64Array(this.C).fill(1), tracked: new Float64Array(1) };
     this.buffers = [
       { name: 'running_mean', shape: [this.C], data: this.running.mean },
-      { name: 'running_var', shape: [this.C], data: this.running.var },
+      { name: 'running_var', shape: [this.C], data: this.running.var, nonNegative: true },
       { name: 'num_batches_tracked', shape: [], data: this.running.tracked, integer: true },
     ];
   }
@@ -101,34 +104,42 @@ export class BatchNorm implements Layer {
     this.vecs.clear();
   }
 
-  forward(x: Tensor, [gamma, beta]: Tensor[], mode: PassMode = TRAINING): Tensor {
+  forward(x: Tensor, p: Tensor[], mode: PassMode = TRAINING): Tensor {
+    return runSync(this.backend, this.forwardReads(x, p, mode));
+  }
+
+  *forwardReads(x: Tensor, [gamma, beta]: Tensor[], mode: PassMode = TRAINING): Reads<Tensor> {
     const y = this.buf.get('y', x.shape);
     if (!mode.training) {
       this.saved = null;
-      const g = this.host(gamma);
+      const g = yield* this.host(gamma);
       const { mean: mu, var: v } = this.running;
       const a = g.map((gc, c) => gc / Math.sqrt(v[c] + this.eps));
-      this.affine(y, x, a, this.host(beta).map((b, c) => b - a[c] * mu[c]));
+      this.affine(y, x, a, (yield* this.host(beta)).map((b, c) => b - a[c] * mu[c]));
       return y;
     }
     const reduce = mode.reduce ?? null;
-    const [sums, [m]] = global(reduce, this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
+    const [sums, [m]] = global(reduce, yield* this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
     const mu = sums.map((v) => v / m);
     const xhat = this.buf.get('xhat', x.shape);
     this.affine(xhat, x, ones(this.C), mu.map((v) => -v));
-    const [squares] = global(reduce, this.sum(xhat, xhat));
+    const [squares] = global(reduce, yield* this.sum(xhat, xhat));
     const variance = squares.map((v) => v / m);
     const s = variance.map((v) => 1 / Math.sqrt(v + this.eps));
     this.affine(xhat, xhat, s, zeros(this.C));
     this.backend.channelAffine(y, xhat, gamma, beta);
-    this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m, reduce };
+    this.saved = { xhat, s, gamma, gammaH: yield* this.host(gamma), m, reduce };
     if (mode.updateStats) this.track(mu, variance, m, mode.cumulative === true);
     return y;
   }
 
   backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    return runSync(this.backend, this.backwardReads(dy, grad));
+  }
+
+  *backwardReads(dy: Tensor, grad: Tensor[] | null): Reads<Tensor> {
     const { xhat, reduce } = this.train();
-    const [Sg, Sxg] = [this.sum(dy), this.sum(xhat, dy)];
+    const [Sg, Sxg] = [yield* this.sum(dy), yield* this.sum(xhat, dy)];
     if (grad) this.addGrads(grad, Sxg, Sg);
     const [all, allX] = global(reduce, Sg, Sxg);
     return this.dx(dy, all, allX);
@@ -142,8 +153,7 @@ export class BatchNorm implements Layer {
   }
 
   backwardParams(dy: Tensor, grad: Tensor[]): void {
-    const { xhat } = this.train();
-    this.addGrads(grad, this.sum(xhat, dy), this.sum(dy));
+    runSync(this.backend, this.backwardParamsReads(dy, grad));
   }
 
   kroneckerInput(offset: number, sink: KroneckerSink): void {
@@ -177,9 +187,18 @@ export class BatchNorm implements Layer {
     return this.backend.download(out);
   }
 
-  rForward(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Tensor | null {
+  *backwardParamsReads(dy: Tensor, grad: Tensor[]): Reads<void> {
+    const { xhat } = this.train();
+    this.addGrads(grad, yield* this.sum(xhat, dy), yield* this.sum(dy));
+  }
+
+  rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
+    return runSync(this.backend, this.rForwardReads(Rx, v));
+  }
+
+  *rForwardReads(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Reads<Tensor | null> {
     const { xhat, s, gamma, m, reduce } = this.train();
-    this.Vgamma = this.host(Vgamma);
+    this.Vgamma = yield* this.host(Vgamma);
     const Ry = this.buf.get('Ry', xhat.shape);
     this.backend.channelAffine(Ry, xhat, Vgamma, Vbeta);
     if (!Rx) {
@@ -187,7 +206,7 @@ export class BatchNorm implements Layer {
       return Ry;
     }
     // R{x̂} = s·(R{x} − mean R{x} − x̂·mean(x̂·R{x})), ρ = −s·mean(x̂·R{x})
-    const [Sr, Sxr] = global(reduce, this.sum(Rx), this.sum(xhat, Rx));
+    const [Sr, Sxr] = global(reduce, yield* this.sum(Rx), yield* this.sum(xhat, Rx));
     this.rho = s.map((sc, c) => (-sc * Sxr[c]) / m);
     this.Rxhat = this.combine('Rxhat', [[Rx, s], [xhat, this.rho]], s.map((sc, c) => (-sc * Sr[c]) / m));
     const t = this.buf.get('t', xhat.shape);
@@ -197,9 +216,13 @@ export class BatchNorm implements Layer {
   }
 
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    return runSync(this.backend, this.rBackwardReads(dy, Rdy, hv));
+  }
+
+  *rBackwardReads(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
     const { xhat, s, gammaH: g, m, reduce } = this.train();
     const Vg = this.Vgamma ?? zeros(this.C);
-    const local = [this.sum(dy), this.sum(xhat, dy), this.sum(Rdy), this.sum(xhat, Rdy), this.Rxhat ? this.sum(this.Rxhat, dy) : zeros(this.C)];
+    const local = [yield* this.sum(dy), yield* this.sum(xhat, dy), yield* this.sum(Rdy), yield* this.sum(xhat, Rdy), this.Rxhat ? yield* this.sum(this.Rxhat, dy) : zeros(this.C)];
     this.addGrads(hv, local[3].map((v, c) => v + local[4][c]), local[2]);
     const [Sg, Sxg, SRg, SxRg, SRxg] = global(reduce, ...local);
     const dx = this.dx(dy, Sg, Sxg);
@@ -239,8 +262,8 @@ export class BatchNorm implements Layer {
     this.backend.axpy(grad[1], 1, this.vec('dbeta', dBeta));
   }
 
-  /** Σ over each channel of a (or of a ⊙ b), as float64 on the host. */
-  private sum(a: Tensor, b?: Tensor): Vec {
+  /** Σ over each channel of a (or of a ⊙ b), as float64 on the host (a read point). */
+  private *sum(a: Tensor, b?: Tensor): Reads<Vec> {
     let t = a;
     if (b) {
       t = this.buf.get('prod', a.shape);
@@ -249,7 +272,7 @@ export class BatchNorm implements Layer {
     const out = this.buf.get('sums', [this.C]);
     this.backend.fill(out, 0);
     this.backend.biasGrad(out, t);
-    return Float64Array.from(this.backend.download(out));
+    return Float64Array.from(yield* read(out));
   }
 
   /** out = Σ_k coef_k[c]·T_k + constant[c], into the named buffer. */
@@ -281,8 +304,8 @@ export class BatchNorm implements Layer {
     return this.vec('zero', zeros(this.C));
   }
 
-  private host(t: Tensor): Vec {
-    return Float64Array.from(this.backend.download(t));
+  private *host(t: Tensor): Reads<Vec> {
+    return Float64Array.from(yield* read(t));
   }
 }
 

@@ -114,3 +114,23 @@ export interface Backend {
   /** dx[n,c,j] = Σ_{o : j ∈ W_o} dy[n,c,o] / |W_o|: avgPool's adjoint (overwrites dx). */
   avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void;
 }
+
+/**
+ * A backend whose device answers reads only later (WebGPU). Everything else in the contract is
+ * recorded synchronously in order; `download`, `dot` and `writeBack` throw, and values come back
+ * through `read`, which resolves once the work recorded before it has run. The network's passes
+ * name their read points (src/layers/reads.ts), so they run through `read` on such a backend.
+ */
+export interface AsyncReads {
+  readonly asyncReads: true;
+  read(t: Tensor): Promise<FloatArray>;
+  /** read() of several tensors with one submission and one wait. */
+  readAll(ts: readonly Tensor[]): Promise<FloatArray[]>;
+  /** Σ a ⊙ b (dot's asynchronous form). */
+  dotAsync(a: Tensor, b: Tensor): Promise<number>;
+}
+
+/** Whether `b` reads back only asynchronously. */
+export function readsAsync(b: Backend): b is Backend & AsyncReads {
+  return (b as Partial<AsyncReads>).asyncReads === true;
+}

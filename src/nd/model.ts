@@ -108,6 +108,30 @@ export interface Model {
   kroneckerFactors?(batch: Batch, options: FactorOptions, grad?: FloatArray): { loss: number; factors: KroneckerFactors };
 }
 
+/** Curvature products whose results land later (see AsyncModel). */
+export interface AsyncCurvature {
+  gv(v: FloatArray, out: FloatArray): Promise<void>;
+  hv(v: FloatArray, out: FloatArray): Promise<void>;
+}
+
+/**
+ * The Model's passes as Promises, for models whose backend reads back only asynchronously (a
+ * Network on WebGPU, `asyncReads` true: its synchronous passes throw there). On other backends
+ * they resolve at once with exactly what the synchronous passes return.
+ */
+export interface AsyncModel extends Model {
+  readonly asyncReads: boolean;
+  lossAsync(batch: Batch): Promise<number>;
+  gradientAsync(batch: Batch, grad: FloatArray): Promise<number>;
+  curvatureAsync(batch: Batch): Promise<AsyncCurvature>;
+  sumSquaredGradientsAsync(batch: Batch, out: FloatArray): Promise<void>;
+}
+
+/** Whether `m` must be driven through its asynchronous passes. */
+export function readsLater(m: Model): m is AsyncModel {
+  return (m as Partial<AsyncModel>).asyncReads === true;
+}
+
 /** Samples [start, end) of a batch, sharing its memory (HF's curvature mini-batch). */
 export function sliceBatch(b: Batch, start: number, end: number): Batch {
   const size = b.x.length / b.n;

@@ -120,7 +120,7 @@ describe('ndcnn command line: bad flags', () => {
   it('an unknown --backend: one line naming it and the known ones', () => {
     const r = cli('train', 'image2d', '--backend', 'tpu', '--max-train', '10', '--max-test', '10', '--out', join(tmp, 'tpu'));
     expect(r.status).toBe(2);
-    expect(oneLine(r)).toMatch(/--backend tpu: unknown backend 'tpu' \(known: cpu, gpu\)/);
+    expect(oneLine(r)).toMatch(/--backend tpu: unknown backend 'tpu' \(known: cpu, gpu, webgpu\)/);
   });
 });
 

@@ -18,7 +18,7 @@ const NO_DATA = ['--data-dir', join(tmp, 'no-data')];
 
 describe('backend flags are checked before the data loads', () => {
   it.each([
-    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu\)/],
+    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu, webgpu\)/],
     [['--gpu-mode', 'webasm'], /--gpu-mode applies to --backend gpu, not cpu/],
     [['--allow-fallback'], /--allow-fallback applies to --backend gpu, not cpu/],
     [['--backend', 'gpu', '--gpu-mode', 'warp'], /--gpu-mode warp: unknown \(known: headlessgl, webgl2, webgl, webgpu, webasm, cpu\)/],
