@@ -9,6 +9,15 @@ export {
   type TraceOptions,
 } from './hutchinson.js';
 export { hutchPlusPlus, type HutchPlusPlusEstimate, type HutchPlusPlusOptions } from './hutchpp.js';
+export { eigenSolver, eigenSymmetric, type EigenImpl, type SymmetricEigen } from './eigen.js';
+export {
+  blendFactors,
+  dataFactors,
+  kroneckerOperator,
+  KroneckerOperator,
+  type DampingKind,
+  type KroneckerDataOptions,
+} from './kronecker.js';
 export {
   lanczos,
   powerIteration,

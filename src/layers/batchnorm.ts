@@ -30,6 +30,11 @@
  * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64:
  * those reads are the layer's read points (the *Reads methods, reads.ts), so it also runs where
  * reads resolve later (WebGPU), at one device round trip per sum.
+ * K-FAC (kronecker.ts): γ and β get their own exact 2×2 block per channel, not Kronecker
+ * factors (a per-channel scale and shift has no input/output structure to factor): per sample n,
+ * a = Σ_t g·x̂ = dℓ_n/dγ_c and b = Σ_t g = dℓ_n/dβ_c, and F_c += [a², ab, b²] for each
+ * output-gradient column. 2×2 rather than diagonal because a and b are strongly correlated
+ * (both sum the same g), which a diagonal would discard at no saving worth having.
  * Threads: when the batch is split over threads (mode.reduce), every batch sum that couples the
  * samples (and m) is summed over the threads before use, so each thread computes the whole
  * batch's statistics; dγ and dβ stay this thread's share (the network sums the shares).
@@ -37,6 +42,7 @@
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import type { KroneckerSink } from './kronecker.js';
 import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode, type SampleOutputs } from './layer.js';
 import { planeSums, reduceSamples } from './samples.js';
 import { read, runSync, type Reads } from './reads.js';
@@ -194,6 +200,37 @@ export class BatchNorm implements Layer {
       planeSums(this.backend, G, t);
       reduceSamples(this.backend, this.buf, G, 0, out, j);
     });
+  }
+
+  kroneckerInput(offset: number, sink: KroneckerSink): void {
+    this.train();
+    sink.channels(this, offset, offset + this.C, this.C);
+  }
+
+  kroneckerBackward(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null {
+    const { xhat } = this.train();
+    const F = sink.channelsOf(this).F;
+    const prod = this.buf.get('prod', dy.shape);
+    this.backend.mul(prod, xhat, dy);
+    const [a, b] = [this.planeTotals(prod), this.planeTotals(dy)];
+    for (let i = 0; i < a.length; i++) {
+      const c = 3 * (i % this.C);
+      F[c] += a[i] * a[i];
+      F[c + 1] += a[i] * b[i];
+      F[c + 2] += b[i] * b[i];
+    }
+    if (needDx) return this.backward(dy, grad);
+    if (grad) this.backwardParams(dy, grad);
+    return null;
+  }
+
+  /** Σ over the spatial positions of each (sample, channel): [n·C] on the host. */
+  private planeTotals(t: Tensor): FloatArray {
+    const planes = t.shape[0] * t.shape[1];
+    const out = this.buf.get('planes', [planes]);
+    this.backend.fill(out, 0);
+    this.backend.biasGrad(out, this.backend.reshape(t, [1, planes, ...t.shape.slice(2)]));
+    return this.backend.download(out);
   }
 
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {

@@ -9,6 +9,7 @@ import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { sameShape, type Shape } from '../nd/shape.js';
+import type { KroneckerSink } from './kronecker.js';
 import type { Reads } from './reads.js';
 
 /**
@@ -79,6 +80,10 @@ export interface Layer {
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
   /** rBackward without dE/dx and R{dE/dx}, for the first layer (optional: rBackward serves otherwise). */
   rBackwardParams?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void;
+  /** K-FAC (kronecker.ts): opens the layer's block at `offset` and adds its input statistics; every layer with parameters has it. */
+  kroneckerInput?(offset: number, sink: KroneckerSink): void;
+  /** K-FAC: backward(dy, grad) that adds this output-gradient column's statistics to the layer's block (dE/dx skipped unless `needDx`). */
+  kroneckerBackward?(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null;
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
   /**

@@ -87,6 +87,12 @@ export interface Backend {
    * compose these from mul and biasGrad (four passes over G instead of one).
    */
   sampleMoments?(G: Tensor, norms: Tensor | null, squares: Tensor | null, sums: Tensor | null): void;
+  /**
+   * Optional (K-FAC): out = Σ_n Σ_i c̄_i c̄_iᵀ over x's im2col columns c̄_i = [x[n, c, i·s + a·d − p]]
+   * over (c, a), with a trailing 1 when `homogeneous`: ((CK + h) × (CK + h)), CK = Cin·Πkernel.
+   * Layers compose it from conv and convBackFilter on a backend without it.
+   */
+  patchGram?(out: Tensor, x: Tensor, g: ConvGeometry, homogeneous: boolean): void;
   /** y[n, c, ...] += b[c] */
   biasAdd(y: Tensor, b: Tensor): void;
   /** db[c] += Σ_{n, ...} dy[n, c, ...] */
