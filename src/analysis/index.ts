@@ -8,6 +8,7 @@ export {
   kroneckerOperator,
   KroneckerOperator,
   type DampingKind,
+  type FactorEigen,
   type KroneckerDataOptions,
 } from './kronecker.js';
 export {
