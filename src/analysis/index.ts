@@ -16,6 +16,7 @@ export {
   kroneckerOperator,
   KroneckerOperator,
   type DampingKind,
+  type FactorEigen,
   type KroneckerDataOptions,
 } from './kronecker.js';
 export {
