@@ -17,7 +17,7 @@ import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Num
 import { toBatch } from './arguments.js';
 import { readsAsync, type AsyncReads, type Backend } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
-import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature } from '../nd/model.js';
+import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { LayerBuffer } from './layer.js';
@@ -289,6 +289,38 @@ export class Network extends NetworkPasses implements AsyncModel {
     return loss;
   }
 
+  /**
+   * K-FAC: the Kronecker factors of the batch's mean-loss curvature (model.ts, kronecker.ts) at
+   * the current parameters, from one forward pass; with `grad`, also the gradient into it, as
+   * `gradient` would compute it (a new step for a new batch, running statistics updated).
+   * Training mode. Returns the mean loss and the factors.
+   */
+  kroneckerFactors(batch: BatchLike, options: FactorOptions, grad?: Output): { loss: number; factors: KroneckerFactors } {
+    const b = toBatch(this.backend.dtype, 'kroneckerFactors', batch);
+    checkFactorOptions(options);
+    if (this.team) throw new Error('kroneckerFactors: K-FAC factors do not run over threads yet; build the network with threads: 1');
+    // The layers' factor rules read their Gram matrices back synchronously (kronecker.ts).
+    if (readsAsync(this.backend)) throw new Error(`kroneckerFactors: K-FAC factors need a backend that reads back synchronously (cpu, gpu); the ${this.backend.name} backend reads asynchronously`);
+    if (grad !== undefined && this.random) {
+      const id = batchId(b);
+      if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    }
+    const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
+    const { loss, sink } = runSync(this.backend, this.kroneckerIn(this.checked(b), options, out && out.buf, this.training(b, grad !== undefined)));
+    out?.finish();
+    const n = b.n;
+    // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
+    // for the empirical Fisher, whose columns were the mean loss's dℓ/dz / n, times n² / n.
+    const g = options.kind === 'fisher' ? 1 / (n * (options.samples ?? 1)) : options.kind === 'ggn' ? 1 / n : n;
+    const { kronecker, channels } = sink.blocks();
+    for (const k of kronecker) {
+      symmetrise(k.A, 1 / n);
+      symmetrise(k.G, g);
+    }
+    for (const c of channels) for (let i = 0; i < c.F.length; i++) c.F[i] *= g;
+    return { loss, factors: { kind: options.kind, kronecker, channels, samples: n } };
+  }
+
   async curvatureAsync(batch: BatchLike): Promise<AsyncCurvature & { gv(v: Numbers, out: Output): Promise<void>; hv(v: Numbers, out: Output): Promise<void> }> {
     const B = this.later();
     if (!B) {
@@ -402,6 +434,26 @@ export class Network extends NetworkPasses implements AsyncModel {
     checkLength(where, 'v', dir, this.paramCount, 'the network has');
     return { dir, ...this.output(where, 'out', out) };
   }
+}
+
+/**
+ * a ← w·(a + aᵀ)/2: a blocked GEMM need not sum a_ij and a_ji in the same order, and exact
+ * symmetry is what lets a factor be stored as its upper triangle (the K-FAC optimizer's state).
+ */
+function symmetrise(a: Float64Array, w: number): void {
+  const n = Math.round(Math.sqrt(a.length));
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] *= w;
+    for (let j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i] = 0.5 * w * (a[i * n + j] + a[j * n + i]);
+  }
+}
+
+function checkFactorOptions(o: FactorOptions): void {
+  if (typeof o !== 'object' || o === null || !['fisher', 'ggn', 'empirical'].includes(o.kind)) {
+    throw new Error(`kroneckerFactors: kind must be 'fisher', 'ggn' or 'empirical', got ${JSON.stringify(o?.kind)}`);
+  }
+  if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`kroneckerFactors: samples must be a positive integer, got ${o.samples}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`kroneckerFactors: seed must be an integer, got ${o.seed}`);
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */

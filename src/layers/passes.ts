@@ -8,10 +8,11 @@ import { checkFinite } from '../nd/arrays.js';
 import { checkArguments } from './arguments.js';
 import { readsAsync, type AsyncReads, type Backend, type Tensor } from '../nd/backend.js';
 import { allocate, allocateShared, type FloatArray } from '../nd/dtype.js';
-import type { Batch } from '../nd/model.js';
+import type { Batch, FactorOptions } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
 import { Rng, hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import { KroneckerSink, layerBackward, outputColumns, sequenceInput } from './kronecker.js';
 import type { Layer, PassMode } from './layer.js';
 import { SizeBudget, type NetworkLimits } from './limits.js';
 import { losses, type Loss, type LossName } from './loss.js';
@@ -196,6 +197,42 @@ export class NetworkPasses {
       yield* self.writeBack(s, g, buf);
     });
     return loss;
+  }
+
+  /**
+   * K-FAC (kronecker.ts): the raw factor sums of `b` (the caller normalises them) after one
+   * forward pass, and, into `grad` when given, the gradient of `weight` × its mean loss; returns
+   * that weighted loss. 'empirical' reuses the gradient's own backward pass (its columns are
+   * dE/dz = dℓ_n/dz · weight/n, so its G sums carry that factor squared).
+   */
+  protected *kroneckerIn(b: Batch, options: FactorOptions, grad: FloatArray | null, mode: PassMode, weight = 1): Reads<{ loss: number; sink: KroneckerSink }> {
+    const z = yield* read(yield* this.forward(b, this.params, mode));
+    const k = this.outShape[0];
+    const dz = new Float64Array(b.n * k);
+    const loss = this.lossFn.value(z, b.y, b.n, k, dz) * weight;
+    scaleBy(dz, weight);
+    const sink = new KroneckerSink();
+    sequenceInput(this.layers, 0, sink);
+    grad?.fill(0);
+    const self = this;
+    yield* this.scoped(function* (s) {
+      const g = grad ? self.wrapLayers(grad, s) : null;
+      const column = (col: Float64Array, into: Tensor[][] | null) => {
+        let dy = s.upload([b.n, k], col);
+        for (let i = self.layers.length - 1; i > 0; i--) dy = layerBackward(self.layers[i], dy, sink, into && into[i], true)!;
+        layerBackward(self.layers[0], dy, sink, into && into[0], false);
+      };
+      if (options.kind === 'empirical') column(dz, g);
+      else {
+        if (g) yield* self.backward(s.upload([b.n, k], dz), g);
+        const seed = hash32(options.seed ?? 1, 0x6b666163);
+        const size = b.x.length / b.n;
+        const keys = Uint32Array.from({ length: b.n }, (_, i) => hashFloats(b.x.subarray(i * size, (i + 1) * size), seed));
+        for (const col of outputColumns(options.kind, self.lossFn, z, b.y, b.n, k, keys, options.samples ?? 1)) column(col, null);
+      }
+      if (g) yield* self.writeBack(s, g, grad!);
+    });
+    return { loss, sink };
   }
 
   /**

@@ -9,13 +9,15 @@
  *   R-forward   R{y} = R{f(x)} + R{P(x)}               (each child's R-forward, from R{x} and v)
  *   R-backward  R{dE/dx} = R{J_fᵀ dE/dy} + R{J_Pᵀ dE/dy}, each child's R-backward in reverse order
  * The sum is linear, so it contributes nothing of its own to Hv: all curvature is the children's.
+ * K-FAC: the same composition of the children's K-FAC passes (each child its own block).
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
-import { Buffers, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { layerBackward, sequenceInput, type KroneckerSink } from './kronecker.js';
+import { Buffers, type Layer, type LayerBuffer, type PassMode, type SampleOutputs } from './layer.js';
 import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
 import { runSync, type Reads } from './reads.js';
 import type { LayerSpec } from './registry.js';
@@ -115,16 +117,39 @@ export class Residual implements Layer {
     return this.sum('dx', d, skip);
   }
 
-  backwardParams(dy: Tensor, grad: Tensor[]): void {
+  backwardParams(dy: Tensor, grad: Tensor[] | null): void {
     runSync(this.backend, this.backwardParamsReads(dy, grad));
   }
 
-  *backwardParamsReads(dy: Tensor, grad: Tensor[]): Reads<void> {
-    const g = this.split(grad);
+  *backwardParamsReads(dy: Tensor, grad: Tensor[] | null): Reads<void> {
+    const g = grad && this.split(grad);
     let d = dy;
-    for (let i = this.body.length - 1; i > 0; i--) d = yield* backwardOf(this.body[i], d, g[i]);
-    yield* backwardParamsOf(this.body[0], d, g[0]);
-    if (this.projection) yield* backwardParamsOf(this.projection, dy, g[this.body.length]);
+    for (let i = this.body.length - 1; i > 0; i--) d = yield* backwardOf(this.body[i], d, g && g[i]);
+    yield* backwardParamsOf(this.body[0], d, g && g[0]);
+    if (this.projection) yield* backwardParamsOf(this.projection, dy, g && g[this.body.length]);
+  }
+
+  /** Each child's own per-sample quantities: the sum adds no parameter of its own. */
+  perSample(out: SampleOutputs): void {
+    const parts = <T>(a: T[] | null) => a && this.split(a);
+    const [grads, norms, squares, sums] = [parts(out.grads), parts(out.norms), parts(out.squares), parts(out.sums)];
+    this.children.forEach((c, i) => {
+      if (c.paramShapes.length === 0) return;
+      if (!c.perSample) throw new Error(`${c.name}: this layer has no per-sample extension (Layer.perSample)`);
+      c.perSample({ grads: grads && grads[i], norms: norms && norms[i], squares: squares && squares[i], sums: sums && sums[i] });
+    });
+  }
+
+  kroneckerInput(offset: number, sink: KroneckerSink): void {
+    sequenceInput(this.children, offset, sink);
+  }
+
+  kroneckerBackward(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null {
+    const g = grad && this.split(grad);
+    let d: Tensor | null = dy;
+    for (let i = this.body.length - 1; i >= 0; i--) d = layerBackward(this.body[i], d!, sink, g && g[i], needDx || i > 0);
+    const skip = this.projection ? layerBackward(this.projection, dy, sink, g && g[this.body.length], needDx) : dy;
+    return needDx ? this.sum('dx', d, skip) : null;
   }
 
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
@@ -178,7 +203,7 @@ function* backwardOf(l: Layer, dy: Tensor, grad: Tensor[] | null): Reads<Tensor>
   return l.backwardReads ? yield* l.backwardReads(dy, grad) : l.backward(dy, grad);
 }
 
-function* backwardParamsOf(l: Layer, dy: Tensor, grad: Tensor[]): Reads<void> {
+function* backwardParamsOf(l: Layer, dy: Tensor, grad: Tensor[] | null): Reads<void> {
   if (l.backwardParamsReads) yield* l.backwardParamsReads(dy, grad);
   else l.backwardParams(dy, grad);
 }
