@@ -10,6 +10,7 @@ export {
   type CgProblem,
   type CgResult,
   type CgStop,
+  type CgSteps,
 } from './cg.js';
 export { Kfac, type KfacOptions, type KfacReport } from './kfac.js';
 export { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfOptions, type HfReport } from './hf.js';
