@@ -6,6 +6,7 @@
 import type { ActivationFn, Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
+import { ConvGeometry } from '../nd/geometry.js';
 import { ShapeError, checkSizes, fmt, type Shape } from '../nd/shape.js';
 import { BilinearLayer } from './bilinear.js';
 import { addInto } from './kronecker.js';
@@ -26,6 +27,8 @@ export function dense(o: Omit<DenseSpec, 'kind'>): DenseSpec {
 export class Dense extends BilinearLayer {
   readonly paramShapes: Shape[];
   private readonly initKind: InitKind;
+  /** The patch geometry of inputGram (made on first use). */
+  private rows: ConvGeometry | null = null;
 
   constructor(backend: Backend, name: string, inShape: Shape, spec: DenseSpec) {
     if (inShape.length !== 1) {
@@ -62,6 +65,16 @@ export class Dense extends BilinearLayer {
   /** A += [xᵀx, xᵀ1; 1ᵀx, n] (the last row and column only with a bias). */
   protected inputGram(A: Float64Array, x: Tensor): void {
     const [n, k] = x.shape;
+    if (this.backend.patchGram) {
+      // The rows of x are the patches of a length-1 input under a 1×1 kernel: the backend's
+      // patch Gram (SYRK on OpenBLAS, half a GEMM) with the bias row built in.
+      this.rows ??= new ConvGeometry(this.name, [k, 1], { channels: 1, kernel: 1 });
+      const c = k + (this.bias ? 1 : 0);
+      const t = this.buf.get('gram', [c, c]);
+      this.backend.patchGram(t, this.backend.reshape(x, [n, k, 1]), this.rows, this.bias);
+      addInto(A, this.backend.download(t));
+      return;
+    }
     const xtx = this.buf.get('xtx', [k, k]);
     this.backend.gemm(xtx, x, x, true, false, 1, 0);
     const t = this.backend.download(xtx);

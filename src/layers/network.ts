@@ -270,7 +270,8 @@ export class Network extends NetworkPasses implements AsyncModel {
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
     const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
-    const { loss, sink } = runSync(this.backend, this.kroneckerIn(this.checked(b), options, out && out.buf, this.training(b, grad !== undefined)));
+    // The forward pass checks the inputs, the loss the targets (as for gradient on one thread).
+    const { loss, sink } = runSync(this.backend, this.kroneckerIn(b, options, out && out.buf, this.training(b, grad !== undefined)));
     out?.finish();
     const n = b.n;
     // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
