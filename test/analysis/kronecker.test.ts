@@ -99,6 +99,7 @@ describe('the patch Gram (KFC\'s input factor) by every kernel', () => {
     ['rank 1, stride 2, padding, 100 rows', [4, 30], { channels: 1, kernel: 25, stride: 2, padding: 3 }],
     ['rank 2, dilation, 65 rows', [4, 9, 9], { channels: 1, kernel: [4, 4], dilation: 2 }],
     ['rank 3, padding, 81 rows', [3, 5, 5, 4], { channels: 1, kernel: 3, padding: 1 }],
+    ['rank 1, 637 positions (SYRK over samples in groups of 2), 65 rows', [1, 700], { channels: 1, kernel: 64 }],
     ['a dense layer\'s rows (one position, kernel = input), 70 rows', [70, 1], { channels: 1, kernel: 1 }],
   ];
   it.each(cases)('%s', (_, inShape, o) => {
