@@ -50,7 +50,7 @@ export interface TrainFlags {
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 export const CONFIG_FILE = 'config.json';
 const LOSS: LossName = 'softmax-cross-entropy';
-/** The network's own limit (src/parallel/team.ts). */
+/** The network's own limit (resolveThreads, src/network/network.ts). */
 const MAX_THREADS = 56;
 
 /** Flags that define the computation: a resumed run may not change them. */

@@ -11,6 +11,7 @@ export type { Numbers, Output } from './nd/arrays.js';
 export { Rng } from './nd/rng.js';
 export { ShapeError, type Shape } from './nd/shape.js';
 export * from './layers/index.js';
+export * from './network/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
 export * from './analysis/index.js';

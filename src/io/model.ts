@@ -4,7 +4,7 @@
  * architecture in `__metadata__`, so `loadNetwork(file)` rebuilds the network from the file alone.
  */
 import { readFileSync } from 'node:fs';
-import type { Network } from '../layers/index.js';
+import type { Network } from '../network/index.js';
 import type { Backend } from '../nd/backend.js';
 import type { DType } from '../nd/dtype.js';
 import { architectureOf, buildArchitecture, readArchitecture } from './architecture.js';

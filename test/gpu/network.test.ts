@@ -9,7 +9,8 @@
  * leaves a 30× margin; a wrong index, a missing term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';

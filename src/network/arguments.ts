@@ -7,12 +7,12 @@ import type { DType } from '../nd/dtype.js';
 import type { Batch, BatchLike } from '../nd/model.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import type { NetworkOptions } from './network.js';
-import type { LayerSpec } from './registry.js';
+import type { LayerSpec } from '../layers/registry.js';
 
 const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs', 'threads'];
 
-/** The constructor's arguments. */
-export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): void {
+/** The constructor's arguments; returns `options`. */
+export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): NetworkOptions {
   const show = (v: unknown) => JSON.stringify(v) ?? String(v);
   if (!Array.isArray(inShape)) throw new ShapeError(`network: the input shape must be an array, [C, ...spatial] or [features], got ${show(inShape)}`);
   if (!Array.isArray(specs)) throw new ShapeError(`network: the layers must be an array of layer specs, got ${show(specs)}`);
@@ -23,6 +23,7 @@ export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], opti
   if (options.checkInputs !== undefined && typeof options.checkInputs !== 'boolean') {
     throw new TypeError(`network: checkInputs must be true or false, got ${show(options.checkInputs)}`);
   }
+  return options;
 }
 
 /** A caller's batch with x in `dtype` and y a typed array (labels are checked by the loss). */
