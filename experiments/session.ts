@@ -3,11 +3,11 @@
  * building the backend and network the config names.
  */
 import type { Backend } from '../src/nd/backend.js';
-import { createBackend } from '../src/nd/backends/index.js';
+import { openBackend as openNamed } from '../src/nd/backends/index.js';
 import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { Network } from '../src/network/index.js';
 import type { RunConfig } from './config.js';
-import { DataError } from '../datasets/index.js';
+import { DataError, type LabeledSet } from '../datasets/index.js';
 import { UsageError } from './errors.js';
 import { limit, type Experiment, type PreparedData } from './experiment.js';
 import { experiments } from './registry.js';
@@ -33,7 +33,9 @@ export function loadData(config: RunConfig): PreparedData {
   for (const [name, set] of [['training set', data.train], ...Object.entries(tests).map(([k, v]) => [`${k} set`, v] as const)] as const) {
     if (set.labels.length === 0) throw new DataError(config.dataset, `the ${name} is empty (${data.summary})`);
   }
-  return { ...data, train: limit(data.train, config.maxTrain, config.splitSeed + 1), tests };
+  const cut = (set: LabeledSet) => limit(set, config.maxTrain, config.splitSeed + 1);
+  const source = data.source && { ...data.source, train: cut(data.source.train) };
+  return { ...data, train: cut(data.train), tests, ...(source ? { source } : {}) };
 }
 
 /** The command line's backend choices besides its name. */
@@ -47,7 +49,7 @@ export interface BackendFlags {
  * opened before any data is read so a wrong name or an unavailable GPU mode fails at once.
  * Training runs in float32, the CPU backend's fast type and the GPU's only one.
  */
-export function openBackend(name: string, f: BackendFlags = {}): Backend {
+export async function openBackend(name: string, f: BackendFlags = {}): Promise<Backend> {
   for (const [flag, value] of [['gpu-mode', f.gpuMode], ['allow-fallback', f.allowFallback]] as const) {
     if (value !== undefined && name !== 'gpu') throw new UsageError(`--${flag} applies to --backend gpu, not ${name}`);
   }
@@ -55,14 +57,14 @@ export function openBackend(name: string, f: BackendFlags = {}): Backend {
     throw new UsageError(`--gpu-mode ${f.gpuMode}: unknown (known: ${GPU_MODES.join(', ')})`);
   }
   try {
-    return createBackend(name, { dtype: 'float32', mode: f.gpuMode as GpuMode | undefined, allowFallback: f.allowFallback });
+    return await openNamed(name, { dtype: 'float32', mode: f.gpuMode as GpuMode | undefined, allowFallback: f.allowFallback });
   } catch (e) {
     throw new UsageError(`--backend ${name}: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
-/** The config's network on `backend` (default: the config's backend, opened now). */
-export function buildNetwork(config: RunConfig, backend: Backend = openBackend(config.backend)): Network {
+/** The config's network on `backend`. */
+export function buildNetwork(config: RunConfig, backend: Backend): Network {
   const threads = backend.name === 'cpu' ? config.threads ?? 1 : 1;
   return new Network(backend, config.inShape, config.network, { loss: config.loss, seed: config.seed, threads });
 }

@@ -12,7 +12,7 @@ import type { Network } from '../src/network/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { ShiftAugmenter } from './augment.js';
+import { Augmenter } from './augment.js';
 import { restoreNetwork, saveCheckpoint, type Checkpoint, type RunProgress } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
@@ -44,6 +44,11 @@ export interface RunSummary {
   epochs: number;
   steps: number;
   seconds: number;
+  /**
+   * What computed it (the backend's description: for the CPU, the GEMM). The result depends on
+   * it and on the thread count by float rounding: a figure is reproduced bit for bit with both.
+   */
+  compute: string;
   test: Record<string, TestMetrics & { baseline: number; baselineClass: string }>;
   /** The run stopped early (--stop-after, or an interrupt) and can be resumed. */
   stopped: boolean;
@@ -55,14 +60,21 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const fresh = resumed ? undefined : newConfig(f);
   const known = resumed ? resumed.config : fresh!.base;
   // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
-  const backend = openBackend(known.backend, f);
+  const backend = await openBackend(known.backend, f);
   const data = loadData(known);
   const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
   const net = buildNetwork(config, backend);
   const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
-  const batches = new MiniBatches(samples(data.train), config.batchSize, new Rng(config.seed + 1));
-  const augmenter = config.augmentShift > 0 ? new ShiftAugmenter(net.inShape, config.augmentShift, config.seed + 2) : null;
+  const augment = config.augment ?? {};
+  const augmenting = config.augmentShift > 0 || Object.keys(augment).length > 0;
+  // Augmented audio trains from the waveforms, each batch's features computed after augmenting it.
+  const source = augmenting ? data.source ?? null : null;
+  const examples = source?.train ?? data.train;
+  const batches = new MiniBatches(samples(examples), config.batchSize, new Rng(config.seed + 1));
+  const augmenter = augmenting
+    ? new Augmenter({ shape: examples.shape.slice(1), shift: config.augmentShift, options: augment, features: source?.features ?? null, classes: data.train.classes.length, seed: config.seed + 2 })
+    : null;
   const ckpt = resumed?.ckpt ?? null;
   const progress: RunProgress = ckpt ? { ...ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };
   if (ckpt) restore(ckpt, net, optimizer, batches, augmenter, resumed!.path);
@@ -81,7 +93,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const title = `${config.experiment} ${config.dataset} (${config.optimizer}, ${config.backend}${threads})`;
   const how = ckpt ? `; resuming at epoch ${progress.epoch + 1}, step ${progress.step}`
     : resumed ? `; no ${CHECKPOINT_FILE} was saved, so restarting from step 0 with the run's ${CONFIG_FILE}` : '';
-  bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters${how}`);
+  bar.line(`${title}: ${data.summary}; ${net.paramCount} parameters; ${backend.describe()}${how}`);
 
   const started = performance.now();
   const seconds = () => progress.seconds + (performance.now() - started) / 1000;
@@ -104,6 +116,9 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     history.push(line);
   };
 
+  if (config.trackSharpness && net.asyncReads) {
+    throw new UsageError(`--track-sharpness needs a backend that reads back synchronously (cpu or gpu), not ${config.backend}: its Lanczos takes each product synchronously`);
+  }
   const sharpness = config.trackSharpness ? sharpnessTracker(net, data.train, config.seed) : null;
   let stopped = false;
   let epochsThisRun = 0;
@@ -125,11 +140,11 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
         bar.tick(report.loss);
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
       },
-      onEpoch: ({ trainLoss }) => {
+      onEpoch: async ({ trainLoss }) => {
         // HF's few large steps leave batch norm's momentum averages far behind its parameters
         // (held-out accuracy at chance with them): recompute them on the training set first.
         if (config.optimizer === 'hf') net.recomputeStatistics(data.train.inputs, data.train.labels.length);
-        last = endEpoch(net, data, progress, trainLoss, append);
+        last = await endEpoch(net, data, progress, trainLoss, append);
         bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
         checkpoint();
         writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
@@ -151,14 +166,14 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     metrics.close();
   }
   writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
-  const summary = summarise(dir, config, data, progress, seconds(), last, stopped);
+  const summary = summarise(dir, config, data, progress, seconds(), last, stopped, backend.describe());
   writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   io.out(summaryText(summary));
   return summary;
 }
 
 /** Puts a checkpoint's state back into the freshly built network, optimizer and iterator. */
-function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: MiniBatches, augmenter: ShiftAugmenter | null, path: string): void {
+function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: MiniBatches, augmenter: Augmenter | null, path: string): void {
   const fail = (what: string, e: unknown) => new RunFileError(path, `${what}: ${(e as Error).message.split('\n')[0]}`);
   restoreNetwork(net, ckpt, path);
   try {
@@ -178,9 +193,9 @@ function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: 
 }
 
 /** Evaluates every held-out set and writes the epoch's line (the loop has already closed its counters). */
-function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): EpochMetrics {
+async function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): Promise<EpochMetrics> {
   const test: Record<string, TestMetrics> = {};
-  for (const [name, ds] of Object.entries(data.tests)) test[name] = evaluate(net, ds);
+  for (const [name, ds] of Object.entries(data.tests)) test[name] = await evaluate(net, ds);
   const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss, test };
   append(line);
   return line;
@@ -237,7 +252,7 @@ function prepareOutDir(out: string | undefined, experiment: string, overwrite: b
 }
 
 function summarise(
-  dir: string, config: RunConfig, data: PreparedData, progress: RunProgress, seconds: number, last: EpochMetrics | undefined, stopped: boolean,
+  dir: string, config: RunConfig, data: PreparedData, progress: RunProgress, seconds: number, last: EpochMetrics | undefined, stopped: boolean, compute: string,
 ): RunSummary {
   const test: RunSummary['test'] = {};
   for (const [name, ds] of Object.entries(data.tests)) {
@@ -246,7 +261,7 @@ function summarise(
     const base = majorityBaseline(data.train, ds);
     test[name] = { ...t, baseline: base.accuracy, baselineClass: base.label };
   }
-  return { dir, config, epochs: progress.epoch, steps: progress.step, seconds: Math.round(seconds * 10) / 10, test, stopped };
+  return { dir, config, epochs: progress.epoch, steps: progress.step, seconds: Math.round(seconds * 10) / 10, compute, test, stopped };
 }
 
 function summaryText(s: RunSummary): string {

@@ -14,7 +14,7 @@ const SRC = fileURLToPath(new URL('../src', import.meta.url));
 const ALLOWED: Record<string, string[]> = {
   nd: [],
   layers: ['nd'],
-  optim: ['nd'],
+  optim: ['nd', 'analysis'],
   analysis: ['nd'],
   parallel: ['layers', 'nd', 'nd/backends'],
   network: ['layers', 'parallel', 'nd'],

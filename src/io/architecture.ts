@@ -4,7 +4,7 @@
  * the network from data alone; safetensors and ONNX files carry it in their metadata.
  */
 import type { LayerSpec, LossName } from '../layers/index.js';
-import { losses } from '../layers/index.js';
+import { losses, type NetworkLimits } from '../layers/index.js';
 import { Network } from '../network/index.js';
 import type { Backend } from '../nd/backend.js';
 import { cpuBackend } from '../nd/backends/cpu/index.js';
@@ -49,7 +49,7 @@ export function readArchitecture(value: unknown, source: string): Architecture {
   return a as Architecture;
 }
 
-/** A fresh network of architecture `a` on `backend` (default: the CPU backend in the architecture's dtype). */
-export function buildArchitecture(a: Architecture, backend?: Backend): Network {
-  return new Network(backend ?? cpuBackend(a.dtype), a.inShape, a.layers, { loss: a.loss });
+/** A fresh network of architecture `a` on `backend` (default: the CPU backend in the architecture's dtype), under `limits`. */
+export function buildArchitecture(a: Architecture, backend?: Backend, limits?: Partial<NetworkLimits>): Network {
+  return new Network(backend ?? cpuBackend(a.dtype), a.inShape, a.layers, { loss: a.loss, limits });
 }

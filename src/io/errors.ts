@@ -18,3 +18,17 @@ export class FormatError extends Error {
 export function copyBytes(bytes: Uint8Array, begin = 0, end = bytes.length): Uint8Array {
   return Uint8Array.prototype.slice.call(bytes, begin, end);
 }
+
+/**
+ * What is wrong with the first unusable value read from a file, if anything: NaN or ±Infinity,
+ * or (`integers`: int64 data converted to float64) an integer float64 cannot hold exactly.
+ */
+export function badValue(a: ArrayLike<number>, integers: boolean): string | undefined {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (integers ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
+      return integers ? `an integer beyond ±2^53 (about ${v.toPrecision(3)}) at element ${i}, which float64 cannot hold exactly` : `${v} at element ${i}; ndcnn reads finite values only`;
+    }
+  }
+  return undefined;
+}

@@ -4,12 +4,14 @@
  * architecture in `__metadata__`, so `loadNetwork(file)` rebuilds the network from the file alone.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_LIMITS, LimitError, MAX_NESTING, type NetworkLimits } from '../layers/index.js';
 import type { Network } from '../network/index.js';
 import type { Backend } from '../nd/backend.js';
 import type { DType } from '../nd/dtype.js';
 import { architectureOf, buildArchitecture, readArchitecture } from './architecture.js';
 import { writeFileAtomic } from './atomic.js';
 import { FormatError } from './errors.js';
+import { parseJson } from './json.js';
 import { encodeNpz } from './npy.js';
 import { decodeSafetensors, encodeSafetensors, type Safetensors, type TensorToWrite } from './safetensors.js';
 
@@ -24,6 +26,8 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** Backend of the rebuilt network (default: the CPU backend in the saved dtype). */
   backend?: Backend;
+  /** Size limits of the network (NetworkOptions.limits); its parameters are also bounded by the values the file holds. */
+  limits?: Partial<NetworkLimits>;
 }
 
 export function networkToSafetensors(net: Network, o: SaveOptions = {}): Uint8Array {
@@ -56,15 +60,37 @@ export function loadNetwork(file: string | Uint8Array, o: LoadOptions = {}): Net
       `no '${ARCHITECTURE_KEY}' in __metadata__, so the network cannot be rebuilt from the file; build it yourself and call net.loadStateDict(readSafetensors(file).tensors)`,
     );
   }
-  let json: unknown;
+  const fail = (problem: string) => new FormatError(source, `'${ARCHITECTURE_KEY}': ${problem}`);
+  // A residual level is two JSON levels (its spec and its body), plus a few for the rest.
+  const json = parseJson(text, 2 * MAX_NESTING + 8, fail);
+  const stored = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
+  return buildFromFile(source, stored, o.limits, (limits) => buildArchitecture(readArchitecture(json, source), o.backend, limits), (net) => net.loadStateDict(tensors));
+}
+
+/** Parameters any file may claim beyond the values it holds, so that a small network with missing tensors is reported as such. */
+const FILE_SLACK = 2 ** 20;
+
+/**
+ * Builds a network a file describes and loads its values, every error naming the file. The
+ * parameters must all come from the file, so its `stored` values bound them (with FILE_SLACK)
+ * before anything of the network's size is allocated: a small file cannot make the reader
+ * allocate a huge network.
+ */
+export function buildFromFile(source: string, stored: number, limits: Partial<NetworkLimits> | undefined, build: (limits: Partial<NetworkLimits>) => Network, load: (net: Network) => void): Network {
+  const limit = limits?.parameters ?? DEFAULT_LIMITS.parameters;
+  const bound = Math.min(limit, Math.max(stored, FILE_SLACK));
+  let net: Network;
   try {
-    json = JSON.parse(text);
+    net = build({ ...limits, parameters: bound });
   } catch (e) {
-    throw new FormatError(source, `'${ARCHITECTURE_KEY}' is not JSON (${(e as Error).message})`);
+    if (e instanceof FormatError) throw e;
+    if (e instanceof LimitError && e.limit === 'parameters' && e.bound < limit) {
+      throw new FormatError(source, `architecture: ${e.message.replace(/, more than the limit.*/, '')}, but the file holds only ${stored} tensor values`);
+    }
+    throw new FormatError(source, `architecture: ${(e as Error).message}`);
   }
-  const net = buildArchitecture(readArchitecture(json, source), o.backend);
   try {
-    net.loadStateDict(tensors);
+    load(net);
   } catch (e) {
     net.dispose();
     throw new FormatError(source, (e as Error).message);

@@ -5,11 +5,13 @@
  *   the rest    the tensors' bytes, row-major little-endian, at [begin, end) from the start of this part
  * Reading checks everything a damaged or hostile file could get wrong (header length bounded by the
  * file and by MAX_HEADER_BYTES, offsets inside the data, the tensors tiling it with no overlap and no
- * gap, every byte count equal to its shape times its dtype's width) and names the file and tensor.
+ * gap, every byte count equal to its shape times its dtype's width, no key twice, finite values)
+ * and names the file and tensor.
  * Reads F64, F32, F16, BF16 (widened to float32), I64 and I32 (as float64, exact up to 2^53);
  * writes F64, F32 and I64 (for integer buffers such as batch norm's num_batches_tracked).
  */
-import { copyBytes, FormatError } from './errors.js';
+import { badValue, copyBytes, FormatError } from './errors.js';
+import { parseJson } from './json.js';
 
 /** The reference implementation's bound: larger headers are refused before they are parsed. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -81,15 +83,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   if (n > BigInt(MAX_HEADER_BYTES)) throw fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
   if (Number(n) > bytes.length - 8) throw fail(`header length ${n} runs past the end of the ${bytes.length}-byte file (truncated?)`);
   const dataStart = 8 + Number(n);
-  let header: Record<string, unknown>;
+  let text: string;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
-    if (!text.startsWith('{')) throw new Error('does not start with {');
-    header = JSON.parse(text);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
   } catch (e) {
-    throw fail(`header is not a UTF-8 JSON object (${(e as Error).message})`);
+    throw fail(`header is not UTF-8 (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('header is not a JSON object');
+  if (!text.startsWith('{')) throw fail('header is not a JSON object (it does not start with {)');
+  // Entries are {dtype, shape: [...], data_offsets: [...]}: three levels, one spare.
+  const header = parseJson(text, 4, (p) => fail(`header: ${p}`)) as Record<string, unknown>;
   const metadata = readMetadata(header.__metadata__, fail);
   const dataLength = bytes.length - dataStart;
   const entries = Object.entries(header)
@@ -104,19 +106,23 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
     end = e.end;
   }
   if (end !== dataLength) throw fail(`the tensors cover ${end} data bytes but the file holds ${dataLength} (truncated or padded?)`);
-  const tensors: Record<string, SafetensorsTensor> = {};
+  // Names come from the file: a null-prototype record keeps '__proto__' an ordinary name.
+  const tensors: Record<string, SafetensorsTensor> = Object.create(null);
   for (const e of entries) {
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: decodeValues(e.dtype, copyBytes(bytes, dataStart + e.begin, dataStart + e.end)) };
+    const data = decodeValues(e.dtype, copyBytes(bytes, dataStart + e.begin, dataStart + e.end));
+    const bad = badValue(data, e.dtype === 'I64');
+    if (bad) throw fail(`tensor '${e.name}' of shape [${e.shape.join(', ')}] holds ${bad}`);
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
   }
   return { tensors, metadata };
 }
 
 function readMetadata(v: unknown, fail: (p: string) => Error): Record<string, string> {
-  if (v === undefined) return {};
+  if (v === undefined) return Object.create(null);
   if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((s) => typeof s === 'string')) {
     throw fail('__metadata__ should map strings to strings');
   }
-  return v as Record<string, string>;
+  return Object.assign(Object.create(null), v) as Record<string, string>;
 }
 
 function readEntry(name: string, v: unknown, dataLength: number, fail: (p: string) => Error) {

@@ -6,6 +6,7 @@ export { Dense, dense, type DenseSpec } from './dense.js';
 export { Dropout, dropout, type DropoutSpec } from './dropout.js';
 export { Flatten, flatten, type FlattenSpec } from './flatten.js';
 export { TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+export { DEFAULT_LIMITS, LimitError, MAX_NESTING, type NetworkLimits } from './limits.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { parameterBlocks } from './blocks.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';

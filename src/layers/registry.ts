@@ -11,6 +11,7 @@ import { Dropout, type DropoutSpec } from './dropout.js';
 import { Flatten, type FlattenSpec } from './flatten.js';
 import { INIT_KINDS } from './init.js';
 import type { Layer } from './layer.js';
+import type { SizeBudget } from './limits.js';
 import { MaxPool, type MaxPoolSpec } from './pool.js';
 import { Residual, type ResidualSpec } from './residual.js';
 
@@ -27,7 +28,7 @@ export function activation(fn: ActivationFn): ActivationSpec {
 export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GlobalAvgPoolSpec | DenseSpec | FlattenSpec | ActivationSpec | ResidualSpec | BatchNormSpec | DropoutSpec;
 
 type Builders = {
-  [K in LayerSpec['kind']]: (backend: Backend, name: string, inShape: Shape, spec: Extract<LayerSpec, { kind: K }>) => Layer;
+  [K in LayerSpec['kind']]: (backend: Backend, name: string, inShape: Shape, spec: Extract<LayerSpec, { kind: K }>, budget?: SizeBudget) => Layer;
 };
 
 export const layerTypes: Builders = {
@@ -38,7 +39,7 @@ export const layerTypes: Builders = {
   dense: (b, name, s, spec) => new Dense(b, name, s, spec),
   flatten: (b, name, s) => new Flatten(b, name, s),
   activation: (b, name, s, spec) => new Activation(b, name, s, spec.fn),
-  residual: (b, name, s, spec) => new Residual(b, name, s, spec, (inShape, child, childName) => buildLayer(b, 0, inShape, child, childName)),
+  residual: (b, name, s, spec, budget) => new Residual(b, name, s, spec, (inShape, child, childName) => buildLayer(b, 0, inShape, child, childName, budget)),
   batchNorm: (b, name, s, spec) => new BatchNorm(b, name, s, spec),
   dropout: (b, name, s, spec) => new Dropout(b, name, s, spec.p),
 };
@@ -62,11 +63,17 @@ export const layerOptions: { [K in LayerSpec['kind']]: { required: readonly Opti
   dropout: { required: ['p'], optional: [] },
 };
 
-/** The layer for `spec` at position `index` of a network, named `kind#index` unless `name` is given (a block's children). */
-export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec, name?: string): Layer {
+/**
+ * The layer for `spec` at position `index` of a network, named `kind#index` unless `name` is
+ * given (a block's children); `budget` counts its size against the network's limits.
+ */
+export function buildLayer(backend: Backend, index: number, inShape: Shape, spec: LayerSpec, name?: string, budget?: SizeBudget): Layer {
   name = checkSpec(index, spec, name);
-  const build = layerTypes[spec.kind] as (b: Backend, n: string, s: Shape, sp: LayerSpec) => Layer;
-  return build(backend, name, inShape, spec);
+  const build = layerTypes[spec.kind] as (b: Backend, n: string, s: Shape, sp: LayerSpec, budget?: SizeBudget) => Layer;
+  const layer = build(backend, name, inShape, spec, budget);
+  // A residual block's parameters are its children's, counted as they were built.
+  budget?.add(layer, spec.kind === 'residual');
+  return layer;
 }
 
 /** Checks what every kind shares (an object, a known kind, known options, bias, init, activation); returns the layer's name. */

@@ -7,12 +7,13 @@ import type { DType } from '../nd/dtype.js';
 import type { Batch, BatchLike } from '../nd/model.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import type { NetworkOptions } from './network.js';
+import { checkSpecTree, resolveLimits, type NetworkLimits } from '../layers/limits.js';
 import type { LayerSpec } from '../layers/registry.js';
 
-const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs', 'threads'];
+const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs', 'threads', 'limits'];
 
-/** The constructor's arguments; returns `options`. */
-export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): NetworkOptions {
+/** The constructor's arguments; returns the size limits the network is built under. */
+export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): NetworkLimits {
   const show = (v: unknown) => JSON.stringify(v) ?? String(v);
   if (!Array.isArray(inShape)) throw new ShapeError(`network: the input shape must be an array, [C, ...spatial] or [features], got ${show(inShape)}`);
   if (!Array.isArray(specs)) throw new ShapeError(`network: the layers must be an array of layer specs, got ${show(specs)}`);
@@ -23,7 +24,9 @@ export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], opti
   if (options.checkInputs !== undefined && typeof options.checkInputs !== 'boolean') {
     throw new TypeError(`network: checkInputs must be true or false, got ${show(options.checkInputs)}`);
   }
-  return options;
+  const limits = resolveLimits(options.limits);
+  checkSpecTree(specs, limits);
+  return limits;
 }
 
 /** A caller's batch with x in `dtype` and y a typed array (labels are checked by the loss). */

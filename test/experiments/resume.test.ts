@@ -1,7 +1,7 @@
 /**
  * Exact resume on the CPU backend: a run interrupted and resumed writes metrics.jsonl
  * byte-identical to the uninterrupted run with the same seed. Covered: a stop at an epoch
- * boundary (--stop-after) for SGD with augmentation and for HF; a SIGKILL of the real
+ * boundary (--stop-after) for SGD with augmentation, for HF and for K-FAC; a SIGKILL of the real
  * executable in mid-epoch after a --checkpoint-every checkpoint, which also checks that the
  * resumed run cuts metrics.jsonl back to what its checkpoint covered; and a SIGINT, which
  * checkpoints at the next step boundary. With threads, the same holds for the same thread count.
@@ -32,6 +32,8 @@ describe.each([
   ['adam', { warmup: 3, clip: 1, lr: 0.003 }],
   ['adamw', { weightDecay: 0.05 }],
   ['hf', { maxTrain: 48, batchSize: 24 }],
+  // K-FAC's running factors, the factors of its current inverse and its momentum (one thread).
+  ['kfac', { lr: 0.05, damping: 0.01 }],
   // Split over 2 threads (batch norm's statistics reduced over them); the other cases run at
   // $NDCNN_THREADS, else the machine's cores, which CI sets to 1 and then 2.
   ['sgd', { threads: 2 }],
@@ -70,6 +72,31 @@ describe.each([
       expect(accepted.length).toBeGreaterThanOrEqual(steps.length / 2);
       for (const s of accepted) expect(s.lossAfter as number).toBeLessThan(s.loss);
     }
+  });
+});
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'data');
+/** FSDD's 48 fixture training recordings in batches of 16, 2 epochs. */
+const AUDIO: TrainFlags = { experiment: 'audio1d', dataDir: FIXTURES, batchSize: 16, epochs: 2, seed: 3 };
+
+describe.each([
+  ['image2d: shift, flip, label smoothing, mixup', { ...TINY, flip: true, labelSmoothing: 0.1, mixup: 0.4 }],
+  ['audio1d log-mel: shift, speed, noise, SpecAugment, label smoothing, mixup', { ...AUDIO, speed: 0.1, noiseSnr: 15, freqMask: 6, timeMask: 12, labelSmoothing: 0.05, mixup: 0.3 }],
+  ['audio1d MFCC with speed on 2 threads', { ...AUDIO, features: 'mfcc', speed: 0.15, threads: 2 }],
+] as const)('resume with augmentation, %s', (_name, flags) => {
+  it('1 epoch + resume equals the uninterrupted run, byte for byte', async () => {
+    const key = `aug-${Object.keys(flags).join('-')}-${flags.experiment}`;
+    const whole = join(tmp, `${key}-whole`);
+    const parts = join(tmp, `${key}-parts`);
+    await train({ ...flags, out: whole }, quiet);
+    await train({ ...flags, out: parts, stopAfter: 1 }, quiet);
+    expect(metrics(whole).startsWith(metrics(parts))).toBe(true);
+    await train({ resume: parts }, quiet);
+    expect(metrics(parts)).toBe(metrics(whole));
+    const config = loadCheckpoint(join(whole, 'checkpoint.ckpt')).config;
+    const { experiment: _e, dataDir: _d, batchSize: _b, epochs: _p, seed: _s, maxTrain: _m, maxTest: _t, shift: _h, threads: _n, features, ...augment } = flags as TrainFlags;
+    expect(config.augment).toEqual(augment);
+    if (features !== undefined) expect(config.data.features).toBe(features);
   });
 });
 

@@ -38,7 +38,7 @@ function expectPartition(whole: LabeledSet, p: PreparedData): void {
   expect(tests.filter((k) => inTrain.has(k))).toEqual([]);
 }
 
-const req = (dataset: string, split: string, splitSeed: number, data: Record<string, number> = {}, dataDir = FIXTURE_DATA): DataRequest => ({
+const req = (dataset: string, split: string, splitSeed: number, data: Record<string, number | string> = {}, dataDir = FIXTURE_DATA): DataRequest => ({
   dataset,
   split,
   splitSeed,
@@ -88,6 +88,28 @@ describe('audio1d splits', () => {
     }
     const picks = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => fsddSplits.speakers(ds, seed).name));
     expect(picks.size).toBeGreaterThan(1);
+  });
+
+  it('speakers with --speaker: that speaker held out whatever the seed; an unknown one is refused with the speakers there are', () => {
+    for (const speaker of ['george', 'jackson', 'theo']) {
+      const { split, name } = fsddSplits.speakers(ds, 7, { speaker });
+      expect(name).toBe(`speaker ${speaker}`);
+      expect(Array.from(split.test, (i) => ds.speakers[i]).every((s) => s === speaker)).toBe(true);
+      expect(split.test.length).toBe(ds.speakers.filter((s) => s === speaker).length);
+    }
+    expect(() => fsddSplits.speakers(ds, 1, { speaker: 'lucas' })).toThrow(/--speaker lucas: no recordings of that speaker \(speakers: george, jackson, theo\)/);
+  });
+
+  it('log-mel features: the training set is the features of its waveforms, which train from them when augmented', () => {
+    const p = audio1d.load(req('fsdd', 'random', 1, { length: 8000, features: 'logmel' }));
+    expect(p.train.shape).toEqual([48, 40, 101]);
+    expect(p.tests['held-out'].shape).toEqual([12, 40, 101]);
+    const { train, features } = p.source!;
+    expect(train.shape).toEqual([48, 1, 8000]);
+    const one = new Float32Array(features.size);
+    features.extract(train.inputs.subarray(5 * 8000, 6 * 8000), one);
+    expect(p.train.inputs.subarray(5 * features.size, 6 * features.size)).toEqual(one);
+    expect(p.train.labels).toEqual(train.labels);
   });
 });
 

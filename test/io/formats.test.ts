@@ -81,8 +81,8 @@ describe('malformed safetensors are refused with the reason', () => {
     ['trailing bytes', Buffer.concat([good, new Uint8Array(4)]), /the tensors cover \d+ data bytes but the file holds \d+ \(truncated or padded\?\)/],
     ['truncated header', good.subarray(0, 40), /runs past the end of the 40-byte file/],
     ['huge header length', file('{}', new Uint8Array(0), 2 ** 40), /exceeds the 100000000-byte limit/],
-    ['not JSON', file('{"a": ', new Uint8Array(0)), /header is not a UTF-8 JSON object/],
-    ['not an object', file('[1, 2]'), /not a UTF-8 JSON object \(does not start with \{\)/],
+    ['not JSON', file('{"a": ', new Uint8Array(0)), /header: not JSON \(/],
+    ['not an object', file('[1, 2]'), /header is not a JSON object \(it does not start with \{\)/],
     ['bad metadata', file(JSON.stringify({ __metadata__: { a: 1 } })), /__metadata__ should map strings to strings/],
     ['unknown dtype', file(JSON.stringify({ w: t('C64', [1], [0, 8]) }), new Uint8Array(8)), /tensor 'w' has dtype "C64"; ndcnn reads F64, F32/],
     ['bad shape', file(JSON.stringify({ w: t('F32', [-1], [0, 4]) }), new Uint8Array(4)), /tensor 'w' has shape \[-1\]/],
@@ -148,7 +148,7 @@ describe('.npy and .npz', () => {
     ['truncated data', encodeNpy({ shape: [4], data: [1, 2, 3, 4] }).subarray(0, 134), /shape \(4\) of <f4 needs 16 data bytes, the file holds 6/],
     ['fortran order', withHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }"), /fortran_order arrays are not read/],
     ['big-endian', withHeader("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }"), /dtype '>f8'; ndcnn reads <f4, <f8, <i8, <i4/],
-    ['garbled header', withHeader("{'descr': '<f4'}"), /unreadable .npy header/],
+    ['garbled header', withHeader("{'descr': '<f4'}"), /header keys should be exactly descr, fortran_order, shape \(as NumPy requires\): 'fortran_order' missing, 'shape' missing/],
   ])('.npy %s is refused', (_, bytes, message) => {
     expect(() => decodeNpy(bytes as Uint8Array)).toThrow(message);
   });
@@ -163,7 +163,7 @@ describe('.npy and .npz', () => {
   });
   it('a damaged .npz is refused', () => {
     const z = encodeNpz({ a: { shape: [2], data: [1, 2] } });
-    expect(() => decodeNpz(z.subarray(0, z.length - 30), 'x.npz')).toThrow(/x.npz: not a readable zip archive/);
+    expect(() => decodeNpz(z.subarray(0, z.length - 30), 'x.npz')).toThrow(/^x.npz: it begins as a zip archive but is truncated: no end-of-central-directory record/);
   });
 });
 

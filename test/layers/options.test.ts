@@ -70,7 +70,7 @@ describe('layer options from plain JavaScript', () => {
   it('network arguments and options', () => {
     expect(build('1,8', [flatten()])).toThrow('network: the input shape must be an array, [C, ...spatial] or [features], got "1,8"');
     expect(build([4], flatten())).toThrow('network: the layers must be an array of layer specs, got {"kind":"flatten"}');
-    expect(build([4], [flatten()], { los: 'mse' })).toThrow("network: unknown option 'los' (known: loss, seed, checkInputs, threads)");
+    expect(build([4], [flatten()], { los: 'mse' })).toThrow("network: unknown option 'los' (known: loss, seed, checkInputs, threads, limits)");
     expect(build([4], [flatten()], { seed: 1.5 })).toThrow('network: seed must be an integer, got 1.5');
     expect(build([4], [flatten()], { checkInputs: 'no' })).toThrow('network: checkInputs must be true or false, got "no"');
     expect(build([4], [flatten()], { loss: 'hasOwnProperty' })).toThrow("network: unknown loss 'hasOwnProperty'");

@@ -55,7 +55,9 @@ describe('train', () => {
     const data = { x: Float32Array.from(b.x), y: b.y, sampleSize: 4 };
     const before = net.loss({ x: data.x, y: data.y, n: 60 });
     let seen = 0;
-    await train(net, data, { optimizer: new Sgd({ lr: 0.1 }), epochs: 5, batchSize: 20, seed: 3, augment: (batch) => (seen += batch.n) });
+    await train(net, data, { optimizer: new Sgd({ lr: 0.1 }), epochs: 5, batchSize: 20, seed: 3, augment: (batch) => {
+      seen += batch.n;
+    } });
     expect(seen).toBe(5 * 60);
     expect(net.loss({ x: data.x, y: data.y, n: 60 })).toBeLessThan(before / 2);
   });

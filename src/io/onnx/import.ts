@@ -7,21 +7,24 @@
  * is named in the error, with its operator and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, maxPool, type LayerSpec } from '../../layers/index.js';
+import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, LimitError, maxPool, type LayerSpec, type NetworkLimits, type StateDict } from '../../layers/index.js';
 import { Network } from '../../network/index.js';
 import type { ActivationFn, ActivationKind, Backend } from '../../nd/backend.js';
 import { cpuBackend } from '../../nd/backends/cpu/index.js';
 import type { DType } from '../../nd/dtype.js';
 import { fmt, sameShape } from '../../nd/shape.js';
 import { FormatError } from '../errors.js';
+import { buildFromFile } from '../model.js';
 import { ONNX_ACTIVATIONS } from './export.js';
-import { AttrType, decodeModel, tensorValues, type OnnxNode, type OnnxTensor } from './proto.js';
+import { AttrType, decodeModel, tensorValues, type OnnxGraph, type OnnxNode, type OnnxTensor } from './proto.js';
 
 export interface OnnxImportOptions {
   /** Backend of the network (default: the CPU backend in `dtype`). */
   backend?: Backend;
   /** Default float32, the file's precision; float64 for derivation-grade curvature studies. */
   dtype?: DType;
+  /** Size limits of the network (NetworkOptions.limits); its parameters are also bounded by the values the initializers hold. */
+  limits?: Partial<NetworkLimits>;
 }
 
 export interface OnnxImport {
@@ -176,6 +179,40 @@ function pushParams(s: State, tensors: (OnnxTensor | undefined)[]): void {
   for (const t of tensors) if (t) s.params.push({ shape: t.dims, values: tensorValues(t, s.source) });
 }
 
+/**
+ * The structure onnx.checker requires of any graph, checked before its nodes are read as layers
+ * (a chain-shaped import would otherwise accept, say, a node that overwrites the graph's input):
+ * unique graph inputs and initializers, each node reading only names defined before it
+ * (topological order), each name written once (static single assignment), outputs defined.
+ */
+function checkGraph(g: OnnxGraph, fail: (problem: string) => Error): void {
+  const defined = new Map<string, string>();
+  for (const v of g.input) {
+    if (defined.has(v.name)) throw fail(`graph input '${v.name}' is listed twice`);
+    defined.set(v.name, 'a graph input');
+  }
+  const inits = new Set<string>();
+  for (const t of g.initializer ?? []) {
+    if (inits.has(t.name)) throw fail(`initializer '${t.name}' is defined twice`);
+    inits.add(t.name);
+    // An initializer may also be listed as a graph input (its overridable default).
+    if (!defined.has(t.name)) defined.set(t.name, 'an initializer');
+  }
+  g.node.forEach((node, i) => {
+    const where = `node '${node.name || `#${i}`}' (${node.op_type})`;
+    for (const x of node.input) {
+      if (x && !defined.has(x)) throw fail(`${where} reads '${x}', which no graph input, initializer or earlier node defines (nodes must be in topological order)`);
+    }
+    for (const y of node.output) {
+      if (!y) continue;
+      const owner = defined.get(y);
+      if (owner) throw fail(`${where} writes '${y}', which is already ${owner}; each name is assigned once (SSA)`);
+      defined.set(y, `the output of ${where}`);
+    }
+  });
+  for (const v of g.output) if (!defined.has(v.name)) throw fail(`graph output '${v.name}' is computed by no node`);
+}
+
 /** Builds the network an ONNX model (bytes or a path) describes, with its parameters. */
 export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions = {}): OnnxImport {
   const source = typeof file === 'string' ? file : 'onnx bytes';
@@ -184,6 +221,7 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   const g = model.graph;
   const opset = model.opset_import?.find((x) => !x.domain || x.domain === 'ai.onnx');
   if (!opset) throw fail('the model imports no version of the default ONNX operator set');
+  checkGraph(g, fail);
   const inits = new Map((g.initializer ?? []).map((t) => [t.name, t]));
   const inputs = g.input.filter((v) => !inits.has(v.name));
   if (inputs.length !== 1) throw fail(`ndcnn imports graphs with one input, this one has ${inputs.length} (${inputs.map((v) => v.name).join(', ')})`);
@@ -219,21 +257,21 @@ export function networkFromOnnx(file: Uint8Array | string, o: OnnxImportOptions 
   });
   if (g.output.length !== 1 || g.output[0].name !== cur) throw fail(`the graph's output should be the last node's output '${cur}'`);
   if (!s.specs.length) throw fail('the graph has no layers');
-  let network: Network;
-  try {
-    network = new Network(o.backend ?? cpuBackend(o.dtype ?? 'float32'), inShape, s.specs);
-  } catch (e) {
-    throw fail(`its layers do not fit together: ${(e as Error).message}`);
-  }
-  const named = network.namedParameters();
-  named.forEach((p, k) => {
-    if (!sameShape(p.shape, s.params[k].shape)) throw fail(`parameter ${p.name} should have shape ${fmt(p.shape)}, the graph gives ${fmt(s.params[k].shape)}`);
-    network.params.set(s.params[k].values, p.offset);
-  });
-  const stats = network.namedBuffers().filter((b) => !b.integer);
-  stats.forEach((b, k) => {
-    if (b.data.length !== s.stats[k].length) throw fail(`buffer ${b.name} has ${b.data.length} values, the graph gives ${s.stats[k].length}`);
-    b.data.set(s.stats[k]);
+  const stored = s.params.reduce((n, p) => n + p.values.length, 0);
+  const build = (limits: Partial<NetworkLimits>) => {
+    try {
+      return new Network(o.backend ?? cpuBackend(o.dtype ?? 'float32'), inShape, s.specs, { limits });
+    } catch (e) {
+      throw e instanceof LimitError ? e : fail(`its layers do not fit together: ${(e as Error).message}`);
+    }
+  };
+  // The values go in as a state dict, so they are checked as any file's are (finite, variances ≥ 0).
+  const network = buildFromFile(source, stored, o.limits, build, (net) => {
+    const dict: StateDict = Object.create(null);
+    net.namedParameters().forEach((p, k) => (dict[p.name] = { shape: s.params[k].shape, data: s.params[k].values }));
+    let k = 0;
+    for (const b of net.namedBuffers()) dict[b.name] = { shape: [...b.shape], data: b.integer ? b.data : s.stats[k++] };
+    net.loadStateDict(dict);
   });
   return { network, softmax };
 }
