@@ -20,7 +20,8 @@ import {
   spectralDensity,
   topEigenpairs,
 } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, losses, maxPool, Network, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, flatten, losses, maxPool, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { chooseGemm } from '../../src/nd/backends/cpu/gemm-select.js';
 import { ConvGeometry, type ConvOptions } from '../../src/nd/geometry.js';

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CurvatureOperator, dataFactors, KroneckerOperator } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { DType } from '../../src/nd/dtype.js';
 import type { Batch } from '../../src/nd/model.js';
