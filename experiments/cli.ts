@@ -14,6 +14,7 @@ import { hessian, type HessianFlags } from './hessian.js';
 import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
+import { MAX_POINTS } from './sweep/spec.js';
 import { runWorker } from './sweep/worker.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
@@ -33,7 +34,8 @@ function sweepOptions(y: Argv) {
     .option('workers', { type: 'number', requiresArg: true, describe: 'local pool: training processes at once (default: the cores)' })
     .option('queue', { type: 'string', requiresArg: true, describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
     .option('attempts', { type: 'number', requiresArg: true, describe: 'with --queue: tries per point before it fails (default 3)' })
-    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' });
+    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' })
+    .option('max-points', { type: 'number', requiresArg: true, describe: `refuse specs that expand to more points (default ${MAX_POINTS})` });
 }
 
 function workerOptions(y: Argv) {

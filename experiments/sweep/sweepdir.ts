@@ -21,17 +21,17 @@ export interface Sweep {
 export const runDir = (sweep: { dir: string }, id: string) => join(sweep.dir, 'runs', id);
 export const logFile = (sweep: { dir: string }, id: string) => join(sweep.dir, 'logs', `${id}.log`);
 
-/** The sweep a SPEC argument names: a spec file (new or resubmitted with --out) or a sweep directory. */
-export function openSweep(specOrDir: string, out: string | undefined): Sweep {
+/** The sweep a SPEC argument names: a spec file (new or resubmitted with --out) or a sweep directory; at most `maxPoints` points. */
+export function openSweep(specOrDir: string, out: string | undefined, maxPoints?: number): Sweep {
   if (!existsSync(specOrDir)) throw new UsageError(`${specOrDir}: no such spec file or sweep directory`);
   if (statSync(specOrDir).isDirectory()) {
     if (out !== undefined && resolve(out) !== resolve(specOrDir)) throw new UsageError(`--out ${out}: a resumed sweep continues in its own directory ${specOrDir}`);
-    const sweep = readSweep(specOrDir, 'current');
+    const sweep = readSweep(specOrDir, 'current', maxPoints);
     writeFileAtomic(join(sweep.dir, SWEEP_FILE), `${JSON.stringify({ spec: sweep.spec, points: sweep.points }, null, 2)}\n`);
     return sweep;
   }
   const spec = loadSpec(specOrDir);
-  const points = expand(spec, specOrDir);
+  const points = expand(spec, specOrDir, maxPoints);
   const dir = out !== undefined ? resolve(out) : newDir(spec.name);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, SWEEP_FILE), `${JSON.stringify({ spec, points }, null, 2)}\n`);
@@ -43,7 +43,7 @@ export function openSweep(specOrDir: string, out: string | undefined): Sweep {
  * if a default changed since, a point's resolved config (so its id) changed, and it is a new run.
  * `saved` keeps the points as they were run, which is what a report describes.
  */
-export function readSweep(dir: string, points: 'saved' | 'current'): Sweep {
+export function readSweep(dir: string, points: 'saved' | 'current', maxPoints?: number): Sweep {
   const file = join(dir, SWEEP_FILE);
   if (!existsSync(file)) throw new UsageError(`${dir}: no ${SWEEP_FILE} here (not a sweep directory)`);
   let saved: { spec?: unknown; points?: unknown };
@@ -53,7 +53,7 @@ export function readSweep(dir: string, points: 'saved' | 'current'): Sweep {
     throw new RunFileError(file, 'is not JSON');
   }
   const spec = checkSpec(saved.spec, file, 'sweep');
-  if (points === 'current') return { dir: resolve(dir), spec, points: expand(spec, file) };
+  if (points === 'current') return { dir: resolve(dir), spec, points: expand(spec, file, maxPoints) };
   if (!Array.isArray(saved.points) || !saved.points.every(isPoint)) throw new RunFileError(file, 'its points are not a list of {id, label, args}');
   return { dir: resolve(dir), spec, points: saved.points };
 }
