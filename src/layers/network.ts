@@ -71,6 +71,9 @@ export class Network extends NetworkPasses implements Model {
     checkNumbers('setParams', 'params', p);
     checkLength('setParams', 'params', p, this.paramCount, 'the network has');
     checkFinite('setParams', 'params', p);
+    // Finite in float64 is not enough: 1e39 would be Infinity in a float32 network.
+    const problem = firstProblem(p, this.backend.dtype);
+    if (problem) throw new RangeError(`setParams: params hold ${problem}`);
     this.params.set(p);
   }
 
