@@ -78,7 +78,7 @@ export class Augmenter {
   private readonly soft: boolean;
   /** The batch the network sees, when it differs in shape or targets from the stored one. */
   private out: { x: Float32Array; y: Float32Array } | null = null;
-  private mixed: Float32Array | null = null;
+  private mixed: { x: Float32Array; y: Float32Array } | null = null;
 
   constructor(private readonly s: AugmenterSetup) {
     this.rng = new Rng(s.seed);
@@ -102,9 +102,11 @@ export class Augmenter {
     for (let i = 0; i < batch.n; i++) {
       const example = batch.x.subarray(i * this.size, (i + 1) * this.size);
       this.perExample(example);
-      const x = target && features ? target.x.subarray(i * this.outSize, (i + 1) * this.outSize) : example;
-      if (features) features.extract(example, x as Float32Array);
-      if (features) this.masks(x);
+      if (features && target) {
+        const x = target.x.subarray(i * this.outSize, (i + 1) * this.outSize);
+        features.extract(example, x);
+        this.masks(x);
+      }
     }
     if (!target) return batch;
     const x = features ? target.x.subarray(0, batch.n * this.outSize) : batch.x;
@@ -170,9 +172,12 @@ export class Augmenter {
     const perm = this.rng.permutation(n);
     const size = x.length / n;
     const k = y.length / n;
-    const xs = (this.mixed ??= new Float32Array(x.length)).subarray(0, x.length);
-    const ys = new Float32Array(y);
+    // The unmixed batch, read while the mixed one is written over it.
+    if (this.mixed === null || this.mixed.x.length < x.length) this.mixed = { x: new Float32Array(x.length), y: new Float32Array(y.length) };
+    const xs = this.mixed.x.subarray(0, x.length);
+    const ys = this.mixed.y.subarray(0, y.length);
     xs.set(x);
+    ys.set(y);
     for (let i = 0; i < n; i++) {
       const j = perm[i];
       for (let e = 0; e < size; e++) x[i * size + e] = lambda * xs[i * size + e] + (1 - lambda) * xs[j * size + e];

@@ -17,7 +17,8 @@ import { RunFileError, UsageError } from './errors.js';
 import { findExperiment } from './session.js';
 import { DEFAULT_EXPERIMENT } from './registry.js';
 
-export interface TrainFlags {
+/** The `train` flags; the augmentation flags besides --shift are AugmentOptions' keys. */
+export interface TrainFlags extends AugmentOptions {
   experiment?: string;
   dataset?: string;
   split?: string;
@@ -43,13 +44,6 @@ export interface TrainFlags {
   features?: string;
   speaker?: string;
   shift?: number;
-  flip?: boolean;
-  speed?: number;
-  noiseSnr?: number;
-  freqMask?: number;
-  timeMask?: number;
-  labelSmoothing?: number;
-  mixup?: number;
   maxTrain?: number;
   maxTest?: number;
   checkpointEvery?: number;
@@ -65,7 +59,7 @@ const LOSS: LossName = 'softmax-cross-entropy';
 const MAX_THREADS = 56;
 
 /** The augmentation flags besides --shift, each an AugmentOptions key. */
-const AUGMENT_FLAGS = ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof TrainFlags & keyof AugmentOptions)[];
+const AUGMENT_FLAGS = ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof AugmentOptions)[];
 
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [

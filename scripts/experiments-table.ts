@@ -6,7 +6,9 @@
  *
  * Each spec runs as `ndcnn sweep SPEC --out sweeps/<name> --workers 2` (one thread a point), so an
  * interrupted regeneration resumes where it stopped (finished points are kept, checkpointed ones
- * resume) and a point whose resolved config changed since (a new default) is trained anew. Each
+ * resume) and a point whose resolved config changed since (a new default) is trained anew. A
+ * finished point is reused as it is, so after a change that moves float rounding (a kernel, the
+ * thread split) only an empty sweeps/ makes every figure today's code's: `rm -rf sweeps` first. Each
  * row pools the points of one spec that match its filter: the seeds of one configuration, or
  * every fold of the leave-one-speaker-out split. The table goes between the README's
  * `experiments-table` markers with the commit, the GEMM and the command that produced it. Last,
@@ -39,7 +41,7 @@ const ROWS: Row[] = [
   { what: '`ndcnn train audio1d`: FSDD, random 20 % held out', spec: 'audio1d-random', target: 0.985 },
   { what: '`… --split speakers --speaker S`: leave one speaker out, every speaker in turn', spec: 'audio1d-speakers', target: 0.85 },
   { what: '`… audio1d --optimizer hf`', spec: 'audio1d-hf' },
-  { what: '`ndcnn train mri3d --split-seed 1|2|3`: 7 lobes, held-out blocks', spec: 'mri3d-splits', target: 0.75 },
+  { what: '`ndcnn train mri3d --split-seed N`, N = 1, 2, 3: 7 lobes, held-out blocks', spec: 'mri3d-splits', target: 0.75 },
 ];
 
 const SPECS = 'experiments/sweep/examples';
@@ -51,6 +53,8 @@ interface Cell {
   seconds: number[];
   compute: Set<string>;
   missing: number;
+  /** The sweep directory exists. */
+  found: boolean;
 }
 
 function mean(v: number[]): number {
@@ -63,8 +67,9 @@ function sd(v: number[]): number {
 }
 
 function collect(row: Row): Cell {
-  const cell: Cell = { accuracies: [], baseline: [], seconds: [], compute: new Set(), missing: 0 };
-  if (!existsSync(join('sweeps', row.spec))) return cell;
+  const found = existsSync(join('sweeps', row.spec));
+  const cell: Cell = { accuracies: [], baseline: [], seconds: [], compute: new Set(), missing: 0, found };
+  if (!found) return cell;
   const sweep = readSweep(join('sweeps', row.spec), 'current');
   for (const p of sweep.points) {
     if (!Object.entries(row.where ?? {}).every(([k, v]) => p.label[k] === v)) continue;
@@ -77,7 +82,8 @@ function collect(row: Row): Cell {
     cell.accuracies.push(test.accuracy);
     cell.baseline.push(test.baseline);
     cell.seconds.push(s.seconds);
-    cell.compute.add(`${s.compute ?? s.config.backend}, ${s.config.threads ?? 1} thread(s)`);
+    const threads = s.config.threads ?? 1;
+    cell.compute.add(`${s.compute ?? s.config.backend}, ${threads} thread${threads > 1 ? 's' : ''}`);
   }
   return cell;
 }
@@ -92,9 +98,10 @@ function render(rows: Row[], cells: Cell[], commit: string): string {
     const c = cells[i];
     c.compute.forEach((x) => computes.add(x));
     const n = c.accuracies.length;
-    const acc = n === 0 ? '–' : `${n > 1 ? `**${percent(mean(c.accuracies))} ± ${(100 * sd(c.accuracies)).toFixed(2)}**` : percent(c.accuracies[0])} (${c.accuracies.map((a) => (100 * a).toFixed(2)).join(', ')})`;
-    const target = row.target === undefined ? '–' : n === 0 ? `≥ ${percent(row.target)}` : `≥ ${percent(row.target)}: ${mean(c.accuracies) >= row.target ? 'met' : `missed by ${(100 * (row.target - mean(c.accuracies))).toFixed(2)}`}`;
-    const runs = `${n}${c.missing > 0 ? ` (${c.missing} not finished)` : ''}`;
+    const pct = (x: number) => (100 * x).toFixed(2);
+    const acc = n === 0 ? '–' : `${n > 1 ? `**${pct(mean(c.accuracies))} ± ${pct(sd(c.accuracies))} %**` : `${pct(c.accuracies[0])} %`} (${c.accuracies.map(pct).join(', ')})`;
+    const target = row.target === undefined ? '–' : n === 0 ? `≥ ${percent(row.target)}` : `≥ ${percent(row.target)}: ${mean(c.accuracies) >= row.target ? 'met' : `missed by ${(100 * (row.target - mean(c.accuracies))).toFixed(2)} points`}`;
+    const runs = c.found ? `${n}${c.missing > 0 ? ` (${c.missing} not finished)` : ''}` : 'not run at this commit';
     const base = n === 0 ? '–' : percent(mean(c.baseline));
     const time = n === 0 ? '–' : `${Math.round(mean(c.seconds))} ± ${Math.round(sd(c.seconds))} s`;
     lines.push(`| ${row.what} (\`${row.spec}\`) | ${acc} | ${runs} | ${target} | ${base} | ${time} |`);
@@ -124,7 +131,8 @@ async function main(): Promise<void> {
   let start = readSummary(NPM_START);
   if (!reportOnly && (start === null || start.stopped)) start = await train(start ? { resume: NPM_START, quiet: true } : { experiment: 'image2d', out: NPM_START, quiet: true });
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+  // README.md is what this writes: a change there is not a change to the code that computed it.
+  const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!README.md'], { encoding: 'utf8' }).trim() !== '';
   const at = dirty ? `${commit} (with uncommitted changes)` : commit;
   const table = render(ROWS, ROWS.map(collect), at);
   let readme = replaceBetween(readFileSync('README.md', 'utf8'), 'experiments-table', table);

@@ -217,6 +217,8 @@ export function identity(flags: TrainFlags): string {
   for (const k of NOT_IDENTITY) delete config[k];
   // One thread is what every run computed before threads existed: those points keep their identity.
   if (config.threads === 1) delete config.threads;
+  // Likewise a run without the augmentations that came after the shift.
+  if (Object.keys(config.augment ?? {}).length === 0) delete config.augment;
   return createHash('sha256').update(canonical(config)).digest('hex').slice(0, 16);
 }
 
