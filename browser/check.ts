@@ -1,12 +1,15 @@
 /**
  * The page's script: the same network, weights and batch on the CPU backend and on the GPU
- * backend, one forward pass (the outputs) and one backward pass (the gradient), and the largest
- * differences between them. The result goes into the page and into `window.ndcnnResult`, which
+ * backend (gpu.js in `?mode=…`, default webgl2; or `?backend=webgpu`: the WebGPU backend on
+ * navigator.gpu, through its asynchronous passes), one forward pass (the outputs) and one
+ * backward pass (the gradient), and the largest differences between them. The result goes into the page and into `window.ndcnnResult`, which
  * the browser test reads.
  */
 import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
+import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';
+import type { Backend } from '../src/nd/backend.js';
 import { Rng } from '../src/nd/rng.js';
 
 export interface PageResult {
@@ -31,7 +34,7 @@ const IN_SHAPE = [1, 12, 12];
 const N = 4;
 const CLASSES = 3;
 
-function build(backend: ReturnType<typeof cpuBackend> | ReturnType<typeof gpuBackend>): Network {
+function build(backend: Backend): Network {
   return new Network(
     backend,
     IN_SHAPE,
@@ -52,17 +55,18 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-function run(): PageResult {
-  const mode = (new URLSearchParams(location.search).get('mode') ?? 'webgl2') as GpuMode;
+async function run(): Promise<PageResult> {
+  const query = new URLSearchParams(location.search);
+  const mode = (query.get('mode') ?? 'webgl2') as GpuMode;
   const rng = new Rng(2);
   const x = Float32Array.from({ length: N * 144 }, () => rng.normal());
   const y = Int32Array.from({ length: N }, () => rng.int(CLASSES));
   const batch = { x, y, n: N };
-  const [c, g] = [build(cpuBackend('float32')), build(gpuBackend({ mode }))];
+  const [c, g] = [build(cpuBackend('float32')), build(query.get('backend') === 'webgpu' ? await webgpuBackend() : gpuBackend({ mode }))];
   const [gc, gg] = [new Float32Array(c.paramCount), new Float32Array(g.paramCount)];
   const outC = c.predict(x, N);
-  const outG = g.predict(x, N);
-  const loss = { cpu: c.gradient(batch, gc), gpu: g.gradient(batch, gg) };
+  const outG = await g.predictAsync(x, N);
+  const loss = { cpu: c.gradient(batch, gc), gpu: await g.gradientAsync(batch, gg) };
   return {
     cpu: c.backend.describe(),
     gpu: g.backend.describe(),
@@ -87,7 +91,7 @@ function show(r: PageResult): void {
 }
 
 try {
-  const r = run();
+  const r = await run();
   show(r);
   window.ndcnnResult = r;
 } catch (e) {

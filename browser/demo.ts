@@ -1,10 +1,12 @@
 /**
  * The demo page: a small CNN trained on MNIST digits with the library's `train` loop, on the
- * GPU backend (gpu.js; WebGL2 unless ?mode= asks for another) or the CPU backend, with the batch
+ * WebGPU backend, the gpu.js one (WebGL2 unless ?mode= asks for another) or the CPU backend, with the batch
  * loss and the held-out accuracy drawn as it learns. Each run starts from the same weights and
  * batch order (seed 1), so runs on the two backends are directly comparable.
  *
- * URL parameters: backend=gpu|cpu (the first run; default gpu), mode=<gpu.js mode>,
+ * URL parameters: backend=auto|webgpu|gpu|cpu (the first run; default auto: WebGPU where
+ * navigator.gpu gives an adapter, else gpu.js on WebGL2 where the browser has it, else the CPU,
+ * and the page says which and why), mode=<gpu.js mode>,
  * steps=N (stop each run after N steps; default 10 epochs), eval=N (held-out accuracy every N
  * steps; default 25). The page's state is `window.ndcnnDemo`, which the browser test reads.
  */
@@ -12,12 +14,16 @@ import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
 import type { Backend } from '../src/nd/backend.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { GpuBackend, gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
+import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';
+import { WebGpuBackend } from '../src/nd/backends/webgpu/index.js';
 import { Sgd, train } from '../src/optim/index.js';
 import { PIXELS, readDigits, SIDE, type Digits } from './digits-format.js';
 import { drawPlot, smooth } from './plot.js';
 
+type Kind = 'webgpu' | 'gpu' | 'cpu';
+
 export interface DemoRun {
-  backend: 'gpu' | 'cpu';
+  backend: Kind;
   /** What runs: backend.describe(), e.g. "gpu.js webgl2 (float32)". */
   runs: string;
   /** Why the asked-for gpu.js mode was not taken (null when it was, or on the CPU). */
@@ -36,6 +42,8 @@ export interface DemoState {
   runs: DemoRun[];
   digits: { train: number; test: number };
   modes: { mode: string; available: boolean; reason: string }[];
+  /** What `backend=auto` chose for the first run, and why. */
+  choice?: string;
   error?: string;
 }
 
@@ -71,8 +79,8 @@ function setStatus(text: string, error = false): void {
 }
 
 /** Share of held-out digits whose largest output is their label. */
-function accuracy(net: Network, set: Digits): number {
-  const z = net.predict(set.x);
+async function accuracy(net: Network, set: Digits): Promise<number> {
+  const z = await net.predictAsync(set.x);
   let right = 0;
   for (let i = 0; i < set.y.length; i++) {
     let best = 0;
@@ -88,7 +96,7 @@ const breathe = () => new Promise<void>((done) => {
   setTimeout(done, 50);
 });
 
-async function start(kind: 'gpu' | 'cpu'): Promise<void> {
+async function start(kind: Kind): Promise<void> {
   if (current) {
     current.stop.abort();
     await current.finished;
@@ -99,19 +107,20 @@ async function start(kind: 'gpu' | 'cpu'): Promise<void> {
   await finished;
 }
 
-async function runOn(kind: 'gpu' | 'cpu', stop: AbortController): Promise<void> {
+async function runOn(kind: Kind, stop: AbortController): Promise<void> {
   const run: DemoRun = { backend: kind, runs: '', fallback: null, steps: 0, losses: [], accuracy: [], msPerStep: 0, done: false };
   state.runs.push(run);
   let backend: Backend | undefined;
   let net: Network | undefined;
   try {
-    backend = kind === 'gpu' ? gpuBackend({ mode: MODE, allowFallback: true }) : cpuBackend('float32');
+    backend = kind === 'webgpu' ? await webgpuBackend() : kind === 'gpu' ? gpuBackend({ mode: MODE, allowFallback: true }) : cpuBackend('float32');
     run.runs = backend.describe();
     run.fallback = backend instanceof GpuBackend ? backend.fallback : null;
     net = new Network(backend, [1, SIDE, SIDE], SPECS, { seed: 1 });
     $('net').textContent = net.summary();
     $('backends').textContent = `this run: ${run.runs}`;
-    setStatus(`Training on ${short(run.runs)}${run.fallback ? ` — fell back: ${run.fallback}` : ''}`);
+    const chosen = state.runs.length === 1 && state.choice ? ` (chosen: ${state.choice})` : '';
+    setStatus(`Training on ${short(run.runs)}${chosen}${run.fallback ? ` — fell back: ${run.fallback}` : ''}`);
     const stamps = [performance.now()];
     let drawn = 0;
     const model = net;
@@ -127,7 +136,7 @@ async function runOn(kind: 'gpu' | 'cpu', stop: AbortController): Promise<void> 
         stamps.push(performance.now());
         const back = Math.min(20, step);
         run.msPerStep = (stamps[step] - stamps[step - back]) / back;
-        if (step % EVAL_EVERY === 0) run.accuracy.push([step, accuracy(model, data.test)]);
+        if (step % EVAL_EVERY === 0) run.accuracy.push([step, await accuracy(model, data.test)]);
         if (MAX_STEPS > 0 && step >= MAX_STEPS) stop.abort();
         if (performance.now() - drawn > 200) {
           draw();
@@ -138,14 +147,14 @@ async function runOn(kind: 'gpu' | 'cpu', stop: AbortController): Promise<void> 
         stamps[step] = performance.now();
       },
     });
-    if (run.accuracy.at(-1)?.[0] !== run.steps && run.steps > 0) run.accuracy.push([run.steps, accuracy(model, data.test)]);
+    if (run.accuracy.at(-1)?.[0] !== run.steps && run.steps > 0) run.accuracy.push([run.steps, await accuracy(model, data.test)]);
     setStatus(`${stop.signal.aborted ? 'Stopped' : 'Finished'} after ${run.steps} steps on ${short(run.runs)}`);
   } catch (e) {
     run.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     setStatus(`${kind.toUpperCase()} run failed: ${run.error}`, true);
   } finally {
     net?.dispose();
-    if (backend instanceof GpuBackend) backend.destroy();
+    if (backend instanceof GpuBackend || backend instanceof WebGpuBackend) backend.destroy();
     run.done = true;
     draw();
   }
@@ -158,7 +167,7 @@ function short(runs: string): string {
 }
 
 function draw(): void {
-  const name = (r: DemoRun, i: number) => `#${i + 1} ${r.backend.toUpperCase()}${r.backend === 'gpu' ? ` (${r.runs.split(' ')[1] ?? '?'})` : ''}`;
+  const name = (r: DemoRun, i: number) => `#${i + 1} ${r.backend === 'webgpu' ? 'WebGPU' : r.backend.toUpperCase()}${r.backend === 'gpu' ? ` (${r.runs.split(' ')[1] ?? '?'})` : ''}`;
   const color = (i: number) => COLORS[i % COLORS.length];
   const raw = state.runs.map((r, i) => ({ color: color(i), faint: true, points: r.losses.map((l, k) => [k + 1, l] as const) }));
   // Later runs dashed: runs on the two backends follow each other to rounding, and would hide each other.
@@ -193,12 +202,34 @@ async function main(): Promise<void> {
   const digits = readDigits(new Uint8Array(await response.arrayBuffer()));
   data = digits;
   state.digits = { train: digits.header.train, test: digits.header.test };
-  const buttons = { gpu: $<HTMLButtonElement>('gpu'), cpu: $<HTMLButtonElement>('cpu'), stop: $<HTMLButtonElement>('stop') };
+  const buttons = { webgpu: $<HTMLButtonElement>('webgpu'), gpu: $<HTMLButtonElement>('gpu'), cpu: $<HTMLButtonElement>('cpu'), stop: $<HTMLButtonElement>('stop') };
+  buttons.webgpu.onclick = () => void start('webgpu');
   buttons.gpu.onclick = () => void start('gpu');
   buttons.cpu.onclick = () => void start('cpu');
   buttons.stop.onclick = () => current?.stop.abort();
   for (const b of Object.values(buttons)) b.disabled = false;
-  await start(params.get('backend') === 'cpu' ? 'cpu' : 'gpu');
+  const asked = params.get('backend') ?? 'auto';
+  const first = asked === 'webgpu' || asked === 'gpu' || asked === 'cpu' ? asked : await pick();
+  $('backends').textContent = state.choice ?? '';
+  await start(first);
+}
+
+/** backend=auto: WebGPU where there is an adapter, else gpu.js on WebGL2 where it runs, else the CPU; says why in state.choice. */
+async function pick(): Promise<Kind> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  if (adapter) {
+    state.choice = 'WebGPU: navigator.gpu gave an adapter';
+    return 'webgpu';
+  }
+  const why = gpu ? 'navigator.gpu gave no adapter' : 'this browser has no navigator.gpu';
+  const webgl2 = state.modes.find((m) => m.mode === 'webgl2');
+  if (webgl2?.available) {
+    state.choice = `gpu.js on WebGL2: ${why}`;
+    return 'gpu';
+  }
+  state.choice = `the CPU: ${why}, and WebGL2 is unavailable (${webgl2?.reason ?? 'unknown'})`;
+  return 'cpu';
 }
 
 main().catch((e: unknown) => {

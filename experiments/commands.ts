@@ -20,7 +20,7 @@ export interface EvalFlags extends BackendFlags {
 }
 
 /** Rebuilds the network of a checkpoint and scores it on its experiment's held-out sets. */
-export function evalRun(f: EvalFlags, io: Io): void {
+export async function evalRun(f: EvalFlags, io: Io): Promise<void> {
   const file = checkpointPath(f.path);
   const ckpt = loadCheckpoint(file);
   const config = { ...ckpt.config };
@@ -31,14 +31,14 @@ export function evalRun(f: EvalFlags, io: Io): void {
     }
     config.dataDir = f.dataDir;
   }
-  const backend = openBackend(config.backend, f);
+  const backend = await openBackend(config.backend, f);
   const data = loadData(config);
   const net = buildNetwork(config, backend);
   // Running statistics (batch norm) are part of what evaluation computes with.
   restoreNetwork(net, ckpt, file);
   io.out(`${file}: ${config.experiment} ${config.dataset}, epoch ${ckpt.progress.epoch}/${config.epochs}, step ${ckpt.progress.step}\n`);
   for (const [name, ds] of Object.entries(data.tests)) {
-    const t = evaluate(net, ds);
+    const t = await evaluate(net, ds);
     const base = majorityBaseline(data.train, ds);
     io.out(
       `${name}: accuracy ${percent(t.accuracy)} (${Math.round(t.accuracy * t.n)}/${t.n}), loss ${t.loss.toFixed(4)}; ` +

@@ -5,10 +5,10 @@ import { classCounts } from './experiment.js';
 import type { TestMetrics } from './metrics.js';
 
 /** Loss (the network's own, mean over examples) and top-1 accuracy on `ds`. */
-export function evaluate(net: Network, ds: LabeledSet): TestMetrics {
+export async function evaluate(net: Network, ds: LabeledSet): Promise<TestMetrics> {
   const n = ds.labels.length;
   const k = net.outShape[0];
-  const z = net.predict(ds.inputs, n);
+  const z = await net.predictAsync(ds.inputs, n);
   let correct = 0;
   for (let r = 0; r < n; r++) {
     let best = 0;

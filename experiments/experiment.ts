@@ -6,7 +6,7 @@
 import { subset, type LabeledSet } from '../datasets/index.js';
 import type { LayerSpec } from '../src/layers/index.js';
 import { Rng } from '../src/nd/rng.js';
-import type { HfOptions } from '../src/optim/index.js';
+import type { HfOptions, KfacOptions } from '../src/optim/index.js';
 import type { AugmentOptions, FeatureTransform } from './augment.js';
 
 export interface DataRequest {
@@ -63,8 +63,13 @@ export interface Experiment {
   readonly dataDefaults: Readonly<DataSettings>;
   /** The augmentations (besides the shift) that apply to its examples. */
   readonly augmentations: readonly (keyof AugmentOptions)[];
-  /** `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay. */
-  defaults(dataset: string): { sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; augmentShift: number; augment?: AugmentOptions };
+  /**
+   * `adam` (also used by adamw) falls back to sgd's epochs and batch size with lr 0.001 and PyTorch's weight decay;
+   * `kfac` to sgd's epochs and batch size with lr 0.1, no weight decay and KfacOptions' defaults.
+   */
+  defaults(dataset: string): {
+    sgd: SgdDefaults; hf: HfDefaults; adam?: Partial<SgdDefaults>; kfac?: Partial<SgdDefaults> & { options?: KfacOptions }; augmentShift: number; augment?: AugmentOptions;
+  };
   /** The default network for one example of shape `inShape` and `classes` classes. */
   network(inShape: readonly number[], classes: number): LayerSpec[];
   load(req: DataRequest): PreparedData;

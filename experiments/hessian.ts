@@ -17,6 +17,7 @@ import {
   type SymmetricOperator,
 } from '../src/analysis/index.js';
 import { parameterBlocks } from '../src/layers/index.js';
+import { readsAsync } from '../src/nd/backend.js';
 import { Rng } from '../src/nd/rng.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
@@ -65,7 +66,7 @@ function positive(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UsageError(`--${name} must be a positive number, got ${v}`);
 }
 
-export function hessian(f: HessianFlags, io: Io): void {
+export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   for (const [flag, v] of [['out', f.out], ['operator', f.operator], ['backend', f.backend], ['data-dir', f.dataDir]] as const) {
     if (typeof v === 'string' && v.trim() === '') throw new UsageError(`--${flag} needs a non-empty value`);
   }
@@ -83,7 +84,9 @@ export function hessian(f: HessianFlags, io: Io): void {
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
-  const backend = openBackend(config.backend, f);
+  const backend = await openBackend(config.backend, f);
+  // Lanczos, Hutchinson and SLQ (src/analysis) take their products synchronously.
+  if (readsAsync(backend)) throw new UsageError(`--backend ${config.backend}: ndcnn hessian needs a backend that reads back synchronously (cpu or gpu); the analysis takes each product synchronously`);
   const train = loadData(config).train;
   const available = train.labels.length;
   if (f.samples !== undefined && f.samples > available) {

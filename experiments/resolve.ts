@@ -87,7 +87,7 @@ export function checkFlags(f: TrainFlags): void {
   if (f.overwrite && f.out === undefined) throw new UsageError('--overwrite applies to a new run\'s --out directory');
   if (f.overwrite && f.resume !== undefined) throw new UsageError('--overwrite and --resume contradict each other: --resume continues the run, --overwrite replaces it');
   if (f.damping !== undefined && !(f.damping >= LAMBDA_MIN && f.damping <= LAMBDA_MAX)) {
-    throw new UsageError(`--damping must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (HF's λ is kept in that range), got ${f.damping}`);
+    throw new UsageError(`--damping must be in [${LAMBDA_MIN}, ${LAMBDA_MAX}] (the range HF keeps its λ in, and K-FAC's), got ${f.damping}`);
   }
   checkInteger('epochs', f.epochs, 1);
   checkInteger('batch-size', f.batchSize, 1);
@@ -223,16 +223,24 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
   for (const key of ['freqMask', 'timeMask'] as const) {
     if (isRaw && (augment[key] ?? 0) > 0) throw new UsageError(`--${kebab(key)} masks features; --features raw has none (a waveform)`);
   }
+  // K-FAC takes a learning-rate schedule like the first-order optimizers, and a damping like HF.
   const firstOrder = optimizer !== 'hf';
   for (const key of FIRST_ORDER_FLAGS) {
     if (!firstOrder && f[key] !== undefined) {
-      throw new UsageError(`--${kebab(key)} applies to sgd, adam and adamw; ${optimizer} has none (it scales its steps by damping and line search)`);
+      const takers = key === 'clip' ? 'sgd, adam and adamw' : 'sgd, adam, adamw and kfac';
+      throw new UsageError(`--${kebab(key)} applies to ${takers}; ${optimizer} has none (it scales its steps by damping and line search)`);
     }
   }
-  if (optimizer !== 'hf' && f.damping !== undefined) {
-    throw new UsageError(`--damping is HF's initial λ; ${optimizer} has none (use --optimizer hf)`);
+  if (optimizer === 'kfac' && f.clip !== undefined) throw new UsageError('--clip applies to sgd, adam and adamw; kfac bounds its steps by KL-clipping');
+  if (optimizer !== 'hf' && optimizer !== 'kfac' && f.damping !== undefined) {
+    throw new UsageError(`--damping is HF's initial λ and K-FAC's λ; ${optimizer} has none (use --optimizer hf or kfac)`);
   }
-  const fo = optimizer === 'sgd' ? d.sgd : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
+  if (optimizer === 'kfac' && f.threads !== undefined && f.threads > 1) {
+    throw new UsageError(`--threads ${f.threads}: kfac runs on one thread for now (its factor pass is not split over threads)`);
+  }
+  const fo = optimizer === 'sgd' ? d.sgd
+    : optimizer === 'kfac' ? { ...d.sgd, lr: 0.1, weightDecay: 0, ...d.kfac }
+      : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
   const defaults = firstOrder ? fo : d.hf;
   const weightDecay = f.weightDecay ?? fo.weightDecay;
   const clip = f.clip === undefined ? {} : { clipNorm: f.clip };
@@ -245,12 +253,13 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     optimizer,
     optimizerOptions:
       optimizer === 'sgd' ? { momentum: 'nesterov', mu: 0.9, weightDecay, ...clip }
+      : optimizer === 'kfac' ? { ...d.kfac?.options, weightDecay, ...(f.damping !== undefined ? { damping: f.damping } : {}) }
       : firstOrder ? { weightDecay, ...clip }
       : { ...d.hf.options, ...(f.damping !== undefined ? { lambda: f.damping } : {}) },
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
     seed: f.seed ?? 1,
-    threads: (f.backend ?? 'cpu') === 'cpu' ? f.threads ?? defaultThreads() : 1,
+    threads: (f.backend ?? 'cpu') === 'cpu' && optimizer !== 'kfac' ? f.threads ?? defaultThreads() : 1,
     dataDir: f.dataDir ?? null,
     data,
     augmentShift: f.shift ?? d.augmentShift,

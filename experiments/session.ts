@@ -3,7 +3,7 @@
  * building the backend and network the config names.
  */
 import type { Backend } from '../src/nd/backend.js';
-import { createBackend } from '../src/nd/backends/index.js';
+import { openBackend as openNamed } from '../src/nd/backends/index.js';
 import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { Network } from '../src/layers/index.js';
 import type { RunConfig } from './config.js';
@@ -49,7 +49,7 @@ export interface BackendFlags {
  * opened before any data is read so a wrong name or an unavailable GPU mode fails at once.
  * Training runs in float32, the CPU backend's fast type and the GPU's only one.
  */
-export function openBackend(name: string, f: BackendFlags = {}): Backend {
+export async function openBackend(name: string, f: BackendFlags = {}): Promise<Backend> {
   for (const [flag, value] of [['gpu-mode', f.gpuMode], ['allow-fallback', f.allowFallback]] as const) {
     if (value !== undefined && name !== 'gpu') throw new UsageError(`--${flag} applies to --backend gpu, not ${name}`);
   }
@@ -57,14 +57,14 @@ export function openBackend(name: string, f: BackendFlags = {}): Backend {
     throw new UsageError(`--gpu-mode ${f.gpuMode}: unknown (known: ${GPU_MODES.join(', ')})`);
   }
   try {
-    return createBackend(name, { dtype: 'float32', mode: f.gpuMode as GpuMode | undefined, allowFallback: f.allowFallback });
+    return await openNamed(name, { dtype: 'float32', mode: f.gpuMode as GpuMode | undefined, allowFallback: f.allowFallback });
   } catch (e) {
     throw new UsageError(`--backend ${name}: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
-/** The config's network on `backend` (default: the config's backend, opened now). */
-export function buildNetwork(config: RunConfig, backend: Backend = openBackend(config.backend)): Network {
+/** The config's network on `backend`. */
+export function buildNetwork(config: RunConfig, backend: Backend): Network {
   const threads = backend.name === 'cpu' ? config.threads ?? 1 : 1;
   return new Network(backend, config.inShape, config.network, { loss: config.loss, seed: config.seed, threads });
 }

@@ -60,7 +60,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const fresh = resumed ? undefined : newConfig(f);
   const known = resumed ? resumed.config : fresh!.base;
   // The backend first: a wrong name or an unavailable GPU mode fails before the data loads.
-  const backend = openBackend(known.backend, f);
+  const backend = await openBackend(known.backend, f);
   const data = loadData(known);
   const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
   const net = buildNetwork(config, backend);
@@ -116,6 +116,9 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     history.push(line);
   };
 
+  if (config.trackSharpness && net.asyncReads) {
+    throw new UsageError(`--track-sharpness needs a backend that reads back synchronously (cpu or gpu), not ${config.backend}: its Lanczos takes each product synchronously`);
+  }
   const sharpness = config.trackSharpness ? sharpnessTracker(net, data.train, config.seed) : null;
   let stopped = false;
   let epochsThisRun = 0;
@@ -137,11 +140,11 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
         bar.tick(report.loss);
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
       },
-      onEpoch: ({ trainLoss }) => {
+      onEpoch: async ({ trainLoss }) => {
         // HF's few large steps leave batch norm's momentum averages far behind its parameters
         // (held-out accuracy at chance with them): recompute them on the training set first.
         if (config.optimizer === 'hf') net.recomputeStatistics(data.train.inputs, data.train.labels.length);
-        last = endEpoch(net, data, progress, trainLoss, append);
+        last = await endEpoch(net, data, progress, trainLoss, append);
         bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
         checkpoint();
         writeFileAtomic(join(dir, 'plot.svg'), renderPlot(history, title));
@@ -190,9 +193,9 @@ function restore(ckpt: Checkpoint, net: Network, optimizer: Optimizer, batches: 
 }
 
 /** Evaluates every held-out set and writes the epoch's line (the loop has already closed its counters). */
-function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): EpochMetrics {
+async function endEpoch(net: Network, data: PreparedData, progress: RunProgress, trainLoss: number, append: (l: MetricsLine) => void): Promise<EpochMetrics> {
   const test: Record<string, TestMetrics> = {};
-  for (const [name, ds] of Object.entries(data.tests)) test[name] = evaluate(net, ds);
+  for (const [name, ds] of Object.entries(data.tests)) test[name] = await evaluate(net, ds);
   const line: EpochMetrics = { kind: 'epoch', epoch: progress.epoch, step: progress.step, trainLoss, test };
   append(line);
   return line;

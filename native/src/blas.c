@@ -7,13 +7,15 @@
  * call can touch is checked against the array's length first, so a wrong shape throws a
  * RangeError instead of reading or writing outside the buffer.
  * Also exports im2col/col2im for the convolution lowering (lowering.c) and the backend's
- * memory-bound loops: relu, reluTimes, biasAdd, biasGrad, maxPool, gather, scatterAdd (pointwise.c).
+ * memory-bound loops: relu, reluTimes, biasAdd, biasGrad, maxPool, gather, scatterAdd (pointwise.c),
+ * and eigh, LAPACK's symmetric eigensolver (K-FAC's factors).
  */
 #include <cblas.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lowering.h"
 #include "pointwise.h"
@@ -106,6 +108,48 @@ static napi_value gemm(napi_env env, napi_callback_info info, bool dbl) {
 static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm(env, info, false); }
 static napi_value dgemm(napi_env env, napi_callback_info info) { return gemm(env, info, true); }
 
+/* LAPACK's divide-and-conquer symmetric eigensolver, in OpenBLAS; the trailing lengths are the
+ * hidden lengths gfortran passes for the two character arguments. */
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+                    const int *lwork, int *iwork, const int *liwork, int *info, size_t ljobz, size_t luplo);
+
+/*
+ * eigh(a, n, w): a (Float64Array, n*n, symmetric) is overwritten by its eigenvectors, one per
+ * ROW of the row-major array (LAPACK writes them as columns of the column-major array, which is
+ * the same memory), w (Float64Array, n) by the eigenvalues, ascending. A symmetric matrix reads
+ * the same in either order, so no transpose is needed on the way in.
+ */
+static napi_value eigh(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) THROW(env, type_error, "eigh expects (a, n, w)");
+  view a, w;
+  int64_t n64;
+  if (!get_view(env, argv[0], napi_float64_array, &a) || !get_int(env, argv[1], &n64) || !get_view(env, argv[2], napi_float64_array, &w))
+    THROW(env, type_error, "eigh expects (a: Float64Array, n: integer, w: Float64Array)");
+  if (n64 < 1 || n64 > 46340 || a.length != (size_t)(n64 * n64) || w.length != (size_t)n64)
+    THROW(env, range_error, "eigh: a must hold n*n values and w n values");
+  const int n = (int)n64;
+  int info_ = 0, lwork = -1, liwork = -1, iq = 0;
+  double wq = 0;
+  dsyevd_("V", "L", &n, (double *)a.data, &n, (double *)w.data, &wq, &lwork, &iq, &liwork, &info_, 1, 1);
+  if (info_ != 0) THROW(env, error, "eigh: the workspace query failed");
+  lwork = (int)wq;
+  liwork = iq;
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  int *iwork = malloc(sizeof(int) * (size_t)liwork);
+  if (!work || !iwork) {
+    free(work);
+    free(iwork);
+    THROW(env, error, "eigh: out of memory for LAPACK's workspace");
+  }
+  dsyevd_("V", "L", &n, (double *)a.data, &n, (double *)w.data, work, &lwork, iwork, &liwork, &info_, 1, 1);
+  free(work);
+  free(iwork);
+  if (info_ != 0) THROW(env, error, "eigh: dsyevd did not converge");
+  return NULL;
+}
+
 /* threads(n?): sets OpenBLAS's thread count when n is given; returns the count in force. */
 static napi_value threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -137,6 +181,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
     {"threads", NULL, threads, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
+    {"eigh", NULL, eigh, NULL, NULL, NULL, napi_default, NULL},
     {"im2col", NULL, ndcnn_im2col, NULL, NULL, NULL, napi_default, NULL},
     {"col2im", NULL, ndcnn_col2im, NULL, NULL, NULL, napi_default, NULL},
     {"relu", NULL, ndcnn_relu, NULL, NULL, NULL, napi_default, NULL},

@@ -1,6 +1,15 @@
 /** Curvature analysis over the Model interface: eigenpairs, traces, spectral densities, per block. */
 export { BlockOperator, perBlock, type ParamBlock } from './blocks.js';
+export { eigenSolver, eigenSymmetric, type EigenImpl, type SymmetricEigen } from './eigen.js';
 export { hutchinsonTrace, type TraceEstimate, type TraceOptions } from './hutchinson.js';
+export {
+  blendFactors,
+  dataFactors,
+  kroneckerOperator,
+  KroneckerOperator,
+  type DampingKind,
+  type KroneckerDataOptions,
+} from './kronecker.js';
 export {
   lanczos,
   powerIteration,

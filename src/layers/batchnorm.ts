@@ -19,7 +19,14 @@
  * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
  * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch;
  * or, recomputing them (Network.recomputeStatistics), the plain average of the batches since reset.
- * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64.
+ * Per-channel scalars (C of them) are reduced on the device and combined on the host in float64:
+ * those reads are the layer's read points (the *Reads methods, reads.ts), so it also runs where
+ * reads resolve later (WebGPU), at one device round trip per sum.
+ * K-FAC (kronecker.ts): γ and β get their own exact 2×2 block per channel, not Kronecker
+ * factors (a per-channel scale and shift has no input/output structure to factor): per sample n,
+ * a = Σ_t g·x̂ = dℓ_n/dγ_c and b = Σ_t g = dℓ_n/dβ_c, and F_c += [a², ab, b²] for each
+ * output-gradient column. 2×2 rather than diagonal because a and b are strongly correlated
+ * (both sum the same g), which a diagonal would discard at no saving worth having.
  * Threads: when the batch is split over threads (mode.reduce), every batch sum that couples the
  * samples (and m) is summed over the threads before use, so each thread computes the whole
  * batch's statistics; dγ and dβ stay this thread's share (the network sums the shares).
@@ -27,7 +34,9 @@
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
+import type { KroneckerSink } from './kronecker.js';
 import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { read, runSync, type Reads } from './reads.js';
 
 export interface BatchNormSpec {
   kind: 'batchNorm';
@@ -95,34 +104,42 @@ export class BatchNorm implements Layer {
     this.vecs.clear();
   }
 
-  forward(x: Tensor, [gamma, beta]: Tensor[], mode: PassMode = TRAINING): Tensor {
+  forward(x: Tensor, p: Tensor[], mode: PassMode = TRAINING): Tensor {
+    return runSync(this.backend, this.forwardReads(x, p, mode));
+  }
+
+  *forwardReads(x: Tensor, [gamma, beta]: Tensor[], mode: PassMode = TRAINING): Reads<Tensor> {
     const y = this.buf.get('y', x.shape);
     if (!mode.training) {
       this.saved = null;
-      const g = this.host(gamma);
+      const g = yield* this.host(gamma);
       const { mean: mu, var: v } = this.running;
       const a = g.map((gc, c) => gc / Math.sqrt(v[c] + this.eps));
-      this.affine(y, x, a, this.host(beta).map((b, c) => b - a[c] * mu[c]));
+      this.affine(y, x, a, (yield* this.host(beta)).map((b, c) => b - a[c] * mu[c]));
       return y;
     }
     const reduce = mode.reduce ?? null;
-    const [sums, [m]] = global(reduce, this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
+    const [sums, [m]] = global(reduce, yield* this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
     const mu = sums.map((v) => v / m);
     const xhat = this.buf.get('xhat', x.shape);
     this.affine(xhat, x, ones(this.C), mu.map((v) => -v));
-    const [squares] = global(reduce, this.sum(xhat, xhat));
+    const [squares] = global(reduce, yield* this.sum(xhat, xhat));
     const variance = squares.map((v) => v / m);
     const s = variance.map((v) => 1 / Math.sqrt(v + this.eps));
     this.affine(xhat, xhat, s, zeros(this.C));
     this.backend.channelAffine(y, xhat, gamma, beta);
-    this.saved = { xhat, s, gamma, gammaH: this.host(gamma), m, reduce };
+    this.saved = { xhat, s, gamma, gammaH: yield* this.host(gamma), m, reduce };
     if (mode.updateStats) this.track(mu, variance, m, mode.cumulative === true);
     return y;
   }
 
   backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    return runSync(this.backend, this.backwardReads(dy, grad));
+  }
+
+  *backwardReads(dy: Tensor, grad: Tensor[] | null): Reads<Tensor> {
     const { xhat, reduce } = this.train();
-    const [Sg, Sxg] = [this.sum(dy), this.sum(xhat, dy)];
+    const [Sg, Sxg] = [yield* this.sum(dy), yield* this.sum(xhat, dy)];
     if (grad) this.addGrads(grad, Sxg, Sg);
     const [all, allX] = global(reduce, Sg, Sxg);
     return this.dx(dy, all, allX);
@@ -136,13 +153,52 @@ export class BatchNorm implements Layer {
   }
 
   backwardParams(dy: Tensor, grad: Tensor[]): void {
-    const { xhat } = this.train();
-    this.addGrads(grad, this.sum(xhat, dy), this.sum(dy));
+    runSync(this.backend, this.backwardParamsReads(dy, grad));
   }
 
-  rForward(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Tensor | null {
+  kroneckerInput(offset: number, sink: KroneckerSink): void {
+    this.train();
+    sink.channels(this, offset, offset + this.C, this.C);
+  }
+
+  kroneckerBackward(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null {
+    const { xhat } = this.train();
+    const F = sink.channelsOf(this).F;
+    const prod = this.buf.get('prod', dy.shape);
+    this.backend.mul(prod, xhat, dy);
+    const [a, b] = [this.perSample(prod), this.perSample(dy)];
+    for (let i = 0; i < a.length; i++) {
+      const c = 3 * (i % this.C);
+      F[c] += a[i] * a[i];
+      F[c + 1] += a[i] * b[i];
+      F[c + 2] += b[i] * b[i];
+    }
+    if (needDx) return this.backward(dy, grad);
+    if (grad) this.backwardParams(dy, grad);
+    return null;
+  }
+
+  /** Σ over the spatial positions of each (sample, channel): [n·C] on the host. */
+  private perSample(t: Tensor): FloatArray {
+    const planes = t.shape[0] * t.shape[1];
+    const out = this.buf.get('planes', [planes]);
+    this.backend.fill(out, 0);
+    this.backend.biasGrad(out, this.backend.reshape(t, [1, planes, ...t.shape.slice(2)]));
+    return this.backend.download(out);
+  }
+
+  *backwardParamsReads(dy: Tensor, grad: Tensor[]): Reads<void> {
+    const { xhat } = this.train();
+    this.addGrads(grad, yield* this.sum(xhat, dy), yield* this.sum(dy));
+  }
+
+  rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
+    return runSync(this.backend, this.rForwardReads(Rx, v));
+  }
+
+  *rForwardReads(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Reads<Tensor | null> {
     const { xhat, s, gamma, m, reduce } = this.train();
-    this.Vgamma = this.host(Vgamma);
+    this.Vgamma = yield* this.host(Vgamma);
     const Ry = this.buf.get('Ry', xhat.shape);
     this.backend.channelAffine(Ry, xhat, Vgamma, Vbeta);
     if (!Rx) {
@@ -150,7 +206,7 @@ export class BatchNorm implements Layer {
       return Ry;
     }
     // R{x̂} = s·(R{x} − mean R{x} − x̂·mean(x̂·R{x})), ρ = −s·mean(x̂·R{x})
-    const [Sr, Sxr] = global(reduce, this.sum(Rx), this.sum(xhat, Rx));
+    const [Sr, Sxr] = global(reduce, yield* this.sum(Rx), yield* this.sum(xhat, Rx));
     this.rho = s.map((sc, c) => (-sc * Sxr[c]) / m);
     this.Rxhat = this.combine('Rxhat', [[Rx, s], [xhat, this.rho]], s.map((sc, c) => (-sc * Sr[c]) / m));
     const t = this.buf.get('t', xhat.shape);
@@ -160,9 +216,13 @@ export class BatchNorm implements Layer {
   }
 
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    return runSync(this.backend, this.rBackwardReads(dy, Rdy, hv));
+  }
+
+  *rBackwardReads(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
     const { xhat, s, gammaH: g, m, reduce } = this.train();
     const Vg = this.Vgamma ?? zeros(this.C);
-    const local = [this.sum(dy), this.sum(xhat, dy), this.sum(Rdy), this.sum(xhat, Rdy), this.Rxhat ? this.sum(this.Rxhat, dy) : zeros(this.C)];
+    const local = [yield* this.sum(dy), yield* this.sum(xhat, dy), yield* this.sum(Rdy), yield* this.sum(xhat, Rdy), this.Rxhat ? yield* this.sum(this.Rxhat, dy) : zeros(this.C)];
     this.addGrads(hv, local[3].map((v, c) => v + local[4][c]), local[2]);
     const [Sg, Sxg, SRg, SxRg, SRxg] = global(reduce, ...local);
     const dx = this.dx(dy, Sg, Sxg);
@@ -202,8 +262,8 @@ export class BatchNorm implements Layer {
     this.backend.axpy(grad[1], 1, this.vec('dbeta', dBeta));
   }
 
-  /** Σ over each channel of a (or of a ⊙ b), as float64 on the host. */
-  private sum(a: Tensor, b?: Tensor): Vec {
+  /** Σ over each channel of a (or of a ⊙ b), as float64 on the host (a read point). */
+  private *sum(a: Tensor, b?: Tensor): Reads<Vec> {
     let t = a;
     if (b) {
       t = this.buf.get('prod', a.shape);
@@ -212,7 +272,7 @@ export class BatchNorm implements Layer {
     const out = this.buf.get('sums', [this.C]);
     this.backend.fill(out, 0);
     this.backend.biasGrad(out, t);
-    return Float64Array.from(this.backend.download(out));
+    return Float64Array.from(yield* read(out));
   }
 
   /** out = Σ_k coef_k[c]·T_k + constant[c], into the named buffer. */
@@ -244,8 +304,8 @@ export class BatchNorm implements Layer {
     return this.vec('zero', zeros(this.C));
   }
 
-  private host(t: Tensor): Vec {
-    return Float64Array.from(this.backend.download(t));
+  private *host(t: Tensor): Reads<Vec> {
+    return Float64Array.from(yield* read(t));
   }
 }
 

@@ -6,12 +6,17 @@
  *   R-forward   R{z} = op(R{x}, W) + op(x, V_W) + V_b                       (bilinearity)
  *   R-backward  R{dW} = opᵀ_W(R{x}, δ) + opᵀ_W(x, R{δ}),  R{db} = Σ R{δ},
  *               R{dx} = opᵀ_x(R{δ}, W) + opᵀ_x(δ, V_W)
+ * K-FAC (kronecker.ts): op is linear in W with input columns x̄_t = [x_t; 1] (one per sample for
+ * dense, the im2col patches of each output position t for a convolution), so dℓ/dW̄ = Σ_t δ_t x̄_tᵀ
+ * and the layer's factors are A += Σ_{n,t} x̄x̄ᵀ (from the saved x) and G += Σ_{n,t} δδᵀ / T per
+ * output-gradient column (from the backward pass's δ).
  */
 import type { ActivationFn, Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import type { Shape } from '../nd/shape.js';
 import { Activation } from './activation.js';
+import type { KroneckerSink } from './kronecker.js';
 import { Buffers, type Layer } from './layer.js';
 
 export abstract class BilinearLayer implements Layer {
@@ -50,6 +55,12 @@ export abstract class BilinearLayer implements Layer {
   protected abstract adjointX(dx: Tensor, dy: Tensor, W: Tensor, accumulate: boolean): void;
   /** dW (+)= opᵀ_W(x, dy) */
   protected abstract adjointW(dW: Tensor, x: Tensor, dy: Tensor, accumulate: boolean): void;
+  /** Input columns per sample: 1 for dense, the output positions T of a convolution. */
+  protected abstract get positions(): number;
+  /** A (host, (cols + h)², h = 1 with a bias) += Σ_{n,t} x̄x̄ᵀ over x's input columns. */
+  protected abstract inputGram(A: Float64Array, x: Tensor): void;
+  /** G (host, rows²) += w · Σ_{n,t} δδᵀ over samples and positions. */
+  protected abstract outputGram(G: Float64Array, dz: Tensor, w: number): void;
 
   private outOf(x: Tensor): number[] {
     return [x.shape[0], ...this.outShape];
@@ -81,6 +92,22 @@ export abstract class BilinearLayer implements Layer {
     this.adjointW(grad[0], this.x, dz, true);
     if (this.bias) this.backend.biasGrad(grad[1], dz);
     return dz;
+  }
+
+  kroneckerInput(offset: number, sink: KroneckerSink): void {
+    const rows = this.outShape[0];
+    const cols = this.paramShapes[0].reduce((a, b) => a * b, 1) / rows;
+    const block = sink.kronecker(this, offset, rows, cols, this.bias ? offset + rows * cols : null);
+    this.inputGram(block.A, this.x);
+  }
+
+  kroneckerBackward(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null {
+    const dz = grad ? this.paramGrads(dy, grad) : this.act.backward(dy);
+    this.outputGram(sink.kroneckerOf(this).G, dz, 1 / this.positions);
+    if (!needDx) return null;
+    const dx = this.buf.get('dx', this.x.shape);
+    this.adjointX(dx, dz, this.W, false);
+    return dx;
   }
 
   rForward(Rx: Tensor | null, [VW, Vb]: Tensor[]): Tensor | null {

@@ -8,6 +8,7 @@ import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, type Shape } from '../nd/shape.js';
 import { BilinearLayer } from './bilinear.js';
+import { addInto } from './kronecker.js';
 import { defaultInit, initWeights, type InitKind } from './init.js';
 
 export interface DenseSpec {
@@ -52,5 +53,37 @@ export class Dense extends BilinearLayer {
 
   protected adjointW(dW: Tensor, x: Tensor, dy: Tensor, accumulate: boolean): void {
     this.backend.gemm(dW, dy, x, true, false, 1, accumulate ? 1 : 0);
+  }
+
+  protected get positions(): number {
+    return 1;
+  }
+
+  /** A += [xᵀx, xᵀ1; 1ᵀx, n] (the last row and column only with a bias). */
+  protected inputGram(A: Float64Array, x: Tensor): void {
+    const [n, k] = x.shape;
+    const xtx = this.buf.get('xtx', [k, k]);
+    this.backend.gemm(xtx, x, x, true, false, 1, 0);
+    const t = this.backend.download(xtx);
+    const c = k + (this.bias ? 1 : 0);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) A[i * c + j] += t[i * k + j];
+    if (!this.bias) return;
+    const sums = this.buf.get('xsum', [k]);
+    this.backend.fill(sums, 0);
+    this.backend.biasGrad(sums, x);
+    const s = this.backend.download(sums);
+    for (let i = 0; i < k; i++) {
+      A[i * c + k] += s[i];
+      A[k * c + i] += s[i];
+    }
+    A[k * c + k] += n;
+  }
+
+  /** G += w·δᵀδ. */
+  protected outputGram(G: Float64Array, dz: Tensor, w: number): void {
+    const k = dz.shape[1];
+    const t = this.buf.get('dtd', [k, k]);
+    this.backend.gemm(t, dz, dz, true, false, w, 0);
+    addInto(G, this.backend.download(t));
   }
 }

@@ -9,6 +9,8 @@ import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { sameShape, type Shape } from '../nd/shape.js';
+import type { KroneckerSink } from './kronecker.js';
+import type { Reads } from './reads.js';
 
 /**
  * How a forward pass runs (PyTorch's train()/eval()). Training: batch statistics, dropout masks;
@@ -70,8 +72,22 @@ export interface Layer {
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor];
   /** rBackward without dE/dx and R{dE/dx}, for the first layer (optional: rBackward serves otherwise). */
   rBackwardParams?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): void;
+  /** K-FAC (kronecker.ts): opens the layer's block at `offset` and adds its input statistics; every layer with parameters has it. */
+  kroneckerInput?(offset: number, sink: KroneckerSink): void;
+  /** K-FAC: backward(dy, grad) that adds this output-gradient column's statistics to the layer's block (dE/dx skipped unless `needDx`). */
+  kroneckerBackward?(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null;
   /** Frees the layer's buffers (device memory on the GPU backend). */
   dispose(): void;
+  /**
+   * A layer that reads values on the host in the middle of a pass (batch norm's per-channel
+   * sums) also gives its passes with their read points (reads.ts), so they run on a backend
+   * that reads back asynchronously; its plain methods are these run synchronously.
+   */
+  forwardReads?(x: Tensor, p: Tensor[], mode?: PassMode): Reads<Tensor>;
+  backwardReads?(dy: Tensor, grad: Tensor[] | null): Reads<Tensor>;
+  backwardParamsReads?(dy: Tensor, grad: Tensor[]): Reads<void>;
+  rForwardReads?(Rx: Tensor | null, v: Tensor[]): Reads<Tensor | null>;
+  rBackwardReads?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]>;
 }
 
 /** A layer's non-trainable tensor (see Layer.buffers); `integer` marks counters (PyTorch int64). */

@@ -4,6 +4,7 @@
  * side by side; the Hessian-vector product H_L·u is what Gv and Hv need at the top.
  */
 import type { FloatArray } from '../nd/dtype.js';
+import type { Rng } from '../nd/rng.js';
 import { ShapeError } from '../nd/shape.js';
 
 export type Targets = Int32Array | FloatArray;
@@ -16,6 +17,17 @@ export interface Loss {
   value(z: ArrayLike<number>, y: Targets, n: number, k: number, grad?: Float64Array): number;
   /** out = H_L·u, the Hessian of the mean loss w.r.t. z at z, times u. */
   hessianVec(z: ArrayLike<number>, y: Targets, n: number, k: number, u: ArrayLike<number>, out: Float64Array): void;
+  /**
+   * A symmetric factor of each sample's own loss Hessian (ℓ_r, not divided by n), H_ℓr = S_r S_rᵀ,
+   * as k columns of n·k values: column c holds S_r[:, c] in row r. The exact GGN takes one
+   * backward pass per column (K-FAC's type-2 factors, the exact GGN diagonal).
+   */
+  hessianFactor(z: ArrayLike<number>, y: Targets, n: number, k: number): Float64Array[];
+  /**
+   * out (n·k) = dℓ_r/dz_r at a target drawn from the model's predictive distribution at z_r,
+   * with rngs[r] for row r: E over the draws of out_r out_rᵀ = H_ℓr, the Fisher's columns.
+   */
+  sampledGradient(z: ArrayLike<number>, y: Targets, n: number, k: number, rngs: readonly Rng[], out: Float64Array): void;
 }
 
 /**
@@ -26,6 +38,8 @@ export interface Loss {
  * E = (1/n) Σ_r −Σ_j t_rj log p_rj = (1/n) Σ_r (s_r·lse(z_r) − t_rᵀz_r),  p_r = softmax(z_r)
  * dE/dz_r = (s_r·p_r − t_r) / n
  * H_L u   = s_r·(p ⊙ u − p (pᵀu)) / n per row (positive semi-definite; labels enter only through s_r)
+ * H_ℓr = s_r(diag p − ppᵀ) = S Sᵀ with S[:, c] = √(s_r p_c)(e_c − p) (Σ_c p_c = 1 cancels the cross terms)
+ * sampled: ŷ ~ Categorical(p), dℓ/dz = √s_r (p − e_ŷ), whose second moment is that H_ℓr
  */
 const softmaxCrossEntropy: Loss = {
   name: 'softmax-cross-entropy',
@@ -70,10 +84,44 @@ const softmaxCrossEntropy: Loss = {
       for (let j = 0; j < k; j++) out[r * k + j] = (s * p[j] * (u[r * k + j] - pu)) / n;
     }
   },
+  hessianFactor(z, y, n, k) {
+    const cols = Array.from({ length: k }, () => new Float64Array(n * k));
+    const p = new Float64Array(k);
+    for (let r = 0; r < n; r++) {
+      softmaxRow(z, r * k, k, p);
+      const w = Math.sqrt(targetMass(y, r, n, k));
+      cols.forEach((col, c) => {
+        const s = w * Math.sqrt(p[c]);
+        for (let j = 0; j < k; j++) col[r * k + j] = s * ((j === c ? 1 : 0) - p[j]);
+      });
+    }
+    return cols;
+  },
+  sampledGradient(z, y, n, k, rngs, out) {
+    const p = new Float64Array(k);
+    for (let r = 0; r < n; r++) {
+      softmaxRow(z, r * k, k, p);
+      // ŷ by inversion of the cumulative sum; the last class takes rounding's remainder.
+      const u = rngs[r].uniform();
+      let c = 0;
+      for (let acc = p[0]; c < k - 1 && u >= acc; ) acc += p[++c];
+      const w = Math.sqrt(targetMass(y, r, n, k));
+      for (let j = 0; j < k; j++) out[r * k + j] = w * (p[j] - (j === c ? 1 : 0));
+    }
+  },
 };
+
+/** s_r = Σ_j t_rj for soft targets, 1 for a label. */
+function targetMass(y: Targets, r: number, n: number, k: number): number {
+  if (!(y.length === n * k && k > 1)) return 1;
+  let s = 0;
+  for (let j = 0; j < k; j++) s += y[r * k + j];
+  return s;
+}
 
 /**
  * E = (1/n) Σ_r ½‖z_r − t_r‖²;  dE/dz = (z − t) / n;  H_L u = u / n
+ * H_ℓ = I = S Sᵀ with S = I;  sampled: t̂ ~ N(z, I), dℓ/dz = z − t̂ = −ε, ε ~ N(0, I)
  */
 const meanSquaredError: Loss = {
   name: 'mse',
@@ -92,6 +140,16 @@ const meanSquaredError: Loss = {
   },
   hessianVec(_z, _t, n, k, u, out) {
     for (let i = 0; i < n * k; i++) out[i] = u[i] / n;
+  },
+  hessianFactor(_z, _t, n, k) {
+    return Array.from({ length: k }, (_, c) => {
+      const col = new Float64Array(n * k);
+      for (let r = 0; r < n; r++) col[r * k + c] = 1;
+      return col;
+    });
+  },
+  sampledGradient(_z, _t, n, k, rngs, out) {
+    for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) out[r * k + j] = -rngs[r].normal();
   },
 };
 

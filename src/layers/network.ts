@@ -15,9 +15,9 @@
  */
 import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
 import { toBatch } from './arguments.js';
-import type { Backend } from '../nd/backend.js';
+import { readsAsync, type AsyncReads, type Backend } from '../nd/backend.js';
 import { allocate, type FloatArray } from '../nd/dtype.js';
-import type { Batch, BatchLike, Curvature, Model } from '../nd/model.js';
+import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { LayerBuffer } from './layer.js';
@@ -26,6 +26,7 @@ import type { LayerSpec } from './registry.js';
 import { applyState, collectState, firstProblem, type StateDict } from './state.js';
 import { NetworkTeam, type Job } from '../parallel/team.js';
 import { NetworkPasses, type NetworkOptions } from './passes.js';
+import { runAsync, runSync } from './reads.js';
 import { oneLine, summaryTable } from './summary.js';
 
 export type { NetworkOptions, ShardCurvature } from './passes.js';
@@ -48,7 +49,7 @@ export interface NetworkState {
   buffers: Record<string, number[]>;
 }
 
-export class Network extends NetworkPasses implements Model {
+export class Network extends NetworkPasses implements AsyncModel {
   /** Identity of the batch the randomness step belongs to (null before the first gradient pass). */
   private stepBatch: number | null = null;
   /** The worker threads' side of every pass (threads > 1). */
@@ -120,14 +121,9 @@ export class Network extends NetworkPasses implements Model {
    * x.length / sample size unless given), evaluated in chunks of `chunk` samples.
    */
   predict(x: Numbers, n?: number, chunk = 256): FloatArray {
-    const { xs, count, size } = this.samples('predict', x, n, chunk);
-    const k = this.outShape[0];
-    const out = allocate(this.backend.dtype, count * k);
-    for (let s = 0; s < count; s += chunk) {
-      const e = Math.min(count, s + chunk);
-      const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
-      this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, out.subarray(s * k, e * k));
-    }
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) this.outputsInto(b, { kind: 'evalOutputs', step: this.step, weight: 1 }, rows);
     return out;
   }
 
@@ -151,6 +147,15 @@ export class Network extends NetworkPasses implements Model {
       const job: Job = { kind: 'statistics', step: this.step, weight: 1 };
       if (this.team) this.team.vector(job, this.checked(b, false), null);
       else this.shard(job, b, null, null);
+    }
+  }
+
+  /** predict's chunks of `chunk` samples of x, each with its rows of `out`. */
+  private *chunks({ xs, count, size }: { xs: FloatArray; count: number; size: number }, chunk: number, out: FloatArray): Generator<[Batch, FloatArray]> {
+    const k = this.outShape[0];
+    for (let s = 0; s < count; s += chunk) {
+      const e = Math.min(count, s + chunk);
+      yield [{ x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s }, out.subarray(s * k, e * k)];
     }
   }
 
@@ -195,17 +200,123 @@ export class Network extends NetworkPasses implements Model {
    * Training mode; a batch other than the previous one starts a new step; updates running statistics.
    */
   gradient(batch: BatchLike, grad: Output): number {
+    const b = this.gradientBatch(batch);
+    const { buf, finish } = this.output('gradient', 'grad', grad);
+    const job: Job = { kind: 'gradient', step: this.step, weight: 1, updateStats: true };
+    const loss = this.team ? this.team.vector(job, this.checked(b), buf) : this.shard(job, b, buf, null);
+    finish();
+    return loss;
+  }
+
+  /** The batch of a gradient pass, converted; a batch other than the previous one starts a new step. */
+  private gradientBatch(batch: BatchLike): Batch {
     const b = toBatch(this.backend.dtype, 'gradient', batch);
     // Steps exist for dropout's masks: a network without randomness skips hashing the batch.
     if (this.random) {
       const id = batchId(b);
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
+    return b;
+  }
+
+  // ---- The passes as Promises (AsyncModel). On a backend that reads back asynchronously
+  // (WebGPU) they run the same passes through their read points (reads.ts); elsewhere they
+  // resolve at once with what the synchronous methods return. ----
+
+  /** True on a backend whose reads resolve later (WebGPU): use the *Async methods there. */
+  get asyncReads(): boolean {
+    return readsAsync(this.backend);
+  }
+
+  async predictAsync(x: Numbers, n?: number, chunk = 256): Promise<FloatArray> {
+    const B = this.later();
+    if (!B) return this.predict(x, n, chunk);
+    const all = this.samples('predict', x, n, chunk);
+    const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
+    for (const [b, rows] of this.chunks(all, chunk, out)) await this.shardAsync({ kind: 'evalOutputs', step: this.step, weight: 1 }, b, rows);
+    return out;
+  }
+
+  async lossAsync(batch: BatchLike): Promise<number> {
+    if (!this.later()) return this.loss(batch);
+    return this.shardAsync({ kind: 'loss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'loss', batch), null);
+  }
+
+  async evalLossAsync(batch: BatchLike): Promise<number> {
+    if (!this.later()) return this.evalLoss(batch);
+    return this.shardAsync({ kind: 'evalLoss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'evalLoss', batch), null);
+  }
+
+  async gradientAsync(batch: BatchLike, grad: Output): Promise<number> {
+    if (!this.later()) return this.gradient(batch, grad);
+    const b = this.gradientBatch(batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const job: Job = { kind: 'gradient', step: this.step, weight: 1, updateStats: true };
-    const loss = this.team ? this.team.vector(job, this.checked(b), buf) : this.shard(job, b, buf, null);
+    const loss = await this.shardAsync({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, b, buf);
     finish();
     return loss;
+  }
+
+  /**
+   * K-FAC: the Kronecker factors of the batch's mean-loss curvature (model.ts, kronecker.ts) at
+   * the current parameters, from one forward pass; with `grad`, also the gradient into it, as
+   * `gradient` would compute it (a new step for a new batch, running statistics updated).
+   * Training mode. Returns the mean loss and the factors.
+   */
+  kroneckerFactors(batch: BatchLike, options: FactorOptions, grad?: Output): { loss: number; factors: KroneckerFactors } {
+    const b = toBatch(this.backend.dtype, 'kroneckerFactors', batch);
+    checkFactorOptions(options);
+    if (this.team) throw new Error('kroneckerFactors: K-FAC factors do not run over threads yet; build the network with threads: 1');
+    // The layers' factor rules read their Gram matrices back synchronously (kronecker.ts).
+    if (readsAsync(this.backend)) throw new Error(`kroneckerFactors: K-FAC factors need a backend that reads back synchronously (cpu, gpu); the ${this.backend.name} backend reads asynchronously`);
+    if (grad !== undefined && this.random) {
+      const id = batchId(b);
+      if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
+    }
+    const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
+    const { loss, sink } = runSync(this.backend, this.kroneckerIn(this.checked(b), options, out && out.buf, this.training(b, grad !== undefined)));
+    out?.finish();
+    const n = b.n;
+    // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
+    // for the empirical Fisher, whose columns were the mean loss's dℓ/dz / n, times n² / n.
+    const g = options.kind === 'fisher' ? 1 / (n * (options.samples ?? 1)) : options.kind === 'ggn' ? 1 / n : n;
+    const { kronecker, channels } = sink.blocks();
+    for (const k of kronecker) {
+      symmetrise(k.A, 1 / n);
+      symmetrise(k.G, g);
+    }
+    for (const c of channels) for (let i = 0; i < c.F.length; i++) c.F[i] *= g;
+    return { loss, factors: { kind: options.kind, kronecker, channels, samples: n } };
+  }
+
+  async curvatureAsync(batch: BatchLike): Promise<AsyncCurvature & { gv(v: Numbers, out: Output): Promise<void>; hv(v: Numbers, out: Output): Promise<void> }> {
+    const B = this.later();
+    if (!B) {
+      const c = this.curvature(batch);
+      return { gv: async (v, out) => c.gv(v, out), hv: async (v, out) => c.hv(v, out) };
+    }
+    const b = toBatch(this.backend.dtype, 'curvature', batch);
+    const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1));
+    const product = async (where: 'gv' | 'hv', v: Numbers, out: Output) => {
+      const { dir, buf, finish } = this.direction(where, v, out);
+      await runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale()));
+      finish();
+    };
+    return { gv: (v, out) => product('gv', v, out), hv: (v, out) => product('hv', v, out) };
+  }
+
+  async sumSquaredGradientsAsync(batch: BatchLike, out: Output): Promise<void> {
+    const B = this.later();
+    if (!B) return this.sumSquaredGradients(batch, out);
+    const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
+    const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
+    await runAsync(B, this.squaredGradientsReads(b, buf));
+    for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
+    finish();
+  }
+
+  /** The backend when it reads back asynchronously, else null. */
+  private later(): (Backend & AsyncReads) | null {
+    return readsAsync(this.backend) ? this.backend : null;
   }
 
   /** Starts a new randomness step (new dropout masks) even if the next batch is the same. */
@@ -244,7 +355,7 @@ export class Network extends NetworkPasses implements Model {
     const b = toBatch(this.backend.dtype, 'curvature', batch);
     if (this.team) return this.team.curvature(this.checked(b), this.step);
     // The masks of the step current now, kept even if a later gradient() starts another step.
-    const c = this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1);
+    const c = runSync(this.backend, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1));
     return {
       gv: (v, out) => this.product('gv', v, out, (dir, buf) => c.gv(dir, buf, c.stale())),
       hv: (v, out) => this.product('hv', v, out, (dir, buf) => c.hv(dir, buf, c.stale())),
@@ -289,6 +400,26 @@ export class Network extends NetworkPasses implements Model {
     checkLength(where, 'v', dir, this.paramCount, 'the network has');
     return { dir, ...this.output(where, 'out', out) };
   }
+}
+
+/**
+ * a ← w·(a + aᵀ)/2: a blocked GEMM need not sum a_ij and a_ji in the same order, and exact
+ * symmetry is what lets a factor be stored as its upper triangle (the K-FAC optimizer's state).
+ */
+function symmetrise(a: Float64Array, w: number): void {
+  const n = Math.round(Math.sqrt(a.length));
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] *= w;
+    for (let j = i + 1; j < n; j++) a[i * n + j] = a[j * n + i] = 0.5 * w * (a[i * n + j] + a[j * n + i]);
+  }
+}
+
+function checkFactorOptions(o: FactorOptions): void {
+  if (typeof o !== 'object' || o === null || !['fisher', 'ggn', 'empirical'].includes(o.kind)) {
+    throw new Error(`kroneckerFactors: kind must be 'fisher', 'ggn' or 'empirical', got ${JSON.stringify(o?.kind)}`);
+  }
+  if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`kroneckerFactors: samples must be a positive integer, got ${o.samples}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`kroneckerFactors: seed must be an integer, got ${o.seed}`);
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */

@@ -9,12 +9,14 @@
  *   R-forward   R{y} = R{f(x)} + R{P(x)}               (each child's R-forward, from R{x} and v)
  *   R-backward  R{dE/dx} = R{J_fᵀ dE/dy} + R{J_Pᵀ dE/dy}, each child's R-backward in reverse order
  * The sum is linear, so it contributes nothing of its own to Hv: all curvature is the children's.
+ * K-FAC: the same composition of the children's K-FAC passes (each child its own block).
  */
 import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
+import { layerBackward, sequenceInput, type KroneckerSink } from './kronecker.js';
 import { Buffers, type Layer, type LayerBuffer, type PassMode } from './layer.js';
 import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
 import type { LayerSpec } from './registry.js';
@@ -110,6 +112,18 @@ export class Residual implements Layer {
     for (let i = this.body.length - 1; i > 0; i--) d = this.body[i].backward(d, g[i]);
     this.body[0].backwardParams(d, g[0]);
     this.projection?.backwardParams(dy, g[this.body.length]);
+  }
+
+  kroneckerInput(offset: number, sink: KroneckerSink): void {
+    sequenceInput(this.children, offset, sink);
+  }
+
+  kroneckerBackward(dy: Tensor, sink: KroneckerSink, grad: Tensor[] | null, needDx: boolean): Tensor | null {
+    const g = grad && this.split(grad);
+    let d: Tensor | null = dy;
+    for (let i = this.body.length - 1; i >= 0; i--) d = layerBackward(this.body[i], d!, sink, g && g[i], needDx || i > 0);
+    const skip = this.projection ? layerBackward(this.projection, dy, sink, g && g[this.body.length], needDx) : dy;
+    return needDx ? this.sum('dx', d, skip) : null;
   }
 
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {

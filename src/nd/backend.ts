@@ -73,6 +73,12 @@ export interface Backend {
   convBackData(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, accumulate: boolean): void;
   /** dw (+)= adjoint of conv in w: dw[o,c,a] = Σ_{n,i} dy[n,o,i] · x[n, c, i·s + a·d − p]. */
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void;
+  /**
+   * Optional (K-FAC): out = Σ_n Σ_i c̄_i c̄_iᵀ over x's im2col columns c̄_i = [x[n, c, i·s + a·d − p]]
+   * over (c, a), with a trailing 1 when `homogeneous`: ((CK + h) × (CK + h)), CK = Cin·Πkernel.
+   * Layers compose it from conv and convBackFilter on a backend without it.
+   */
+  patchGram?(out: Tensor, x: Tensor, g: ConvGeometry, homogeneous: boolean): void;
   /** y[n, c, ...] += b[c] */
   biasAdd(y: Tensor, b: Tensor): void;
   /** db[c] += Σ_{n, ...} dy[n, c, ...] */
@@ -107,4 +113,24 @@ export interface Backend {
   avgPool(y: Tensor, x: Tensor, g: PoolGeometry, countPad: boolean): void;
   /** dx[n,c,j] = Σ_{o : j ∈ W_o} dy[n,c,o] / |W_o|: avgPool's adjoint (overwrites dx). */
   avgPoolBack(dx: Tensor, dy: Tensor, g: PoolGeometry, countPad: boolean): void;
+}
+
+/**
+ * A backend whose device answers reads only later (WebGPU). Everything else in the contract is
+ * recorded synchronously in order; `download`, `dot` and `writeBack` throw, and values come back
+ * through `read`, which resolves once the work recorded before it has run. The network's passes
+ * name their read points (src/layers/reads.ts), so they run through `read` on such a backend.
+ */
+export interface AsyncReads {
+  readonly asyncReads: true;
+  read(t: Tensor): Promise<FloatArray>;
+  /** read() of several tensors with one submission and one wait. */
+  readAll(ts: readonly Tensor[]): Promise<FloatArray[]>;
+  /** Σ a ⊙ b (dot's asynchronous form). */
+  dotAsync(a: Tensor, b: Tensor): Promise<number>;
+}
+
+/** Whether `b` reads back only asynchronously. */
+export function readsAsync(b: Backend): b is Backend & AsyncReads {
+  return (b as Partial<AsyncReads>).asyncReads === true;
 }

@@ -9,7 +9,7 @@
  * The state (t, m, v) is saved as JSON like SGD's velocity, so a resumed run continues exactly.
  */
 import { dtypeOf, type FloatArray } from '../nd/dtype.js';
-import type { Batch, Model } from '../nd/model.js';
+import type { AsyncModel, Batch, Model } from '../nd/model.js';
 import { allFinite, like } from '../nd/vec.js';
 import { clipGradNorm, validateClip } from './clip.js';
 import { readNumber, readState, readVector, restoreVector, vectorToJson, type Optimizer } from './optimizer.js';
@@ -78,10 +78,20 @@ export class Adam implements Optimizer<SgdReport> {
   }
 
   step(model: Model, batch: Batch): SgdReport {
-    const theta = model.params;
+    const { grad } = this.buffers(model.params);
+    return this.update(model.params, model.gradient(batch, grad));
+  }
+
+  /** step() on a model whose gradient resolves later (a Network on WebGPU). */
+  async stepAsync(model: AsyncModel, batch: Batch): Promise<SgdReport> {
+    const { grad } = this.buffers(model.params);
+    return this.update(model.params, await model.gradientAsync(batch, grad));
+  }
+
+  /** The update from the gradient in the grad buffer, whose batch loss is `loss`. */
+  private update(theta: FloatArray, loss: number): SgdReport {
     const { grad, m, v } = this.buffers(theta);
     const lr = learningRate(this.schedule, this.steps);
-    const loss = model.gradient(batch, grad);
     // A non-finite gradient would poison θ and both moments for good: skip the step entirely.
     if (!Number.isFinite(loss) || !allFinite(grad)) return { loss, accepted: false, lr };
     const gradNorm = this.clipNorm === undefined ? undefined : clipGradNorm(grad, this.clipNorm);

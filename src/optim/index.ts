@@ -1,4 +1,4 @@
-/** The optimizers: SGD, Adam/AdamW, conjugate gradient, Hessian-free; they see a Model and flat vectors only. */
+/** The optimizers: SGD, Adam/AdamW, conjugate gradient, Hessian-free, K-FAC; they see a Model and flat vectors only. */
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { clipGradNorm } from './clip.js';
 export { MiniBatches, type Samples, type MiniBatchState } from './batches.js';
@@ -11,6 +11,7 @@ export {
   type CgResult,
   type CgStop,
 } from './cg.js';
+export { Kfac, type KfacOptions, type KfacReport } from './kfac.js';
 export { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfOptions, type HfReport } from './hf.js';
 export type { Optimizer, StepReport } from './optimizer.js';
 export { createOptimizer, isOptimizerName, optimizers, type OptimizerName, type OptimizerOptions } from './registry.js';

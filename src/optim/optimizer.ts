@@ -3,7 +3,7 @@
  * registry.ts), and the helpers that keep their state JSON-serialisable.
  */
 import type { FloatArray } from '../nd/dtype.js';
-import type { Batch, Model } from '../nd/model.js';
+import type { AsyncModel, Batch, Model } from '../nd/model.js';
 
 /** What every step reports; each optimizer adds its own fields. */
 export interface StepReport {
@@ -17,6 +17,11 @@ export interface Optimizer<R extends StepReport = StepReport> {
   readonly name: string;
   /** One update of model.params in place, from one batch. */
   step(model: Model, batch: Batch): R;
+  /**
+   * step() for a model whose passes resolve later (a Network on WebGPU; `train` calls it there).
+   * Optimizers without it train only models that read back synchronously.
+   */
+  stepAsync?(model: AsyncModel, batch: Batch): Promise<R>;
   /**
    * Everything a resumed run needs to continue exactly (step counters, damping, momentum,
    * warm starts), as plain JSON: vectors are number[] (every float32 and float64 value is a

@@ -1,10 +1,11 @@
 /**
  * Optimizers by name, so an experiment picks one from its config or command line
  * (`createOptimizer('hf', { curvatureBatch: 256 })`). Option defaults are documented on
- * SgdOptions (sgd.ts), HfOptions (hf.ts) and AdamOptions (adam.ts).
+ * SgdOptions (sgd.ts), HfOptions (hf.ts), AdamOptions (adam.ts) and KfacOptions (kfac.ts).
  */
 import { Adam, AdamW, type AdamOptions } from './adam.js';
 import { HessianFree, type HfOptions } from './hf.js';
+import { Kfac, type KfacOptions } from './kfac.js';
 import type { Optimizer } from './optimizer.js';
 import { Sgd, type SgdOptions } from './sgd.js';
 
@@ -13,6 +14,7 @@ export const optimizers = {
   hf: (options?: HfOptions) => new HessianFree(options),
   adam: (options?: AdamOptions) => new Adam(options),
   adamw: (options?: AdamOptions) => new AdamW(options),
+  kfac: (options?: KfacOptions) => new Kfac(options),
 } satisfies Record<string, (options?: never) => Optimizer>;
 
 export type OptimizerName = keyof typeof optimizers;

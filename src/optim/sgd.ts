@@ -17,7 +17,7 @@
  * With `clipNorm` c, g is first scaled to norm ≤ c (clip.ts, torch.nn.utils.clip_grad_norm_).
  */
 import { dtypeOf, type FloatArray } from '../nd/dtype.js';
-import type { Batch, Model } from '../nd/model.js';
+import type { AsyncModel, Batch, Model } from '../nd/model.js';
 import { allFinite, like } from '../nd/vec.js';
 import {
   readNumber,
@@ -88,11 +88,25 @@ export class Sgd implements Optimizer<SgdReport> {
   }
 
   step(model: Model, batch: Batch): SgdReport {
-    const theta = model.params;
+    const lr = this.begin(model);
+    return this.update(model.params, model.gradient(batch, this.grad!), lr);
+  }
+
+  /** step() on a model whose gradient resolves later (a Network on WebGPU). */
+  async stepAsync(model: AsyncModel, batch: Batch): Promise<SgdReport> {
+    const lr = this.begin(model);
+    return this.update(model.params, await model.gradientAsync(batch, this.grad!), lr);
+  }
+
+  /** The step's rate; counts the step and makes the buffers. */
+  private begin(model: Model): number {
+    this.buffers(model.params);
+    return learningRate(this.schedule, this.steps++);
+  }
+
+  /** The update from the gradient in this.grad, whose batch loss is `loss`. */
+  private update(theta: FloatArray, loss: number, lr: number): SgdReport {
     const { grad, velocity } = this.buffers(theta);
-    const lr = learningRate(this.schedule, this.steps);
-    this.steps++;
-    const loss = model.gradient(batch, grad);
     // A non-finite gradient would poison θ (and v for good): skip the step, keep the counters.
     if (!Number.isFinite(loss) || !allFinite(grad)) return { loss, accepted: false, lr };
     const gradNorm = this.clipNorm === undefined ? undefined : clipGradNorm(grad, this.clipNorm);

@@ -7,7 +7,7 @@
  * from the callbacks, and resumes a run by handing back its MiniBatches (with their restored
  * state) and the counters it saved (`progress`). Every callback may be async; the loop awaits it.
  */
-import type { Batch, Model } from '../nd/model.js';
+import { readsLater, type Batch, type Model } from '../nd/model.js';
 import { Rng } from '../nd/rng.js';
 import { MiniBatches, type Samples } from './batches.js';
 import type { Optimizer, StepReport } from './optimizer.js';
@@ -107,6 +107,11 @@ export async function train<R extends StepReport>(
   let trainLoss: number | null = null;
   let lastLoss: number | null = null;
   const stop = () => signal?.aborted === true;
+  // A model on a backend that reads back asynchronously (WebGPU) takes the optimizer's async step.
+  const later = readsLater(model);
+  if (later && typeof optimizer.stepAsync !== 'function') {
+    throw new TypeError(`train: the model reads back asynchronously (its backend is ${describeBackend(model)}) and optimizer '${optimizer.name}' has no stepAsync (sgd, adam and adamw have)`);
+  }
 
   while (progress.epoch < epochs && !stop()) {
     // The iterator is advanced by hand so that a stop is seen BEFORE the next batch is drawn:
@@ -117,7 +122,7 @@ export async function train<R extends StepReport>(
         const next = it.next();
         if (next.done) break;
         const batch = augment?.(next.value) ?? next.value;
-        const report = optimizer.step(model, batch);
+        const report = later ? await optimizer.stepAsync!(model, batch) : optimizer.step(model, batch);
         if (!Number.isFinite(report.loss)) throw new TrainingDiverged(progress.step + 1, report.loss);
         progress.step++;
         progress.epochSteps++;
@@ -187,6 +192,11 @@ function checkProgress(p: TrainProgress, fail: (problem: string) => Error): void
     if (!(Number.isInteger(p?.[k]) && p[k] >= 0)) throw fail(`options.progress.${k} must be a non-negative integer, got ${String(p?.[k])}`);
   }
   if (!Number.isFinite(p.epochLossSum)) throw fail(`options.progress.epochLossSum must be a finite number, got ${String(p.epochLossSum)}`);
+}
+
+function describeBackend(model: Model): string {
+  const b = (model as { backend?: { name?: string } }).backend;
+  return b?.name ?? 'asynchronous';
 }
 
 /** A macrotask break (setImmediate in Node; a zero timeout where there is none, as in browsers). */

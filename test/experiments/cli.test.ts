@@ -95,9 +95,11 @@ describe('ndcnn command line: bad flags', () => {
     [['train', 'image2d', '--lr', '-1'], /--lr must be a finite number > 0, got -1/],
     [['train', 'speech9d'], /unknown experiment 'speech9d' \(known: audio1d, image2d, mri3d\)/],
     [['train', 'image2d', '--dataset', 'cifar'], /--dataset cifar: image2d takes mnist or fashion-mnist/],
-    [['train', 'image2d', '--optimizer', 'rmsprop'], /--optimizer rmsprop: unknown \(known: sgd, hf, adam, adamw\)/],
-    [['train', 'image2d', '--optimizer', 'hf', '--lr', '0.1'], /--lr applies to sgd, adam and adamw; hf has none/],
+    [['train', 'image2d', '--optimizer', 'rmsprop'], /--optimizer rmsprop: unknown \(known: sgd, hf, adam, adamw, kfac\)/],
+    [['train', 'image2d', '--optimizer', 'hf', '--lr', '0.1'], /--lr applies to sgd, adam, adamw and kfac; hf has none/],
     [['train', 'image2d', '--optimizer', 'hf', '--clip', '1'], /--clip applies to sgd, adam and adamw; hf has none/],
+    [['train', 'image2d', '--optimizer', 'kfac', '--clip', '1'], /--clip applies to sgd, adam and adamw; kfac bounds its steps by KL-clipping/],
+    [['train', 'image2d', '--optimizer', 'kfac', '--threads', '2'], /--threads 2: kfac runs on one thread for now/],
     [['train', 'image2d', '--weight-decay', '-0.1'], /--weight-decay must be a finite number ≥ 0, got -0.1/],
     [['train', 'image2d', '--warmup', '2.5'], /--warmup must be an integer ≥ 0, got 2.5/],
     [['train', 'image2d', '--clip', '0'], /--clip must be a finite number > 0, got 0/],
@@ -118,7 +120,7 @@ describe('ndcnn command line: bad flags', () => {
   it('an unknown --backend: one line naming it and the known ones', () => {
     const r = cli('train', 'image2d', '--backend', 'tpu', '--max-train', '10', '--max-test', '10', '--out', join(tmp, 'tpu'));
     expect(r.status).toBe(2);
-    expect(oneLine(r)).toMatch(/--backend tpu: unknown backend 'tpu' \(known: cpu, gpu\)/);
+    expect(oneLine(r)).toMatch(/--backend tpu: unknown backend 'tpu' \(known: cpu, gpu, webgpu\)/);
   });
 });
 

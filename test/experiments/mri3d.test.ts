@@ -40,9 +40,9 @@ describe('mri3d position channels', () => {
       const summary = await train({ ...flags, out }, quiet);
       return { config: JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), accuracy: summary.test['held-out blocks'].accuracy };
     };
-    const evaluated = (out: string) => {
+    const evaluated = async (out: string) => {
       let s = '';
-      evalRun({ path: out }, { ...quiet, out: (t) => (s += t) });
+      await evalRun({ path: out }, { ...quiet, out: (t) => (s += t) });
       return s;
     };
     const now = await run(join(tmp, 'now'));
@@ -64,7 +64,7 @@ describe('mri3d position channels', () => {
     // Under today's defaults eval rebuilds each run's own network and data: same weights, same
     // patches, so the final epoch's accuracy exactly.
     for (const [out, r] of [['now', now], ['old', old]] as const) {
-      expect(evaluated(join(tmp, out))).toContain(`held-out blocks: accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+      expect(await evaluated(join(tmp, out))).toContain(`held-out blocks: accuracy ${(100 * r.accuracy).toFixed(2)}%`);
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Exact resume on the CPU backend: a run interrupted and resumed writes metrics.jsonl
  * byte-identical to the uninterrupted run with the same seed. Covered: a stop at an epoch
- * boundary (--stop-after) for SGD with augmentation and for HF; a SIGKILL of the real
+ * boundary (--stop-after) for SGD with augmentation, for HF and for K-FAC; a SIGKILL of the real
  * executable in mid-epoch after a --checkpoint-every checkpoint, which also checks that the
  * resumed run cuts metrics.jsonl back to what its checkpoint covered; and a SIGINT, which
  * checkpoints at the next step boundary. With threads, the same holds for the same thread count.
@@ -32,6 +32,8 @@ describe.each([
   ['adam', { warmup: 3, clip: 1, lr: 0.003 }],
   ['adamw', { weightDecay: 0.05 }],
   ['hf', { maxTrain: 48, batchSize: 24 }],
+  // K-FAC's running factors, the factors of its current inverse and its momentum (one thread).
+  ['kfac', { lr: 0.05, damping: 0.01 }],
   // Split over 2 threads (batch norm's statistics reduced over them); the other cases run at
   // $NDCNN_THREADS, else the machine's cores, which CI sets to 1 and then 2.
   ['sgd', { threads: 2 }],

@@ -55,7 +55,7 @@ describe.each(RUNS)('smoke: %s', (name, flags) => {
     expect(t.accuracy).toBeLessThanOrEqual(1);
     expect(printed).toContain(`${testName} accuracy`);
     let evaluated = '';
-    evalRun({ path: out }, { ...quiet, out: (s) => (evaluated += s) });
+    await evalRun({ path: out }, { ...quiet, out: (s) => (evaluated += s) });
     // Same weights, same data, same backend: eval recomputes the final epoch's numbers exactly.
     expect(evaluated).toContain(`${testName}: accuracy ${(100 * t.accuracy).toFixed(2)}%`);
   });

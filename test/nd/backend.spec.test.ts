@@ -1,6 +1,6 @@
 /**
  * The Backend contract, primitive by primitive in ranks 1, 2, 3 with stride, padding and
- * dilation, on every float32 backend (the CPU's and the GPU's), against the CPU backend in
+ * dilation, on every float32 backend (the CPU's, gpu.js's and WebGPU's), against the CPU backend in
  * float64 run on the very same float32-representable inputs.
  *
  * Tolerance, from the operation's size: a float32 sum of n products of float32 inputs, stored
@@ -12,12 +12,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ActivationFn, Backend } from '../../src/nd/backend.js';
-import { ACTIVATIONS } from '../../src/nd/backend.js';
+import { ACTIVATIONS, readsAsync, type Tensor } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from '../../src/nd/geometry.js';
 import { Rng } from '../../src/nd/rng.js';
 import { sizeOf, type Shape } from '../../src/nd/shape.js';
 import { EPS32, gpu, gpuTitle, skipGpu } from '../gpu/gpu-mode.js';
+import { webgpu, webgpuTitle, skipWebgpu } from '../webgpu/webgpu-env.js';
 
 const REF = cpuBackend('float64');
 const rng = new Rng(7);
@@ -31,14 +32,19 @@ function f32(shape: Shape, scale = 1): Float64Array {
 
 const absAll = (a: Float64Array) => a.map(Math.abs);
 
+/** A host copy of t: download, or read where the backend reads back only asynchronously (WebGPU). */
+async function get(B: Backend, t: Tensor): Promise<ArrayLike<number>> {
+  return readsAsync(B) ? B.read(t) : B.download(t);
+}
+
 /** A primitive run on backend B from host inputs; `k` maps scalars (identity, or |·| for Σ|terms|). */
-type Op = (B: Backend, ins: Float64Array[], k: (v: number) => number) => ArrayLike<number>;
+type Op = (B: Backend, ins: Float64Array[], k: (v: number) => number) => Promise<ArrayLike<number>>;
 
 /** Checks B against the float64 reference within (n+2)·ε32·Σ|terms| per element. */
-function agrees(B: Backend, op: Op, ins: Float64Array[], n: number): void {
-  const got = op(B, ins, (v) => v);
-  const want = op(REF, ins, (v) => v);
-  const mag = op(REF, ins.map(absAll), Math.abs);
+async function agrees(B: Backend, op: Op, ins: Float64Array[], n: number): Promise<void> {
+  const got = await op(B, ins, (v) => v);
+  const want = await op(REF, ins, (v) => v);
+  const mag = await op(REF, ins.map(absAll), Math.abs);
   expect(got.length).toBe(want.length);
   let worst = 0;
   let at = -1;
@@ -80,37 +86,40 @@ const N = 2;
 const backends: [string, () => Backend, boolean][] = [
   ['cpu float32', () => cpuBackend('float32'), false],
   [gpuTitle('gpu'), gpu, skipGpu],
+  [webgpuTitle('webgpu'), () => webgpu()!, skipWebgpu],
 ];
 
 describe.each(backends)('%s', (_name, make, skip) => {
   const B = () => make();
 
   describe.skipIf(skip)('primitives', () => {
-    it('upload / download / zeros / fill round-trip exactly', () => {
+    it('upload / download / zeros / fill round-trip exactly', async () => {
       const b = B();
       const x = f32([3, 5]);
-      expect(Array.from(b.download(b.upload([3, 5], x)))).toEqual(Array.from(x));
-      expect(Array.from(b.download(b.zeros([4])))).toEqual([0, 0, 0, 0]);
+      expect(Array.from(await get(b, b.upload([3, 5], x)))).toEqual(Array.from(x));
+      expect(Array.from(await get(b, b.zeros([4])))).toEqual([0, 0, 0, 0]);
       const t = b.zeros([2, 2]);
       b.fill(t, 1.5);
-      expect(Array.from(b.download(t))).toEqual([1.5, 1.5, 1.5, 1.5]);
+      expect(Array.from(await get(b, t))).toEqual([1.5, 1.5, 1.5, 1.5]);
     });
 
-    it('wrap / writeBack copy device writes into the host slice; reshape views share the buffer', () => {
+    it('wrap / writeBack copy device writes into the host slice; reshape views share the buffer', async () => {
       const b = B();
       const host = new Float32Array([1, 2, 3, 4, 5, 6]);
       const t = b.wrap([2, 3], host.subarray(0, 6));
       const view = b.reshape(t, [6]);
       b.scale(view, view, 2);
-      b.writeBack(t);
+      // An asynchronous backend has no synchronous writeBack: the passes read the tensor into its host slice.
+      if (readsAsync(b)) host.set(await b.read(t));
+      else b.writeBack(t);
       expect(Array.from(host)).toEqual([2, 4, 6, 8, 10, 12]);
-      expect(Array.from(b.download(t))).toEqual([2, 4, 6, 8, 10, 12]);
+      expect(Array.from(await get(b, t))).toEqual([2, 4, 6, 8, 10, 12]);
     });
 
     const activations: ActivationFn[] = [...ACTIVATIONS, { kind: 'leaky-relu', slope: 0.2 }];
     for (const kind of activations) {
       for (const order of [0, 1, 2] as const) {
-        it(`activation ${JSON.stringify(kind)} order ${order}`, () => {
+        it(`activation ${JSON.stringify(kind)} order ${order}`, async () => {
           // GLSL leaves exp's accuracy to the driver (a few ulp on Mesa); the formulas add ≤ 6
           // roundings with cancellation near σ = ½, so 64·ε32·(1 + |f|) ≈ 8e-6 bounds them; a
           // wrong derivative formula is off by O(0.1).
@@ -118,52 +127,52 @@ describe.each(backends)('%s', (_name, make, skip) => {
           const x = f32([N, 3, 7], 9);
           x[0] = 19.5;
           x[1] = 20.5;
-          const op: Op = (bk, [a]) => {
+          const op: Op = async (bk, [a]) => {
             const t = bk.upload([N, 3, 7], a);
             bk.activation(t, t, kind, order);
-            return bk.download(t);
+            return get(bk, t);
           };
-          const got = op(B(), [x], (v) => v);
-          const want = op(REF, [x], (v) => v);
+          const got = await op(B(), [x], (v) => v);
+          const want = await op(REF, [x], (v) => v);
           for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(64 * EPS32 * (1 + Math.abs(want[i])));
         });
       }
     }
 
-    it('mul, axpy, scale (out aliasing an input)', () => {
+    it('mul, axpy, scale (out aliasing an input)', async () => {
       const [a, c] = [f32([N, 2, 5]), f32([N, 2, 5])];
-      agrees(B(), (bk, [x, y]) => {
+      await agrees(B(), async (bk, [x, y]) => {
         const t = bk.upload([N, 2, 5], x);
         bk.mul(t, t, bk.upload([N, 2, 5], y));
-        return bk.download(t);
+        return get(bk, t);
       }, [a, c], 1);
-      agrees(B(), (bk, [x, y], k) => {
+      await agrees(B(), async (bk, [x, y], k) => {
         const t = bk.upload([N, 2, 5], y);
         bk.axpy(t, k(-0.75), bk.upload([N, 2, 5], x));
-        return bk.download(t);
+        return get(bk, t);
       }, [a, c], 2);
-      agrees(B(), (bk, [x], k) => {
+      await agrees(B(), async (bk, [x], k) => {
         const t = bk.upload([N, 2, 5], x);
         bk.scale(t, t, k(-1.5));
-        return bk.download(t);
+        return get(bk, t);
       }, [a], 1);
     });
 
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
-      it(`gemm${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''} with alpha and beta`, () => {
-        const [M, K, Nn] = [5, 7, 4];
+    // Thin products and ones past a 64×64 tile in both directions (WebGPU tiles those).
+    for (const [M, K, Nn] of [[5, 7, 4], [70, 33, 66]]) for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      it(`gemm ${M}×${K}·${K}×${Nn}${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''} with alpha and beta`, async () => {
         const [sA, sB] = [tA ? [K, M] : [M, K], tB ? [Nn, K] : [K, Nn]];
-        agrees(B(), (bk, [a, b, c], k) => {
+        await agrees(B(), async (bk, [a, b, c], k) => {
           const C = bk.upload([M, Nn], c);
           bk.gemm(C, bk.upload(sA, a), bk.upload(sB, b), tA, tB, k(0.7), k(-1.3));
-          return bk.download(C);
+          return get(bk, C);
         }, [f32(sA), f32(sB), f32([M, Nn])], K + 1);
       });
     }
 
-    it('dot over more elements than one reduction chunk', () => {
+    it('dot over more elements than one reduction chunk', async () => {
       const n = 1000;
-      agrees(B(), (bk, [a, b]) => [bk.dot(bk.upload([n], a), bk.upload([n], b))], [f32([n]), f32([n])], n);
+      await agrees(B(), async (bk, [a, b]) => [readsAsync(bk) ? await bk.dotAsync(bk.upload([n], a), bk.upload([n], b)) : bk.dot(bk.upload([n], a), bk.upload([n], b))], [f32([n]), f32([n])], n);
     });
 
     for (const [inShape, o] of CONVS) {
@@ -171,49 +180,49 @@ describe.each(backends)('%s', (_name, make, skip) => {
       const [xs, ys, ws] = [g.inShape(N), g.outShape(N), g.weightShape()];
       const title = `rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}`;
       for (const acc of [false, true]) {
-        it(`conv${acc ? ' (accumulate)' : ''}: ${title}`, () => {
-          agrees(B(), (bk, [x, w, y]) => {
+        it(`conv${acc ? ' (accumulate)' : ''}: ${title}`, async () => {
+          await agrees(B(), async (bk, [x, w, y]) => {
             const Y = bk.upload(ys, y);
             bk.conv(Y, bk.upload(xs, x), bk.upload(ws, w), g, acc);
-            return bk.download(Y);
+            return get(bk, Y);
           }, [f32(xs), f32(ws), f32(ys)], g.cin * g.kernelVolume + 1);
         });
-        it(`convBackData${acc ? ' (accumulate)' : ''}: ${title}`, () => {
-          agrees(B(), (bk, [dy, w, dx]) => {
+        it(`convBackData${acc ? ' (accumulate)' : ''}: ${title}`, async () => {
+          await agrees(B(), async (bk, [dy, w, dx]) => {
             const DX = bk.upload(xs, dx);
             bk.convBackData(DX, bk.upload(ys, dy), bk.upload(ws, w), g, acc);
-            return bk.download(DX);
+            return get(bk, DX);
           }, [f32(ys), f32(ws), f32(xs)], g.cout * g.kernelVolume + 1);
         });
-        it(`convBackFilter${acc ? ' (accumulate)' : ''}: ${title}`, () => {
-          agrees(B(), (bk, [x, dy, dw]) => {
+        it(`convBackFilter${acc ? ' (accumulate)' : ''}: ${title}`, async () => {
+          await agrees(B(), async (bk, [x, dy, dw]) => {
             const DW = bk.upload(ws, dw);
             bk.convBackFilter(DW, bk.upload(xs, x), bk.upload(ys, dy), g, acc);
-            return bk.download(DW);
+            return get(bk, DW);
           }, [f32(xs), f32(ys), f32(ws)], N * g.outVolume + 1);
         });
       }
-      it(`biasAdd and biasGrad: rank ${g.rank} on ${JSON.stringify(ys)}`, () => {
-        agrees(B(), (bk, [y, b]) => {
+      it(`biasAdd and biasGrad: rank ${g.rank} on ${JSON.stringify(ys)}`, async () => {
+        await agrees(B(), async (bk, [y, b]) => {
           const Y = bk.upload(ys, y);
           bk.biasAdd(Y, bk.upload([g.cout], b));
-          return bk.download(Y);
+          return get(bk, Y);
         }, [f32(ys), f32([g.cout])], 1);
-        agrees(B(), (bk, [dy, db]) => {
+        await agrees(B(), async (bk, [dy, db]) => {
           const DB = bk.upload([g.cout], db);
           bk.biasGrad(DB, bk.upload(ys, dy));
-          return bk.download(DB);
+          return get(bk, DB);
         }, [f32(ys), f32([g.cout])], N * g.outVolume + 1);
       });
     }
 
     for (const shape of [[N, 5], [N, 3, 7], [N, 2, 4, 3], [N, 3, 2, 3, 2]]) {
-      it(`channelAffine a[c]·x + b[c] (out aliasing x): ${JSON.stringify(shape)}`, () => {
+      it(`channelAffine a[c]·x + b[c] (out aliasing x): ${JSON.stringify(shape)}`, async () => {
         const c = shape[1];
-        agrees(B(), (bk, [x, a, b]) => {
+        await agrees(B(), async (bk, [x, a, b]) => {
           const t = bk.upload(shape, x);
           bk.channelAffine(t, t, bk.upload([c], a), bk.upload([c], b));
-          return bk.download(t);
+          return get(bk, t);
         }, [f32(shape), f32([c]), f32([c])], 2);
       });
     }
@@ -221,24 +230,24 @@ describe.each(backends)('%s', (_name, make, skip) => {
     for (const [inShape, o] of POOLS) {
       const g = new PoolGeometry('spec', inShape, o);
       const [xs, ys] = [g.inShape(N), g.outShape(N)];
-      it(`maxPool, gather, scatterAdd: rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}`, () => {
+      it(`maxPool, gather, scatterAdd: rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}`, async () => {
         const b = B();
         const [x, rx, dy, dx0] = [f32(xs), f32(xs), f32(ys), f32(xs)];
-        const run = (bk: Backend, absIn: boolean) => {
+        const run = async (bk: Backend, absIn: boolean) => {
           const m = absIn ? absAll : (a: Float64Array) => a;
           const [X, Y, A] = [bk.upload(xs, x), bk.zeros(ys), bk.zeros(ys)];
           // Comparisons only: values and argmax (in-plane offsets) must match exactly.
           bk.maxPool(Y, A, X, g);
           // gather and scatterAdd get the geometry, not state maxPool left: a fresh copy of
           // argmax must serve as well as the tensor maxPool wrote.
-          const A2 = bk.upload(ys, bk.download(A));
+          const A2 = bk.upload(ys, await get(bk, A));
           const RY = bk.zeros(ys);
           bk.gather(RY, bk.upload(xs, rx), A2, g);
           const DX = bk.upload(xs, m(dx0));
           bk.scatterAdd(DX, bk.upload(ys, m(dy)), A2, g);
-          return { y: bk.download(Y), a: bk.download(A), ry: bk.download(RY), dx: bk.download(DX) };
+          return { y: await get(bk, Y), a: await get(bk, A), ry: await get(bk, RY), dx: await get(bk, DX) };
         };
-        const [got, want, mag] = [run(b, false), run(REF, false), run(REF, true)];
+        const [got, want, mag] = [await run(b, false), await run(REF, false), await run(REF, true)];
         expect(Array.from(got.a)).toEqual(Array.from(want.a));
         expect(Array.from(got.y)).toEqual(Array.from(want.y));
         expect(Array.from(got.ry)).toEqual(Array.from(want.ry));
@@ -248,7 +257,7 @@ describe.each(backends)('%s', (_name, make, skip) => {
           expect(Math.abs(got.dx[i] - want.dx[i])).toBeLessThanOrEqual((n + 2) * EPS32 * mag.dx[i]);
         }
       });
-      it(`gather and scatterAdd refuse tensors that do not fit the pool geometry: rank ${g.rank}`, () => {
+      it(`gather and scatterAdd refuse tensors that do not fit the pool geometry: rank ${g.rank}`, async () => {
         const b = B();
         const other = new PoolGeometry('other', [inShape[0] + 1, ...inShape.slice(1)], o);
         const [X, Y, A] = [b.zeros(xs), b.zeros(ys), b.zeros(ys)];
@@ -263,20 +272,20 @@ describe.each(backends)('%s', (_name, make, skip) => {
       const windowVolume = g.w3.reduce((p, w) => p * w, 1);
       for (const countPad of [true, false]) {
         const title = `rank ${g.rank} ${JSON.stringify(o)} on ${JSON.stringify(inShape)}, countPad ${countPad}`;
-        it(`avgPool: ${title}`, () => {
-          agrees(B(), (bk, [x]) => {
+        it(`avgPool: ${title}`, async () => {
+          await agrees(B(), async (bk, [x]) => {
             const Y = bk.zeros(ys);
             bk.avgPool(Y, bk.upload(xs, x), g, countPad);
-            return bk.download(Y);
+            return get(bk, Y);
           }, [f32(xs)], windowVolume + 1);
         });
-        it(`avgPoolBack: ${title}`, () => {
+        it(`avgPoolBack: ${title}`, async () => {
           // Each input element gathers from at most Π⌈w/s⌉ windows, one division each.
           const n = g.w3.reduce((p, w, a) => p * Math.ceil(w / g.s3[a]), 1) + 1;
-          agrees(B(), (bk, [dy, dx]) => {
+          await agrees(B(), async (bk, [dy, dx]) => {
             const DX = bk.upload(xs, dx);
             bk.avgPoolBack(DX, bk.upload(ys, dy), g, countPad);
-            return bk.download(DX);
+            return get(bk, DX);
           }, [f32(ys), f32(xs)], n);
         });
       }

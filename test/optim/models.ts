@@ -3,7 +3,7 @@
  * plus wrappers that misbehave on purpose (underestimated curvature, NaN products, NaN losses).
  */
 import type { FloatArray } from '../../src/nd/dtype.js';
-import type { Batch, Curvature, Model } from '../../src/nd/model.js';
+import type { Batch, Curvature, FactorOptions, KroneckerFactors, Model } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
 
 /**
@@ -110,6 +110,41 @@ export class SoftmaxRegression implements Model {
       this.gradient({ x: b.x.subarray(i * this.inputs, (i + 1) * this.inputs), y: b.y.subarray(i, i + 1), n: 1 }, g);
       for (let j = 0; j < g.length; j++) out[j] += (g[j] * g[j]) / b.n;
     }
+  }
+
+  /**
+   * K-FAC of the one dense layer, written out: A = mean x̄x̄ᵀ (x̄ = [x; 1]), G = mean of
+   * (p − e_ŷ)(p − e_ŷ)ᵀ with ŷ ~ p ('fisher', one draw per sample from Rng(seed)), ŷ = y
+   * ('empirical'), or of diag p − ppᵀ ('ggn').
+   */
+  kroneckerFactors(b: Batch, o: FactorOptions, grad?: FloatArray): { loss: number; factors: KroneckerFactors } {
+    const [d, k] = [this.inputs, this.classes];
+    const c = d + 1;
+    const A = new Float64Array(c * c);
+    const G = new Float64Array(k * k);
+    const rng = new Rng(o.seed ?? 1);
+    const z = new Float64Array(k);
+    for (let i = 0; i < b.n; i++) {
+      const xb = [...b.x.subarray(i * d, (i + 1) * d), 1];
+      for (let r = 0; r < c; r++) for (let s = 0; s < c; s++) A[r * c + s] += (xb[r] * xb[s]) / b.n;
+      this.logits(this.params, b.x, i, z);
+      SoftmaxRegression.softmax(z);
+      if (o.kind === 'ggn') {
+        for (let r = 0; r < k; r++) for (let s = 0; s < k; s++) G[r * k + s] += ((r === s ? z[r] : 0) - z[r] * z[s]) / b.n;
+        continue;
+      }
+      let y = b.y[i];
+      if (o.kind === 'fisher') {
+        const u = rng.uniform();
+        let acc = 0;
+        for (y = 0; y < k - 1 && u >= (acc += z[y]); y++);
+      }
+      const g = Array.from(z, (p, j) => p - (j === y ? 1 : 0));
+      for (let r = 0; r < k; r++) for (let s = 0; s < k; s++) G[r * k + s] += (g[r] * g[s]) / b.n;
+    }
+    const loss = grad ? this.gradient(b, grad) : this.loss(b);
+    const block = { name: 'dense', weight: 0, rows: k, cols: d, bias: k * d, A, G };
+    return { loss, factors: { kind: o.kind, kronecker: [block], channels: [], samples: b.n } };
   }
 }
 

@@ -24,6 +24,6 @@ describe('optimizer registry', () => {
 
   it('names the known optimizers for an unknown name', () => {
     expect(isOptimizerName('lbfgs')).toBe(false);
-    expect(() => createOptimizer('lbfgs' as 'sgd')).toThrow(/unknown optimizer 'lbfgs' \(known: sgd, hf, adam, adamw\)/);
+    expect(() => createOptimizer('lbfgs' as 'sgd')).toThrow(/unknown optimizer 'lbfgs' \(known: sgd, hf, adam, adamw, kfac\)/);
   });
 });

@@ -4,6 +4,7 @@ import type { DType } from '../dtype.js';
 import { cpuBackend } from './cpu/index.js';
 import { chooseGemm } from './cpu/gemm-select.js';
 import { gpuBackend, type GpuMode } from './gpu/index.js';
+import { webgpuBackend } from './webgpu/open.js';
 
 export interface BackendOptions {
   /** CPU only: float64 for derivation checks, float32 (default) for training. GPU is float32. */
@@ -23,9 +24,26 @@ export const backends = {
     if (o.dtype === 'float64') throw new Error('gpu backend: float64 is not supported (gpu.js computes in float32)');
     return gpuBackend({ mode: o.mode, allowFallback: o.allowFallback });
   },
+  webgpu: (): Backend => {
+    throw new Error("webgpu backend: its adapter and device open asynchronously; use await openBackend('webgpu')");
+  },
 } satisfies Record<string, (o?: BackendOptions) => Backend>;
 
 export type BackendName = keyof typeof backends;
+
+/** Backends whose device opens asynchronously (WebGPU asks for an adapter, then a device). */
+const asyncBackends: Partial<Record<BackendName, (o: BackendOptions) => Promise<Backend>>> = {
+  webgpu: (o) => {
+    if (o.dtype === 'float64') throw new Error('webgpu backend: float64 is not supported (WGSL has no float64)');
+    return webgpuBackend();
+  },
+};
+
+/** createBackend for every backend, the asynchronously opened ones (webgpu) included. */
+export async function openBackend(name: string, o: BackendOptions = {}): Promise<Backend> {
+  const open = Object.prototype.hasOwnProperty.call(asyncBackends, name) ? asyncBackends[name as BackendName] : undefined;
+  return open ? open(o) : createBackend(name, o);
+}
 
 export function createBackend(name: string, o: BackendOptions = {}): Backend {
   if (!Object.prototype.hasOwnProperty.call(backends, name)) {

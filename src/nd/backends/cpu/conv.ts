@@ -236,3 +236,23 @@ export function convBackFilter(
     for (let k = 0; k < CK; k++) dw[o * CK + k] = (accumulate ? dw[o * CK + k] : 0) + col[t + k * C + o];
   }
 }
+
+/**
+ * out ((CK + h)², overwritten) = Σ_n Σ_i c̄_i c̄_iᵀ over the im2col columns of every sample, with a
+ * row of ones appended to each chunk when `homogeneous` (K-FAC's bias coordinate): per chunk one
+ * im2col and one GEMM col · colᵀ (the symmetric product computed whole: GEMM is the kernel every
+ * lowering has).
+ */
+export function patchGram(
+  { gemm, lowering }: ConvKernels, scratch: ColBuffer, out: FloatArray, x: FloatArray, g: ConvGeometry, batch: number, homogeneous: boolean,
+): void {
+  const ck = g.cin * g.kernelVolume;
+  const rows = ck + (homogeneous ? 1 : 0);
+  const col = scratch.get(rows * chunkWidth(g));
+  out.fill(0);
+  forEachChunk(g, batch, (n, o0, width) => {
+    lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    if (homogeneous) col.fill(1, ck * width, rows * width);
+    gemm(false, true, rows, rows, width, 1, col, 0, width, col, 0, width, 1, out, 0, rows);
+  });
+}

@@ -8,7 +8,7 @@ import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
 import { checkAvgPool, checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
-import { ColBuffer, convBackData, convBackFilter, convForward } from './conv.js';
+import { ColBuffer, convBackData, convBackFilter, convForward, patchGram } from './conv.js';
 import { activationKernels, derivativeTimes } from './elementwise.js';
 import { defaultGemm, describeGemm, type GemmChoice } from './gemm-select.js';
 import { avgPool, avgPoolBack } from './pool.js';
@@ -132,6 +132,15 @@ export class CpuBackend implements Backend {
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('convBackFilter', x, dy, dw, g);
     convBackFilter(this.kernels, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, n, accumulate);
+  }
+
+  patchGram(out: Tensor, x: Tensor, g: ConvGeometry, homogeneous: boolean): void {
+    const c = g.cin * g.kernelVolume + (homogeneous ? 1 : 0);
+    const n = x.shape[0];
+    if (x.shape.length !== g.rank + 2 || x.shape[1] !== g.cin || x.shape.slice(2).some((v, a) => v !== g.inSize[a]) || sizeOf(out.shape) !== c * c) {
+      throw new ShapeError(`patchGram: input ${fmt(x.shape)} and output ${fmt(out.shape)} do not fit the geometry (input [n, ${g.cin}, ${g.inSize.join(', ')}], output ${c}×${c})`);
+    }
+    patchGram(this.kernels, this.scratch, cpu(out).data, cpu(x).data, g, n, homogeneous);
   }
 
   biasAdd(y: Tensor, b: Tensor): void {
