@@ -20,11 +20,11 @@ import { parameterBlocks } from '../src/layers/index.js';
 import { readsAsync } from '../src/nd/backend.js';
 import { Rng } from '../src/nd/rng.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
+import { restoreNetwork } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { renderPanels, type Series } from './plot.js';
 import { clock, Progress } from './progress.js';
-import { checkpointPath } from './resolve.js';
+import { fromConfig, loadRunCheckpoint } from './resolve.js';
 import { buildNetwork, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
@@ -79,8 +79,7 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.seed !== undefined && !Number.isInteger(f.seed)) throw new UsageError(`--seed must be an integer, got ${f.seed}`);
   const kind = (f.operator ?? 'hessian') as OperatorKind;
   if (kind !== 'hessian' && kind !== 'gauss-newton') throw new UsageError(`--operator must be hessian or gauss-newton, got '${f.operator}'`);
-  const file = checkpointPath(f.run);
-  const ckpt = loadCheckpoint(file);
+  const { file, ckpt } = loadRunCheckpoint(f.run);
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
@@ -92,7 +91,7 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.samples !== undefined && f.samples > available) {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
-  const net = buildNetwork(config, backend);
+  const net = fromConfig(file, () => buildNetwork(config, backend));
   restoreNetwork(net, ckpt, file);
 
   const seed = f.seed ?? 1;

@@ -22,6 +22,7 @@ import { sliceBatch, type Batch, type Model } from '../nd/model.js';
 import { allFinite, dot, like } from '../nd/vec.js';
 import { ConjugateGradient, MARTENS_EPSILON, type CgResult, type CgStop } from './cg.js';
 import {
+  readCount,
   readNumber,
   readState,
   readVector,
@@ -288,7 +289,7 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new RangeError(`${NAME}.loadState: lambda ${lambda} is outside [${LAMBDA_MIN}, ${LAMBDA_MAX}]`);
     }
     this.lambda = lambda;
-    this.steps = readNumber(NAME, s, 'steps');
+    this.steps = readCount(NAME, s, 'steps');
     const warm = readVector(NAME, s, 'warmStart');
     this.hasWarm = warm !== null;
     this.pendingWarm = null;
