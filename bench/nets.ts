@@ -1,5 +1,6 @@
 /** The networks of W4/W5 and the curvature bench, built with ndcnn's layers on the CPU backend. */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import type { Batch } from '../src/nd/model.js';
 import { Rng } from '../src/nd/rng.js';

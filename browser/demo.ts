@@ -10,7 +10,8 @@
  * steps=N (stop each run after N steps; default 10 epochs), eval=N (held-out accuracy every N
  * steps; default 25). The page's state is `window.ndcnnDemo`, which the browser test reads.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { Backend } from '../src/nd/backend.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { GpuBackend, gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Network, NetworkState } from '../src/layers/index.js';
+import type { Network, NetworkState } from '../src/network/index.js';
 import type { FloatArray } from '../src/nd/dtype.js';
 import type { MiniBatchState } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';

@@ -129,7 +129,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
             .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
             .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
             .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
-            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton (default hessian)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton | kfac (default hessian)' })
             .option('batch-size', { type: 'number', requiresArg: true, describe: 'samples per product batch (default 250)' })
             .option('tol', { type: 'number', requiresArg: true, describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
             .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the sample subset and the probes (default 1)' })

@@ -2,7 +2,7 @@
 import { join, dirname } from 'node:path';
 import { statSync } from 'node:fs';
 import { exportFormats, exportNetwork, isExportFormat } from '../src/io/index.js';
-import { Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { restoreNetwork } from './checkpoint.js';
 import { UsageError } from './errors.js';

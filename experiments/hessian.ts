@@ -1,8 +1,9 @@
 /**
  * `ndcnn hessian RUN_DIR`: the curvature of a trained run's training loss at its checkpoint.
  * Rebuilds the network as `eval` does, takes a seeded subset of the training set, and runs the
- * analysis library on H or G: top-K eigenpairs by Lanczos (whole network and per layer), the
- * trace by Hutchinson (to a relative standard error), the spectral density by SLQ. Writes
+ * analysis library on H, G or K-FAC's block-diagonal Kronecker approximation of G (`--operator
+ * kfac`: the exact type-2 factors, one backward pass per class, no sampling): top-K eigenpairs
+ * by Lanczos (whole network and per layer), the trace by Hutchinson (to a relative standard error), the spectral density by SLQ. Writes
  * hessian.json and SVG plots (density on a log scale, eigenvalues per layer) to --out.
  */
 import { mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import {
   CurvatureOperator,
   hutchinsonTrace,
+  kroneckerOperator,
   perBlock,
   spectralDensity,
   topEigenpairs,
@@ -77,8 +79,8 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   positive('trace-se', f.traceSe);
   positive('tol', f.tol);
   if (f.seed !== undefined && !Number.isInteger(f.seed)) throw new UsageError(`--seed must be an integer, got ${f.seed}`);
-  const kind = (f.operator ?? 'hessian') as OperatorKind;
-  if (kind !== 'hessian' && kind !== 'gauss-newton') throw new UsageError(`--operator must be hessian or gauss-newton, got '${f.operator}'`);
+  const kind = (f.operator ?? 'hessian') as OperatorKind | 'kfac';
+  if (kind !== 'hessian' && kind !== 'gauss-newton' && kind !== 'kfac') throw new UsageError(`--operator must be hessian, gauss-newton or kfac, got '${f.operator}'`);
   const { file, ckpt } = loadRunCheckpoint(f.run);
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
@@ -91,7 +93,8 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.samples !== undefined && f.samples > available) {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
-  const net = fromConfig(file, () => buildNetwork(config, backend));
+  // K-FAC's factor pass runs on one thread for now.
+  const net = fromConfig(file, () => buildNetwork(kind === 'kfac' ? { ...config, threads: 1 } : config, backend));
   restoreNetwork(net, ckpt, file);
 
   const seed = f.seed ?? 1;
@@ -106,13 +109,13 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
     y[k] = train.labels[i];
   });
   const batchSize = Math.min(f.batchSize ?? DEFAULT_BATCH, n);
-  const op = new CurvatureOperator(net, { x, y, n }, { operator: kind, batchSize });
+  const op = kind === 'kfac' ? kroneckerOperator(net, { x, y, n }, { kind: 'ggn', batchSize }) : new CurvatureOperator(net, { x, y, n }, { operator: kind, batchSize });
   const k = f.top ?? 1;
   if (k > op.dim) throw new UsageError(`--top ${k}: the network has only ${op.dim} parameters`);
   const tol = f.tol ?? 1e-4;
   const bar = new Progress({ bar: io.tty && !f.quiet, write: io.err });
   const started = performance.now();
-  const name = kind === 'hessian' ? 'H' : 'G';
+  const name = { hessian: 'H', 'gauss-newton': 'G', kfac: 'K-FAC' }[kind];
   bar.line(`${file}: ${config.experiment} ${config.dataset}, step ${ckpt.progress.step}; ${name} of ${net.paramCount} parameters on ${n} training samples (batches of ${batchSize})`);
 
   const eig = (o: SymmetricOperator, label: string, kk: number) => {

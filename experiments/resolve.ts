@@ -56,7 +56,7 @@ export interface TrainFlags extends AugmentOptions {
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 export const CONFIG_FILE = 'config.json';
 const LOSS: LossName = 'softmax-cross-entropy';
-/** The network's own limit (src/parallel/team.ts). */
+/** The network's own limit (resolveThreads, src/network/network.ts). */
 const MAX_THREADS = 56;
 
 /** The augmentation flags besides --shift, each an AugmentOptions key. */

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { removeStale, samples } from '../datasets/index.js';
-import type { Network } from '../src/layers/index.js';
+import type { Network } from '../src/network/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';

@@ -1,42 +1,48 @@
 /**
- * A network's passes on one thread: its layers and flat parameter vector (see network.ts), the
- * forward, backward and R-forward passes, gradients, Gv and Hv products, and `shard`, the part
- * of a pass one thread computes on its share of a batch (src/parallel). Network adds the public
- * API on top: argument checks, output conversion, state, and the split over threads.
+ * A network's passes on one thread: its layers and flat parameter vector (layers in order, each
+ * layer's weights then bias, PyTorch layouts), the forward, backward, R-forward and R-backward
+ * passes composed into losses, gradients, Gv/Hv products and Kronecker factors on a batch.
+ * Nothing here knows a thread: src/network/network.ts (the public Network) runs these passes on
+ * the whole batch, or src/parallel splits the batch and runs them on each share, in worker
+ * replicas built from the same class. What a split pass needs of a layer is in PassMode
+ * (`reduce`, for batch sums).
+ *
+ * Every pass is a generator with read points (reads.ts): it yields the tensors it must see on
+ * the host. runSync answers them at once (CPU, gpu.js), runAsync awaits a backend whose reads
+ * resolve later (WebGPU); same calls in the same order either way.
+ *
+ * A pass takes the randomness step its dropout masks belong to as an argument (`training`),
+ * so every replica draws the masks the caller's step asks for; the step itself is the Network's.
  */
-import { checkFinite } from '../nd/arrays.js';
-import { checkArguments } from './arguments.js';
-import { readsAsync, type AsyncReads, type Backend, type Tensor } from '../nd/backend.js';
-import { allocate, allocateShared, type FloatArray } from '../nd/dtype.js';
+import { readsAsync, type Backend, type Tensor } from '../nd/backend.js';
+import { allocate, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch, FactorOptions } from '../nd/model.js';
 import { sliceBatch } from '../nd/model.js';
 import { Rng, hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, checkSizes, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import { KroneckerSink, layerBackward, outputColumns, sequenceInput } from './kronecker.js';
-import type { Layer, PassMode } from './layer.js';
+import type { Layer, LayerBuffer, PassMode } from './layer.js';
 import { SizeBudget, type NetworkLimits } from './limits.js';
 import { losses, type Loss, type LossName } from './loss.js';
+import { layerTensors, type NamedParameter } from './naming.js';
+import { read, runSync, type Reads } from './reads.js';
 import { buildLayer, type LayerSpec } from './registry.js';
 import { Scope } from './scope.js';
-import { read, runAsync, runSync, type Reads } from './reads.js';
-import { resolveThreads, type Job, type Reduce } from '../parallel/team.js';
 
-export interface NetworkOptions {
+/** What the passes are built with (the public NetworkOptions adds input checks and threads). */
+export interface PassOptions {
   loss?: LossName;
-  /** Seed for the initial weights (Glorot/He); default 1. */
+  /** Seed for the initial weights (Glorot/He) and dropout's masks; default 1. */
   seed?: number;
-  /** Reject inputs holding NaN or ±Infinity with an error naming the sample (default true). */
-  checkInputs?: boolean;
-  /**
-   * Threads each pass splits its batch over (CPU backend only): default $NDCNN_THREADS, else 1.
-   * Results are deterministic for a given count; counts differ in the order of float sums.
-   */
-  threads?: number;
-  /** Size limits checked while the network is built (limits.ts); default DEFAULT_LIMITS. */
-  limits?: Partial<NetworkLimits>;
+  /** Size limits checked as the layers are built (limits.ts); none for a replica, whose network checked them. */
+  limits?: NetworkLimits;
 }
 
-const EVAL: PassMode = { training: false, updateStats: false, keys: null };
+/** Sums a float64 vector over every share of a split batch, in place (see PassMode.reduce). */
+export type Reduce = NonNullable<PassMode['reduce']>;
+
+/** Evaluation mode: running statistics, no dropout. */
+export const EVAL: PassMode = { training: false, updateStats: false, keys: null };
 
 interface Slice {
   offset: number;
@@ -52,40 +58,36 @@ export class NetworkPasses {
   readonly lossFn: Loss;
   readonly lossName: LossName;
   private readonly slices: Slice[][] = [];
-  private readonly checkInputs: boolean;
   /** Whether a layer draws randomness (dropout): the per-sample keys are hashed only then. */
   protected readonly random: boolean;
   /** Counts forward passes, so a Curvature knows when the layers' saved state is no longer its own. */
   private generation = 0;
   /** The input and parameter tensors of the latest forward pass, which later passes still read. */
-  protected live: Scope;
+  private live: Scope;
   /** The seed of the initial weights and of dropout's masks. */
   readonly seed: number;
-  /** The randomness step (network.ts's class comment). */
-  protected step = 0;
-  /** Threads each pass splits its batch over (NetworkOptions.threads). */
-  readonly threads: number;
-  /** A replica's curvature shares by id (see shard). */
-  private readonly curvatures = new Map<number, ShardCurvature>();
 
+  /**
+   * `memory`: a FloatArray is the parameter vector, used and left as it is (a replica's view of
+   * the caller's parameters); an allocator makes a fresh one (shared memory, for a network whose
+   * replicas read it), which gets initial weights from the seed.
+   */
   constructor(
     readonly backend: Backend,
     readonly inShape: Shape,
     readonly specs: readonly LayerSpec[],
-    options: NetworkOptions = {},
-    memory?: FloatArray,
+    options: PassOptions = {},
+    memory: FloatArray | ((dtype: DType, length: number) => FloatArray) = allocate,
   ) {
-    const limits = checkArguments(inShape, specs, options, memory !== undefined);
     this.lossName = options.loss ?? 'softmax-cross-entropy';
     if (!Object.prototype.hasOwnProperty.call(losses, this.lossName)) {
       throw new Error(`network: unknown loss '${this.lossName}' (known: ${Object.keys(losses).join(', ')})`);
     }
     this.lossFn = losses[this.lossName];
-    this.checkInputs = options.checkInputs ?? true;
     this.live = new Scope(backend);
     checkSizes('network', 'input sizes', inShape);
     if (specs.length === 0) throw new ShapeError('network: no layers given');
-    const budget = new SizeBudget(limits, inShape);
+    const budget = options.limits && new SizeBudget(options.limits, inShape);
     let shape = inShape;
     let offset = 0;
     specs.forEach((spec, i) => {
@@ -106,10 +108,9 @@ export class NetworkPasses {
     this.outShape = shape;
     this.random = drawsRandomness(specs);
     this.paramCount = offset;
-    this.threads = memory ? 1 : resolveThreads(options.threads, backend);
-    this.params = memory ?? (this.threads > 1 ? allocateShared(backend.dtype, offset) : allocate(backend.dtype, offset));
+    this.params = typeof memory === 'function' ? memory(backend.dtype, offset) : memory;
     this.seed = options.seed ?? 1;
-    if (!memory) this.init(this.seed);
+    if (typeof memory === 'function') this.init(this.seed);
   }
 
   /** Fresh weights from the seeded generator. */
@@ -119,76 +120,45 @@ export class NetworkPasses {
     this.layers.forEach((layer, i) => layer.init(this.hostSlices(this.params, i), rng));
   }
 
-  /**
-   * @internal One thread's part of a pass (src/parallel): `b` is its share of the batch, `weight`
-   * the share's fraction of the batch (its mean loss counts that much), `reduce` sums batch
-   * statistics over the threads (null: the batch is all here). Vector results go to `out`;
-   * returns the share's weighted loss (0 for passes without one).
-   */
-  shard(job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null): number {
-    return runSync(this.backend, this.shardReads(job, b, out, reduce));
+  /** Each parameter tensor's PyTorch name (`0.weight`, as nn.Sequential numbers it), shape and offset in `params`. */
+  namedParameters(): NamedParameter[] {
+    return layerTensors(this.layers).flatMap((l) => l.params);
   }
 
-  /** @internal shard() on a backend that reads back asynchronously (WebGPU); one thread. */
-  shardAsync(job: Job, b: Batch, out: FloatArray | null): Promise<number> {
-    return runAsync(this.backend as Backend & AsyncReads, this.shardReads(job, b, out, null));
+  /** The layers' non-trainable tensors (batch norm statistics) under their PyTorch names; live arrays. */
+  namedBuffers(): LayerBuffer[] {
+    return layerTensors(this.layers).flatMap((l) => l.buffers);
   }
 
-  /** shard() with its read points (reads.ts). */
-  private *shardReads(job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null): Reads<number> {
-    if ('step' in job) this.step = job.step;
-    const need = (): FloatArray => {
-      if (!out) throw new Error(`network.shard: '${job.kind}' needs an output`);
-      return out;
-    };
-    switch (job.kind) {
-      case 'gradient':
-        return yield* this.gradientIn(b, need(), this.training(b, job.updateStats, reduce), job.weight);
-      case 'loss':
-      case 'evalLoss': {
-        const mode = job.kind === 'loss' ? this.training(b, false, reduce) : EVAL;
-        const z = yield* read(yield* this.forward(b, this.params, mode));
-        return this.lossFn.value(z, b.y, b.n, this.outShape[0]) * job.weight;
-      }
-      case 'outputs':
-      case 'evalOutputs':
-        need().set(yield* read(yield* this.forward(b, this.params, job.kind === 'outputs' ? this.training(b, false, reduce) : EVAL)));
-        return 0;
-      case 'statistics':
-        yield* this.forward(b, this.params, { ...this.training(b, true, reduce), cumulative: true });
-        return 0;
-      case 'squaredGradients':
-        yield* this.squaredGradientsReads(b, need());
-        return 0;
-      case 'curvature':
-        this.curvatures.set(job.id, yield* this.curvatureOn(b, job.at, this.training(b, false, reduce), job.weight));
-        return 0;
-      case 'gv':
-      case 'hv': {
-        const c = this.curvatures.get(job.id);
-        if (!c) throw new Error(`network.shard: no curvature ${job.id} here`);
-        yield* c[job.kind === 'gv' ? 'gvReads' : 'hvReads'](job.dir, need(), job.fresh);
-        return 0;
-      }
-      case 'drop':
-        this.curvatures.delete(job.id);
-        return 0;
-    }
+  /** Frees every buffer the layers hold (device memory on the GPU backend); the network cannot be used afterwards. */
+  dispose(): void {
+    this.live.dispose();
+    for (const layer of this.layers) layer.dispose();
   }
 
-  /** @internal A thread's share of a curvature batch, its products to come (the caller keeps it). */
-  curvatureShare(job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): ShardCurvature {
-    this.step = job.step;
-    return runSync(this.backend, this.curvatureOn(b, job.at, this.training(b, false, reduce), job.weight));
+  /** @internal `weight` × the mean loss of `b` in `mode`. */
+  *lossOn(b: Batch, mode: PassMode, weight: number): Reads<number> {
+    const z = yield* read(yield* this.forward(b, this.params, mode));
+    return this.lossFn.value(z, b.y, b.n, this.outShape[0]) * weight;
   }
 
-  /** The mean loss and its gradient (into buf) of `weight` × the batch's mean loss. */
-  private *gradientIn(b: Batch, buf: FloatArray, mode: PassMode, weight = 1): Reads<number> {
+  /** @internal The outputs of `b` in `mode` into `out` (rows [n, k]). */
+  *outputsOn(b: Batch, mode: PassMode, out: FloatArray): Reads<void> {
+    out.set(yield* read(yield* this.forward(b, this.params, mode)));
+  }
+
+  /** @internal Folds `b`'s batch statistics into the running ones as a plain average (recomputeStatistics). */
+  *statisticsOn(b: Batch, step: number, reduce: Reduce | null): Reads<void> {
+    yield* this.forward(b, this.params, { ...this.training(b, step, true, reduce), cumulative: true });
+  }
+
+  /** @internal The loss and its gradient (into buf) of `weight` × the batch's mean loss. */
+  *gradientOn(b: Batch, buf: FloatArray, mode: PassMode, weight: number): Reads<number> {
     const z = yield* this.forward(b, this.params, mode);
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
     const loss = this.lossFn.value(yield* read(z), b.y, b.n, k, dz) * weight;
-    if (weight !== 1) for (let i = 0; i < dz.length; i++) dz[i] *= weight;
+    scaleBy(dz, weight);
     buf.fill(0);
     const self = this;
     yield* this.scoped(function* (s) {
@@ -200,12 +170,12 @@ export class NetworkPasses {
   }
 
   /**
-   * K-FAC (kronecker.ts): the raw factor sums of `b` (the caller normalises them) after one
-   * forward pass, and, into `grad` when given, the gradient of `weight` × its mean loss; returns
-   * that weighted loss. 'empirical' reuses the gradient's own backward pass (its columns are
-   * dE/dz = dℓ_n/dz · weight/n, so its G sums carry that factor squared).
+   * @internal K-FAC (kronecker.ts): the raw factor sums of `b` (the caller normalises them)
+   * after one forward pass, and, into `grad` when given, the gradient of `weight` × its mean
+   * loss; returns that weighted loss. 'empirical' reuses the gradient's own backward pass (its
+   * columns are dE/dz = dℓ_n/dz · weight/n, so its G sums carry that factor squared).
    */
-  protected *kroneckerIn(b: Batch, options: FactorOptions, grad: FloatArray | null, mode: PassMode, weight = 1): Reads<{ loss: number; sink: KroneckerSink }> {
+  *kroneckerOn(b: Batch, options: FactorOptions, grad: FloatArray | null, mode: PassMode, weight = 1): Reads<{ loss: number; sink: KroneckerSink }> {
     const z = yield* read(yield* this.forward(b, this.params, mode));
     const k = this.outShape[0];
     const dz = new Float64Array(b.n * k);
@@ -236,10 +206,10 @@ export class NetworkPasses {
   }
 
   /**
-   * Gv and Hv of `weight` × the mean loss of `b` at parameters `at`. The forward pass they start
-   * from is redone when a product is asked `fresh` (stale(): another pass ran since).
+   * @internal Gv and Hv of `weight` × the mean loss of `b` at parameters `at`. The forward pass
+   * they start from is redone when a product is asked `fresh` (stale(): another pass ran since).
    */
-  protected *curvatureOn(b: Batch, at: FloatArray, mode: PassMode, weight: number): Reads<ShardCurvature> {
+  *curvatureOn(b: Batch, at: FloatArray, mode: PassMode, weight: number): Reads<ShardCurvature> {
     const k = this.outShape[0];
     let gen = -1;
     let z!: FloatArray;
@@ -299,26 +269,25 @@ export class NetworkPasses {
     };
   }
 
-  /** Σ over the samples of `b` of each one's gradient squared, into buf. */
-  protected squaredGradients(b: Batch, buf: FloatArray): void {
-    runSync(this.backend, this.squaredGradientsReads(b, buf));
-  }
-
-  protected *squaredGradientsReads(b: Batch, buf: FloatArray): Reads<void> {
+  /** @internal Σ over the samples of `b` of each one's gradient squared, into buf. */
+  *squaredGradientsOn(b: Batch, buf: FloatArray, step: number): Reads<void> {
     const g = allocate(this.backend.dtype, this.paramCount);
     buf.fill(0);
     for (let i = 0; i < b.n; i++) {
       // Per-sample passes neither start a step nor touch the running statistics.
       const one = sliceBatch(b, i, i + 1);
-      yield* this.gradientIn(one, g, this.training(one, false));
+      yield* this.gradientOn(one, g, this.training(one, step, false), 1);
       for (let j = 0; j < buf.length; j++) buf[j] += g[j] * g[j];
     }
   }
 
   /** Runs the forward pass at `params`, leaving each layer's saved state for the later passes. */
   private *forward(b: Batch, params: FloatArray, mode: PassMode): Reads<Tensor> {
-    // With threads, the whole batch was checked before it was split (checked()).
-    this.checkBatch(b, this.checkInputs && this.threads === 1);
+    // The values were checked by the caller, once for the whole batch before any split.
+    const size = sizeOf(this.inShape);
+    if (!Number.isInteger(b.n) || b.n < 1 || b.x.length !== b.n * size) {
+      throw new ShapeError(`network input: a batch of ${b.n} samples of shape ${fmt(this.inShape)} needs ${b.n * size} values, got ${b.x.length}`);
+    }
     this.live.dispose();
     const live = (this.live = new Scope(this.backend));
     const p = this.wrapLayers(params, live);
@@ -344,14 +313,14 @@ export class NetworkPasses {
     else first.backwardParams(dy, grad[0]);
   }
 
-  /** Training mode with this step's per-sample keys. */
-  protected training(b: Batch, updateStats: boolean, reduce: Reduce | null = null): PassMode {
+  /** @internal Training mode with the per-sample keys of randomness step `step`. */
+  training(b: Batch, step: number, updateStats: boolean, reduce: Reduce | null = null): PassMode {
     // forward rejects a bad n; without dropout no layer reads the keys, and hashing every sample's bytes costs ~4 % of a LeNet step.
     if (!Number.isInteger(b.n) || b.n < 1 || !this.random) return reduce ? { training: true, updateStats, keys: null, reduce } : { training: true, updateStats, keys: null };
     const size = b.x.length / b.n;
-    const step = hash32(this.seed, this.step);
+    const salt = hash32(this.seed, step);
     const keys = new Uint32Array(b.n);
-    for (let i = 0; i < b.n; i++) keys[i] = hashFloats(b.x.subarray(i * size, (i + 1) * size), step);
+    for (let i = 0; i < b.n; i++) keys[i] = hashFloats(b.x.subarray(i * size, (i + 1) * size), salt);
     return reduce ? { training: true, updateStats, keys, reduce } : { training: true, updateStats, keys };
   }
 
@@ -393,37 +362,9 @@ export class NetworkPasses {
   private hostSlices(vec: FloatArray, layer: number): FloatArray[] {
     return this.slices[layer].map((s) => vec.subarray(s.offset, s.offset + s.size));
   }
-
-  /**
-   * `b`, after the checks a forward pass and the loss make (with threads, made once for the
-   * whole batch, so an error names the sample in the batch the caller gave).
-   */
-  protected checked(b: Batch, targets = true): Batch {
-    this.checkBatch(b, this.checkInputs);
-    if (targets) this.lossFn.checkTargets(b.y, b.n, this.outShape[0]);
-    return b;
-  }
-
-  private checkBatch(b: Batch, finite: boolean): void {
-    const size = sizeOf(this.inShape);
-    if (!Number.isInteger(b.n) || b.n < 1 || b.x.length !== b.n * size) {
-      throw new ShapeError(
-        `network input: a batch of ${b.n} samples of shape ${fmt(this.inShape)} needs ${b.n * size} values, got ${b.x.length}`,
-      );
-    }
-    if (!finite) return;
-    checkFinite('network targets', 'batch.y', b.y);
-    for (let i = 0; i < b.x.length; i++) {
-      if (!Number.isFinite(b.x[i])) {
-        throw new ShapeError(
-          `network input: sample ${Math.floor(i / size)} of batch [${b.n}, ${this.inShape.join(', ')}] holds ${b.x[i]} at element ${i % size}`,
-        );
-      }
-    }
-  }
 }
 
-/** One thread's Gv and Hv products on its share of a curvature batch (see curvatureOn). */
+/** Gv and Hv products on one batch, or one share of it (see curvatureOn). */
 export interface ShardCurvature {
   stale(): boolean;
   gv(dir: FloatArray, out: FloatArray, fresh: boolean): void;
@@ -441,4 +382,3 @@ function scaleBy(v: Float64Array, weight: number): Float64Array {
   if (weight !== 1) for (let i = 0; i < v.length; i++) v[i] *= weight;
   return v;
 }
-

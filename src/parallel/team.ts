@@ -11,19 +11,17 @@ import type { Backend } from '../nd/backend.js';
 import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
-import type { Network, NetworkCurvature, ShardCurvature } from '../layers/network.js';
-import { allReduce, type Reduce } from './collective.js';
+import type { NetworkPasses, Reduce, ShardCurvature } from '../layers/passes.js';
+import { runSync } from '../layers/reads.js';
+import { allReduce } from './collective.js';
+import { curvatureShare, runJob, type Job } from './jobs.js';
 import { pool, type Pool } from './pool.js';
 
-export type { Reduce } from './collective.js';
-
-/** What a thread does with its share of a batch (Network.shard). */
-export type Job =
-  | { kind: 'gradient'; step: number; weight: number; updateStats: boolean }
-  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients' | 'statistics'; step: number; weight: number }
-  | { kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray }
-  | { kind: 'gv' | 'hv'; id: number; dir: FloatArray; fresh: boolean }
-  | { kind: 'drop'; id: number };
+/** Gv and Hv of a split curvature batch, on vectors of the network's dtype. */
+export interface TeamCurvature {
+  gv(dir: FloatArray, out: FloatArray): void;
+  hv(dir: FloatArray, out: FloatArray): void;
+}
 
 /** What a worker needs to build its replica of a network. */
 export interface ReplicaSpec {
@@ -37,22 +35,6 @@ export interface ReplicaSpec {
 
 function isShared(a: { buffer: ArrayBufferLike }): boolean {
   return typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer;
-}
-
-/**
- * The thread count from `asked`, else $NDCNN_THREADS, else 1. More than one needs the CPU
- * backend (the GPU backend runs on its device); $NDCNN_THREADS does not apply to the GPU backend.
- */
-export function resolveThreads(asked: number | undefined, backend: Backend): number {
-  const env = typeof process === 'object' ? process.env.NDCNN_THREADS : undefined;
-  const from = asked !== undefined ? 'threads' : 'NDCNN_THREADS';
-  const n = asked ?? (env === undefined || env === '' ? 1 : Number(env));
-  if (!(Number.isInteger(n) && n >= 1 && n <= 56)) throw new RangeError(`network: ${from} must be an integer from 1 to 56, got ${JSON.stringify(asked ?? env)}`);
-  if (n > 1 && backend.name !== 'cpu') {
-    if (asked === undefined) return 1;
-    throw new Error(`network: threads: ${n} needs the CPU backend (the ${backend.name} backend runs each pass on its device)`);
-  }
-  return n;
 }
 
 let networks = 0;
@@ -82,7 +64,7 @@ export class NetworkTeam {
   private curvatures = 0;
 
   constructor(
-    private readonly net: Network,
+    private readonly net: NetworkPasses,
     private readonly threads: number,
   ) {
     this.pool = pool();
@@ -128,7 +110,7 @@ export class NetworkTeam {
     for (const s of shares.slice(1)) out.set(rowsOf(s, 1), s.start * k);
   }
 
-  curvature(b: Batch, step: number): NetworkCurvature {
+  curvature(b: Batch, step: number): TeamCurvature {
     const id = ++this.curvatures;
     const at = sharedCopy(this.net.params);
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
@@ -137,22 +119,21 @@ export class NetworkTeam {
     // This thread's share lives in the products' closure (the workers keep theirs by id).
     let mine!: ShardCurvature;
     this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
-      mine = this.net.curvatureShare(job as Extract<Job, { kind: 'curvature' }>, share, reduce);
+      mine = runSync(this.net.backend, curvatureShare(this.net, job as Extract<Job, { kind: 'curvature' }>, share, reduce));
       return 0;
     });
     let prepared = this.passes;
-    const product = (kind: 'gv' | 'hv') => (v: Parameters<NetworkCurvature['gv']>[0], out: Parameters<NetworkCurvature['gv']>[1]) =>
-      this.net.product(kind, v, out, (dir, buf) => {
-        const fresh = prepared !== this.passes;
-        if (fresh) prepared = ++this.passes;
-        this.dir.set(dir);
-        this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
-          mine[kind](dir, buf, fresh);
-          return 0;
-        });
-        for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
+    const product = (kind: 'gv' | 'hv') => (dir: FloatArray, buf: FloatArray) => {
+      const fresh = prepared !== this.passes;
+      if (fresh) prepared = ++this.passes;
+      this.dir.set(dir);
+      this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
+        mine[kind](dir, buf, fresh);
+        return 0;
       });
-    const c: NetworkCurvature = { gv: product('gv'), hv: product('hv') };
+      for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
+    };
+    const c: TeamCurvature = { gv: product('gv'), hv: product('hv') };
     released.register(c, { network: this.id, curvature: id });
     return c;
   }
@@ -163,14 +144,14 @@ export class NetworkTeam {
   }
 
   /**
-   * Runs `job` on every share: share 0 here (by `local`, the network's own shard by default),
+   * Runs `job` on every share: share 0 here (by `local`, the network's own passes by default),
    * share r on worker r. `outOf` gives each share's output. Returns the shares' scalars in rank order.
    */
   private run(
     job: Job,
     shares: Share[],
     outOf: (s: Share, r: number) => FloatArray | null,
-    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => this.net.shard(j, b, out, reduce),
+    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => runJob(this.net, j, b, out, reduce),
   ): number[] {
     const parties = shares.length;
     const withWeight = (s: Share): Job => ('weight' in job ? { ...job, weight: s.weight } : job);

@@ -14,7 +14,8 @@ import {
   topEigenpairs,
   type OperatorKind,
 } from '../../src/analysis/index.js';
-import { conv, dense, flatten, maxPool, Network, parameterBlocks, type LayerSpec } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool, parameterBlocks, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

@@ -17,7 +17,8 @@ import {
 } from '../../src/io/index.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
 import { onnxSchema } from '../../src/io/onnx/schema.js';
-import { batchNorm, conv, dense, flatten, Network, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, flatten, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { FIXTURES, fixtureNetwork } from './fixtures/ndcnn-files.js';

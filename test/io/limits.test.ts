@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, FormatError, loadNetwork, networkFromOnnx, networkToOnnx, networkToSafetensors } from '../../src/io/index.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
-import { conv, DEFAULT_LIMITS, dense, flatten, LimitError, MAX_NESTING, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { conv, DEFAULT_LIMITS, dense, flatten, LimitError, MAX_NESTING, maxPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { npyHeader, zipArchive } from './zip-builder.js';
 

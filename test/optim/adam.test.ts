@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dense, Network } from '../../src/layers/index.js';
+import { dense } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Adam, AdamW, clipGradNorm, createOptimizer, learningRate, Sgd, type AdamOptions, type Schedule } from '../../src/optim/index.js';
 import { relError } from '../helpers.js';

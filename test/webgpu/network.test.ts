@@ -10,7 +10,8 @@
  * term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, conv, dense, dropout, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { createOptimizer, train } from '../../src/optim/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';

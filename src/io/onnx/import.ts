@@ -7,7 +7,8 @@
  * is named in the error, with its operator and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, LimitError, maxPool, Network, type LayerSpec, type NetworkLimits, type StateDict } from '../../layers/index.js';
+import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, LimitError, maxPool, type LayerSpec, type NetworkLimits, type StateDict } from '../../layers/index.js';
+import { Network } from '../../network/index.js';
 import type { ActivationFn, ActivationKind, Backend } from '../../nd/backend.js';
 import { cpuBackend } from '../../nd/backends/cpu/index.js';
 import type { DType } from '../../nd/dtype.js';

@@ -1,7 +1,7 @@
 /**
- * A sequence of layers built from one sample's input shape, with ONE flat parameter vector
- * (layers in order, each layer's weights then bias, PyTorch layouts). Gradients, directions v,
- * Hv and Gv share that layout. Implements the optimizers' Model interface.
+ * The public network: a sequence of layers built from one sample's input shape, with ONE flat
+ * parameter vector (layers in order, each layer's weights then bias, PyTorch layouts). Gradients,
+ * directions v, Hv and Gv share that layout. Implements the optimizers' Model interface.
  *
  * Modes (PyTorch's train()/eval(), fixed per method rather than switched): `loss`, `gradient`
  * and `curvature` run in training mode (batch statistics, dropout), `predict` and `evalLoss` in
@@ -10,26 +10,44 @@
  * `gradient` sees a batch other than the last one it saw (or on `nextStep()`), so every pass of
  * one optimizer step, on the batch or a slice of it, sees the same dropout masks. A network
  * without dropout draws nothing and its step stays 0.
- * Threads (`threads` > 1, CPU backend): every pass splits its batch over replicas of this network
- * on worker threads that share its parameters (src/parallel/team.ts); `shard` is one thread's part.
+ *
+ * The passes themselves are single-threaded (src/layers/passes.ts, which this class extends).
+ * Here each public method checks its arguments once for the whole batch and runs its pass as a
+ * job (src/parallel/jobs.ts): on this thread, or with `threads` > 1 (CPU backend) split over the
+ * replicas of src/parallel/team.ts, which share these parameters.
  */
 import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
-import { toBatch } from './arguments.js';
 import { readsAsync, type AsyncReads, type Backend } from '../nd/backend.js';
-import { allocate, type FloatArray } from '../nd/dtype.js';
+import { allocate, allocateShared, type FloatArray } from '../nd/dtype.js';
 import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
-import type { LayerBuffer } from './layer.js';
-import { layerTensors, type NamedParameter } from './naming.js';
-import type { LayerSpec } from './registry.js';
-import { applyState, collectState, firstProblem, type StateDict } from './state.js';
-import { NetworkTeam, type Job } from '../parallel/team.js';
-import { NetworkPasses, type NetworkOptions } from './passes.js';
-import { runAsync, runSync } from './reads.js';
-import { oneLine, summaryTable } from './summary.js';
+import type { NetworkLimits } from '../layers/limits.js';
+import type { LossName } from '../layers/loss.js';
+import { NetworkPasses } from '../layers/passes.js';
+import { layerTensors } from '../layers/naming.js';
+import { runAsync, runSync } from '../layers/reads.js';
+import type { LayerSpec } from '../layers/registry.js';
+import { applyState, collectState, firstProblem, type StateDict } from '../layers/state.js';
+import { oneLine, summaryTable } from '../layers/summary.js';
+import { jobReads, runJob, type Job } from '../parallel/jobs.js';
+import { NetworkTeam } from '../parallel/team.js';
+import { checkArguments, toBatch } from './arguments.js';
 
-export type { NetworkOptions, ShardCurvature } from './passes.js';
+export interface NetworkOptions {
+  loss?: LossName;
+  /** Seed for the initial weights (Glorot/He); default 1. */
+  seed?: number;
+  /** Reject inputs holding NaN or ±Infinity with an error naming the sample (default true). */
+  checkInputs?: boolean;
+  /**
+   * Threads each pass splits its batch over (CPU backend only): default $NDCNN_THREADS, else 1.
+   * Results are deterministic for a given count; counts differ in the order of float sums.
+   */
+  threads?: number;
+  /** Size limits checked while the network is built (src/layers/limits.ts); default DEFAULT_LIMITS. */
+  limits?: Partial<NetworkLimits>;
+}
 
 /**
  * Hv and Gv on any array-like direction, into a Float32Array, Float64Array or number[]. A NaN in
@@ -50,21 +68,24 @@ export interface NetworkState {
 }
 
 export class Network extends NetworkPasses implements AsyncModel {
+  /** Threads each pass splits its batch over (NetworkOptions.threads). */
+  readonly threads: number;
+  /** The randomness step (the class comment). */
+  private step = 0;
   /** Identity of the batch the randomness step belongs to (null before the first gradient pass). */
   private stepBatch: number | null = null;
+  private readonly checkInputs: boolean;
   /** The worker threads' side of every pass (threads > 1). */
   private readonly team: NetworkTeam | null;
 
-  constructor(
-    backend: Backend,
-    inShape: Shape,
-    specs: readonly LayerSpec[],
-    options: NetworkOptions = {},
-    /** @internal A thread replica's view of the main network's parameters, left as they are. */
-    memory?: FloatArray,
-  ) {
-    super(backend, inShape, specs, options, memory);
-    this.team = this.threads > 1 ? new NetworkTeam(this, this.threads) : null;
+  constructor(backend: Backend, inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions = {}) {
+    const limits = checkArguments(inShape, specs, options);
+    const threads = resolveThreads(options.threads, backend);
+    // Replicas on other threads read the parameters in place.
+    super(backend, inShape, specs, { loss: options.loss, seed: options.seed, limits }, threads > 1 ? allocateShared : allocate);
+    this.threads = threads;
+    this.checkInputs = options.checkInputs ?? true;
+    this.team = threads > 1 ? new NetworkTeam(this, threads) : null;
   }
 
   /** Copies `p` (any array-like of finite numbers, converted to the network's dtype) into the parameters. */
@@ -76,16 +97,6 @@ export class Network extends NetworkPasses implements AsyncModel {
     const problem = firstProblem(p, this.backend.dtype);
     if (problem) throw new RangeError(`setParams: params hold ${problem}`);
     this.params.set(p);
-  }
-
-  /** Each parameter tensor's PyTorch name (`0.weight`, as nn.Sequential numbers it), shape and offset in `params`. */
-  namedParameters(): NamedParameter[] {
-    return layerTensors(this.layers).flatMap((l) => l.params);
-  }
-
-  /** The layers' non-trainable tensors (batch norm statistics) under their PyTorch names; live arrays. */
-  namedBuffers(): LayerBuffer[] {
-    return layerTensors(this.layers).flatMap((l) => l.buffers);
   }
 
   /** Copies of every parameter and buffer by PyTorch name, as `{shape, data}` in the network's dtype. */
@@ -109,11 +120,10 @@ export class Network extends NetworkPasses implements AsyncModel {
     return oneLine(this);
   }
 
-  /** Frees every buffer the layers hold (device memory on the GPU backend); the network cannot be used afterwards. */
-  dispose(): void {
+  /** Frees every buffer the layers hold (device memory on the GPU backend) and the threads' replicas; the network cannot be used afterwards. */
+  override dispose(): void {
     this.team?.dispose();
-    this.live.dispose();
-    for (const layer of this.layers) layer.dispose();
+    super.dispose();
   }
 
   /**
@@ -144,9 +154,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     for (let c = 0; c < chunks; c++) {
       const [s, e] = [Math.floor((c * count) / chunks), Math.floor(((c + 1) * count) / chunks)];
       const b = { x: xs.subarray(s * size, e * size), y: new Int32Array(0), n: e - s };
-      const job: Job = { kind: 'statistics', step: this.step, weight: 1 };
-      if (this.team) this.team.vector(job, this.checked(b, false), null);
-      else this.shard(job, b, null, null);
+      this.vector({ kind: 'statistics', step: this.step, weight: 1 }, this.checked(b, false), null);
     }
   }
 
@@ -202,8 +210,7 @@ export class Network extends NetworkPasses implements AsyncModel {
   gradient(batch: BatchLike, grad: Output): number {
     const b = this.gradientBatch(batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const job: Job = { kind: 'gradient', step: this.step, weight: 1, updateStats: true };
-    const loss = this.team ? this.team.vector(job, this.checked(b), buf) : this.shard(job, b, buf, null);
+    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf);
     finish();
     return loss;
   }
@@ -233,25 +240,28 @@ export class Network extends NetworkPasses implements AsyncModel {
     if (!B) return this.predict(x, n, chunk);
     const all = this.samples('predict', x, n, chunk);
     const out = allocate(this.backend.dtype, all.count * this.outShape[0]);
-    for (const [b, rows] of this.chunks(all, chunk, out)) await this.shardAsync({ kind: 'evalOutputs', step: this.step, weight: 1 }, b, rows);
+    for (const [b, rows] of this.chunks(all, chunk, out)) await runAsync(B, jobReads(this, { kind: 'evalOutputs', step: this.step, weight: 1 }, this.checked(b, false), rows, null));
     return out;
   }
 
   async lossAsync(batch: BatchLike): Promise<number> {
-    if (!this.later()) return this.loss(batch);
-    return this.shardAsync({ kind: 'loss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'loss', batch), null);
+    const B = this.later();
+    if (!B) return this.loss(batch);
+    return runAsync(B, jobReads(this, { kind: 'loss', step: this.step, weight: 1 }, this.checked(toBatch(this.backend.dtype, 'loss', batch)), null, null));
   }
 
   async evalLossAsync(batch: BatchLike): Promise<number> {
-    if (!this.later()) return this.evalLoss(batch);
-    return this.shardAsync({ kind: 'evalLoss', step: this.step, weight: 1 }, toBatch(this.backend.dtype, 'evalLoss', batch), null);
+    const B = this.later();
+    if (!B) return this.evalLoss(batch);
+    return runAsync(B, jobReads(this, { kind: 'evalLoss', step: this.step, weight: 1 }, this.checked(toBatch(this.backend.dtype, 'evalLoss', batch)), null, null));
   }
 
   async gradientAsync(batch: BatchLike, grad: Output): Promise<number> {
-    if (!this.later()) return this.gradient(batch, grad);
+    const B = this.later();
+    if (!B) return this.gradient(batch, grad);
     const b = this.gradientBatch(batch);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const loss = await this.shardAsync({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, b, buf);
+    const loss = await runAsync(B, jobReads(this, { kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf, null));
     finish();
     return loss;
   }
@@ -273,7 +283,7 @@ export class Network extends NetworkPasses implements AsyncModel {
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
     const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
-    const { loss, sink } = runSync(this.backend, this.kroneckerIn(this.checked(b), options, out && out.buf, this.training(b, grad !== undefined)));
+    const { loss, sink } = runSync(this.backend, this.kroneckerOn(this.checked(b), options, out && out.buf, this.training(b, this.step, grad !== undefined)));
     out?.finish();
     const n = b.n;
     // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,
@@ -294,8 +304,8 @@ export class Network extends NetworkPasses implements AsyncModel {
       const c = this.curvature(batch);
       return { gv: async (v, out) => c.gv(v, out), hv: async (v, out) => c.hv(v, out) };
     }
-    const b = toBatch(this.backend.dtype, 'curvature', batch);
-    const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1));
+    const b = this.checked(toBatch(this.backend.dtype, 'curvature', batch));
+    const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
     const product = async (where: 'gv' | 'hv', v: Numbers, out: Output) => {
       const { dir, buf, finish } = this.direction(where, v, out);
       await runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale()));
@@ -309,7 +319,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     if (!B) return this.sumSquaredGradients(batch, out);
     const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
-    await runAsync(B, this.squaredGradientsReads(b, buf));
+    await runAsync(B, jobReads(this, { kind: 'squaredGradients', step: this.step, weight: 1 }, this.checked(b), buf, null));
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
     finish();
   }
@@ -352,42 +362,75 @@ export class Network extends NetworkPasses implements AsyncModel {
   }
 
   curvature(batch: BatchLike): NetworkCurvature {
-    const b = toBatch(this.backend.dtype, 'curvature', batch);
-    if (this.team) return this.team.curvature(this.checked(b), this.step);
-    // The masks of the step current now, kept even if a later gradient() starts another step.
-    const c = runSync(this.backend, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, false), 1));
+    const b = this.checked(toBatch(this.backend.dtype, 'curvature', batch));
+    let c: { gv(dir: FloatArray, buf: FloatArray): void; hv(dir: FloatArray, buf: FloatArray): void };
+    if (this.team) c = this.team.curvature(b, this.step);
+    else {
+      // The masks of the step current now, kept even if a later gradient() starts another step.
+      const own = runSync(this.backend, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
+      c = { gv: (dir, buf) => own.gv(dir, buf, own.stale()), hv: (dir, buf) => own.hv(dir, buf, own.stale()) };
+    }
     return {
-      gv: (v, out) => this.product('gv', v, out, (dir, buf) => c.gv(dir, buf, c.stale())),
-      hv: (v, out) => this.product('hv', v, out, (dir, buf) => c.hv(dir, buf, c.stale())),
+      gv: (v, out) => this.product('gv', v, out, c.gv),
+      hv: (v, out) => this.product('hv', v, out, c.hv),
     };
-  }
-
-  /** @internal A product of the direction `v` (any array-like) into `out` (any output) by `run`, on arrays of the network's dtype. */
-  product(where: string, v: Numbers, out: Output, run: (dir: FloatArray, buf: FloatArray) => void): void {
-    const { dir, buf, finish } = this.direction(where, v, out);
-    run(dir, buf);
-    finish();
   }
 
   sumSquaredGradients(batch: BatchLike, out: Output): void {
     const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
-    const job: Job = { kind: 'squaredGradients', step: this.step, weight: 1 };
-    if (this.team) this.team.vector(job, this.checked(b), buf);
-    else this.squaredGradients(b, buf);
+    this.vector({ kind: 'squaredGradients', step: this.step, weight: 1 }, this.checked(b), buf);
     for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
     finish();
   }
 
-  /** The outputs of `b` into `out` (rows [n, k]), over the threads when there are several. */
-  private outputsInto(b: Batch, job: Job, out: FloatArray): void {
-    if (this.team) this.team.rows(job, this.checked(b, false), out);
-    else this.shard(job, b, out, null);
+  /**
+   * A pass whose results are sums over the batch: its loss (returned) and, when `out` is given,
+   * a vector (e.g. a gradient): on this thread, or summed over the threads' shares.
+   */
+  private vector(job: Job, b: Batch, out: FloatArray | null): number {
+    return this.team ? this.team.vector(job, b, out) : runJob(this, job, b, out, null);
   }
 
-  /** A pass that gives a loss, over the threads when there are several. */
+  /** The outputs of `b` into `out` (rows [n, k]), each thread writing its shares' rows. */
+  private outputsInto(b: Batch, job: Job, out: FloatArray): void {
+    const c = this.checked(b, false);
+    if (this.team) this.team.rows(job, c, out);
+    else runJob(this, job, c, out, null);
+  }
+
+  /** A pass that gives a loss. */
   private scalar(b: Batch, job: Job): number {
-    return this.team ? this.team.vector(job, this.checked(b), null) : this.shard(job, b, null, null);
+    return this.vector(job, this.checked(b), null);
+  }
+
+  /** A product of the direction `v` (any array-like) into `out` (any output) by `run`, on arrays of the network's dtype. */
+  private product(where: string, v: Numbers, out: Output, run: (dir: FloatArray, buf: FloatArray) => void): void {
+    const { dir, buf, finish } = this.direction(where, v, out);
+    run(dir, buf);
+    finish();
+  }
+
+  /**
+   * `b`, after the checks of its values (finite inputs unless checkInputs is off, targets the
+   * loss accepts), made once for the whole batch so that an error names the sample in the batch
+   * the caller gave.
+   */
+  private checked(b: Batch, targets = true): Batch {
+    const size = sizeOf(this.inShape);
+    if (!Number.isInteger(b.n) || b.n < 1 || b.x.length !== b.n * size) {
+      throw new ShapeError(`network input: a batch of ${b.n} samples of shape ${fmt(this.inShape)} needs ${b.n * size} values, got ${b.x.length}`);
+    }
+    if (this.checkInputs) {
+      checkFinite('network targets', 'batch.y', b.y);
+      for (let i = 0; i < b.x.length; i++) {
+        if (!Number.isFinite(b.x[i])) {
+          throw new ShapeError(`network input: sample ${Math.floor(i / size)} of batch [${b.n}, ${this.inShape.join(', ')}] holds ${b.x[i]} at element ${i % size}`);
+        }
+      }
+    }
+    if (targets) this.lossFn.checkTargets(b.y, b.n, this.outShape[0]);
+    return b;
   }
 
   private output(where: string, what: string, out: Output) {
@@ -425,4 +468,20 @@ function checkFactorOptions(o: FactorOptions): void {
 /** A batch's identity: a hash of its inputs' bytes and its size. */
 function batchId(b: Batch): number {
   return hash32(hashFloats(b.x, 0x51ed27), b.n);
+}
+
+/**
+ * The thread count from `asked`, else $NDCNN_THREADS, else 1. More than one needs the CPU
+ * backend (the GPU backend runs on its device); $NDCNN_THREADS does not apply to the GPU backend.
+ */
+function resolveThreads(asked: number | undefined, backend: Backend): number {
+  const env = typeof process === 'object' ? process.env.NDCNN_THREADS : undefined;
+  const from = asked !== undefined ? 'threads' : 'NDCNN_THREADS';
+  const n = asked ?? (env === undefined || env === '' ? 1 : Number(env));
+  if (!(Number.isInteger(n) && n >= 1 && n <= 56)) throw new RangeError(`network: ${from} must be an integer from 1 to 56, got ${JSON.stringify(asked ?? env)}`);
+  if (n > 1 && backend.name !== 'cpu') {
+    if (asked === undefined) return 1;
+    throw new Error(`network: threads: ${n} needs the CPU backend (the ${backend.name} backend runs each pass on its device)`);
+  }
+  return n;
 }

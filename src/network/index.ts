@@ -1,0 +1,1 @@
+export { Network, type NetworkCurvature, type NetworkOptions, type NetworkState } from './network.js';
