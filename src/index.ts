@@ -6,7 +6,20 @@ export { cpuBackend, CpuBackend } from './nd/backends/cpu/index.js';
 export { gpuBackend, gpuModes, GpuBackend, type GpuMode } from './nd/backends/gpu/index.js';
 export type { DType, FloatArray } from './nd/dtype.js';
 export { ConvGeometry, PoolGeometry, type ConvOptions, type PoolOptions } from './nd/geometry.js';
-export { sliceBatch, type Batch, type BatchLike, type Curvature, type Model } from './nd/model.js';
+export {
+  sliceBatch,
+  type AsyncCurvature,
+  type AsyncModel,
+  type Batch,
+  type BatchLike,
+  type ChannelBlock,
+  type Curvature,
+  type FactorKind,
+  type FactorOptions,
+  type KroneckerBlock,
+  type KroneckerFactors,
+  type Model,
+} from './nd/model.js';
 export type { Numbers, Output } from './nd/arrays.js';
 export { Rng } from './nd/rng.js';
 export { ShapeError, type Shape } from './nd/shape.js';

@@ -1,13 +1,22 @@
 /** Curvature analysis over the Model interface: eigenpairs, traces, spectral densities, per block. */
 export { BlockOperator, perBlock, type ParamBlock } from './blocks.js';
+export {
+  hutchinsonDiagonal,
+  hutchinsonTrace,
+  type DiagonalEstimate,
+  type DiagonalOptions,
+  type TraceEstimate,
+  type TraceOptions,
+} from './hutchinson.js';
+export { hutchPlusPlus, type HutchPlusPlusEstimate, type HutchPlusPlusOptions } from './hutchpp.js';
 export { eigenSolver, eigenSymmetric, type EigenImpl, type SymmetricEigen } from './eigen.js';
-export { hutchinsonTrace, type TraceEstimate, type TraceOptions } from './hutchinson.js';
 export {
   blendFactors,
   dataFactors,
   kroneckerOperator,
   KroneckerOperator,
   type DampingKind,
+  type FactorEigen,
   type KroneckerDataOptions,
 } from './kronecker.js';
 export {

@@ -23,7 +23,8 @@ import type { SymmetricOperator } from './operator.js';
 
 export type DampingKind = 'exact' | 'factored';
 
-interface Eigen {
+/** One Kronecker block's factors, each eigendecomposed: A = Q_A Λ_A Q_Aᵀ, G = Q_G Λ_G Q_Gᵀ. */
+export interface FactorEigen {
   A: SymmetricEigen;
   G: SymmetricEigen;
 }
@@ -38,7 +39,7 @@ export class KroneckerOperator implements SymmetricOperator {
   readonly dim: number;
   /** Products computed so far. */
   products = 0;
-  private eigen: Eigen[] | null = null;
+  private eigen: FactorEigen[] | null = null;
   private readonly work: Work[];
 
   constructor(
@@ -120,7 +121,7 @@ export class KroneckerOperator implements SymmetricOperator {
   }
 
   /** The factors' eigendecompositions (computed once; the optimizer refreshes by making a new operator). */
-  eigendecompose(): Eigen[] {
+  eigendecompose(): FactorEigen[] {
     this.eigen ??= this.factors.kronecker.map((b) => ({ A: eigenSymmetric(b.A, b.cols + (b.bias === null ? 0 : 1)), G: eigenSymmetric(b.G, b.rows) }));
     return this.eigen;
   }

@@ -17,7 +17,7 @@ import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
 import { layerBackward, sequenceInput, type KroneckerSink } from './kronecker.js';
-import { Buffers, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { Buffers, type Layer, type LayerBuffer, type PassMode, type SampleOutputs } from './layer.js';
 import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
 import type { LayerSpec } from './registry.js';
 
@@ -106,12 +106,23 @@ export class Residual implements Layer {
     return this.sum('dx', d, skip);
   }
 
-  backwardParams(dy: Tensor, grad: Tensor[]): void {
-    const g = this.split(grad);
+  backwardParams(dy: Tensor, grad: Tensor[] | null): void {
+    const g = grad && this.split(grad);
     let d = dy;
-    for (let i = this.body.length - 1; i > 0; i--) d = this.body[i].backward(d, g[i]);
-    this.body[0].backwardParams(d, g[0]);
-    this.projection?.backwardParams(dy, g[this.body.length]);
+    for (let i = this.body.length - 1; i > 0; i--) d = this.body[i].backward(d, g && g[i]);
+    this.body[0].backwardParams(d, g && g[0]);
+    this.projection?.backwardParams(dy, g && g[this.body.length]);
+  }
+
+  /** Each child's own per-sample quantities: the sum adds no parameter of its own. */
+  perSample(out: SampleOutputs): void {
+    const parts = <T>(a: T[] | null) => a && this.split(a);
+    const [grads, norms, squares, sums] = [parts(out.grads), parts(out.norms), parts(out.squares), parts(out.sums)];
+    this.children.forEach((c, i) => {
+      if (c.paramShapes.length === 0) return;
+      if (!c.perSample) throw new Error(`${c.name}: this layer has no per-sample extension (Layer.perSample)`);
+      c.perSample({ grads: grads && grads[i], norms: norms && norms[i], squares: squares && squares[i], sums: sums && sums[i] });
+    });
   }
 
   kroneckerInput(offset: number, sink: KroneckerSink): void {

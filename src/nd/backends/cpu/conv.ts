@@ -179,11 +179,11 @@ function columns(g: ConvGeometry, scratch: ColBuffer, extra = 0): FloatArray {
   return scratch.get(g.cin * g.kernelVolume * chunkWidth(g) + extra);
 }
 
-/** Runs `body` for every sample n and output-column chunk [o0, o0 + w). */
-function forEachChunk(g: ConvGeometry, batch: number, body: (n: number, o0: number, w: number) => void): void {
+/** Runs `body` for every sample n in [n0, n1) and output-column chunk [o0, o0 + w). */
+function forEachChunk(g: ConvGeometry, n0: number, n1: number, body: (n: number, o0: number, w: number) => void): void {
   const O = g.outVolume;
   const step = chunkWidth(g);
-  for (let n = 0; n < batch; n++) for (let o0 = 0; o0 < O; o0 += step) body(n, o0, Math.min(step, O - o0));
+  for (let n = n0; n < n1; n++) for (let o0 = 0; o0 < O; o0 += step) body(n, o0, Math.min(step, O - o0));
 }
 
 export function convForward(
@@ -194,7 +194,7 @@ export function convForward(
   if (f) return passes.forward(f[0], f[1], f[2], g, batch, accumulate);
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   const col = columns(g, scratch);
-  forEachChunk(g, batch, (n, o0, width) => {
+  forEachChunk(g, 0, batch, (n, o0, width) => {
     lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
     gemm(false, false, g.cout, width, CK, 1, w, 0, CK, col, 0, width, accumulate ? 1 : 0, y, n * g.cout * O + o0, O);
   });
@@ -209,7 +209,7 @@ export function convBackData(
   const [CK, O] = [g.cin * g.kernelVolume, g.outVolume];
   if (!accumulate) dx.fill(0);
   const col = columns(g, scratch);
-  forEachChunk(g, batch, (n, o0, width) => {
+  forEachChunk(g, 0, batch, (n, o0, width) => {
     gemm(true, false, CK, width, g.cout, 1, w, 0, CK, dy, n * g.cout * O + o0, O, 0, col, 0, width);
     lowering.col2im(dx, n * g.cin * g.inVolume, col, g, o0, o0 + width);
   });
@@ -228,13 +228,30 @@ export function convBackFilter(
   const t = CK * chunkWidth(g);
   const col = columns(g, scratch, CK * C);
   col.fill(0, t, t + CK * C);
-  forEachChunk(g, batch, (n, o0, width) => {
+  forEachChunk(g, 0, batch, (n, o0, width) => {
     lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
     gemm(false, true, CK, C, width, 1, col, 0, width, dy, n * C * O + o0, O, 1, col, t, C);
   });
   for (let o = 0; o < C; o++) {
     for (let k = 0; k < CK; k++) dw[o * CK + k] = (accumulate ? dw[o * CK + k] : 0) + col[t + k * C + o];
   }
+}
+
+/**
+ * Each sample's own filter gradient (Backend.convBackFilterSamples): samples [first, first + m)
+ * into dw [m, Cout, CK], by the same column chunks as convBackFilter.
+ */
+export function convBackFilterSamples(
+  { gemm, lowering }: ConvKernels, scratch: ColBuffer, dw: FloatArray, x: FloatArray, dy: FloatArray, g: ConvGeometry, first: number, m: number,
+): void {
+  const [CK, O, C] = [g.cin * g.kernelVolume, g.outVolume, g.cout];
+  const col = columns(g, scratch);
+  // dW_n = dy_n · colᵀ straight into its place: one sample's Cout × CK is small, so the
+  // transposed product convBackFilter prefers would cost a transposing copy per sample.
+  forEachChunk(g, first, first + m, (n, o0, width) => {
+    lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
+    gemm(false, true, C, CK, width, 1, dy, n * C * O + o0, O, col, 0, width, o0 === 0 ? 0 : 1, dw, (n - first) * C * CK, CK);
+  });
 }
 
 /**
@@ -250,7 +267,7 @@ export function patchGram(
   const rows = ck + (homogeneous ? 1 : 0);
   const col = scratch.get(rows * chunkWidth(g));
   out.fill(0);
-  forEachChunk(g, batch, (n, o0, width) => {
+  forEachChunk(g, 0, batch, (n, o0, width) => {
     lowering.im2col(col, x, n * g.cin * g.inVolume, g, o0, o0 + width);
     if (homogeneous) col.fill(1, ck * width, rows * width);
     gemm(false, true, rows, rows, width, 1, col, 0, width, col, 0, width, 1, out, 0, rows);
