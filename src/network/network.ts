@@ -204,14 +204,14 @@ export class Network extends NetworkPasses implements AsyncModel {
   trainOutputs(batch: BatchLike): FloatArray {
     const b = toBatch(this.backend.dtype, 'trainOutputs', batch);
     const out = allocate(this.backend.dtype, b.n * this.outShape[0]);
-    this.outputsInto(b, { kind: 'outputs', step: this.step, weight: 1, ...this.modeOf(false) }, out);
+    this.outputsInto(b, { kind: 'outputs', step: this.step, weight: 1, ...this.modeOf(false, b.n) }, out);
     return out;
   }
 
   /** Mean loss in training mode (batch statistics, this step's dropout masks). */
   loss(batch: BatchLike): number {
     const b = toBatch(this.backend.dtype, 'loss', batch);
-    return this.scalar(b, { kind: 'loss', step: this.step, weight: 1, ...this.modeOf(false) });
+    return this.scalar(b, { kind: 'loss', step: this.step, weight: 1, ...this.modeOf(false, b.n) });
   }
 
   /** Mean loss in evaluation mode (running statistics, no dropout): held-out and reported losses. */
@@ -229,7 +229,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     const evaluation = checkMode('gradient', options);
     const b = this.gradientBatch(batch, evaluation);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: !evaluation, ...this.modeOf(evaluation) }, this.checked(b), buf);
+    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: !evaluation, ...this.modeOf(evaluation, b.n) }, this.checked(b), buf);
     finish();
     return loss;
   }
@@ -252,7 +252,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     const head = (plan.squares ? 2 : 1) * P;
     const width = this.samplesRowWidth(plan);
     const out = allocate(this.backend.dtype, head + b.n * width);
-    const job: Job = { kind: 'samples', step: this.step, weight: 1, plan, ...this.modeOf(evaluation) };
+    const job: Job = { kind: 'samples', step: this.step, weight: 1, plan, ...this.modeOf(evaluation, b.n) };
     const loss = this.team ? this.team.packed(job, b, head, width, out) : runJob(this, job, b, out, null);
     const n = b.n;
     const params = this.namedParameters();
@@ -303,7 +303,7 @@ export class Network extends NetworkPasses implements AsyncModel {
       const q = this.perSample(b, { mode: options.mode, norms: false });
       buf.set(q.secondMoment!.map((v) => v * b.n));
     } else {
-      const job: Job = { kind: 'diagonal', step: this.step, weight: 1, estimate: o.estimate, samples: o.samples, seed: o.seed, hessian: o.of === 'hessian', ...this.modeOf(evaluation) };
+      const job: Job = { kind: 'diagonal', step: this.step, weight: 1, estimate: o.estimate, samples: o.samples, seed: o.seed, hessian: o.of === 'hessian', ...this.modeOf(evaluation, b.n) };
       this.vector(job, b, buf);
     }
     finish();
@@ -322,19 +322,28 @@ export class Network extends NetworkPasses implements AsyncModel {
       return;
     }
     if (typeof masks !== 'object') throw new TypeError(`setDropoutMasks: masks must be an object of keep-masks by layer name, or null, got ${JSON.stringify(masks)}`);
-    const dropouts = dropoutNames(this.layers);
+    const dropouts = dropoutShapes(this.layers);
     const given: Record<string, FloatArray> = {};
     for (const [name, m] of Object.entries(masks)) {
-      if (!dropouts.includes(name)) throw new Error(`setDropoutMasks: no dropout layer '${name}' (dropout layers: ${dropouts.join(', ') || 'none'})`);
+      if (!dropouts.has(name)) throw new Error(`setDropoutMasks: no dropout layer '${name}' (dropout layers: ${[...dropouts.keys()].join(', ') || 'none'})`);
       given[name] = toFloat('setDropoutMasks', name, m, this.backend.dtype);
     }
     this.masks = given;
   }
 
-  /** The job fields of a pass in evaluation mode, or in training mode with the given masks. */
-  private modeOf(evaluation: boolean): ModeOf {
+  /**
+   * The job fields of a pass on n samples in evaluation mode, or in training mode with the given
+   * masks, checked against the whole batch here: with threads each share sees only its rows.
+   */
+  private modeOf(evaluation: boolean, n: number): ModeOf {
     if (evaluation) return { evaluation: true };
-    return this.masks ? { masks: this.masks } : {};
+    if (!this.masks) return {};
+    const shapes = dropoutShapes(this.layers);
+    for (const [name, m] of Object.entries(this.masks)) {
+      const shape = [n, ...shapes.get(name)!];
+      if (m.length !== sizeOf(shape)) throw new ShapeError(`${name}: the given mask has ${m.length} values, the batch [${shape.join(', ')}] needs ${sizeOf(shape)}`);
+    }
+    return { masks: this.masks };
   }
 
   /** Refuses a pass that needs synchronous reads on a backend whose reads resolve later. */
@@ -497,7 +506,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     const b = this.checked(toBatch(this.backend.dtype, 'curvature', batch));
     const evaluation = checkMode('curvature', setup);
     const fisher = checkFisher(setup);
-    const mode = this.modeOf(evaluation);
+    const mode = this.modeOf(evaluation, b.n);
     let c: Record<ProductKind, (dir: FloatArray, buf: FloatArray) => void>;
     if (this.team) c = this.team.curvature(b, this.step, mode, fisher);
     else {
@@ -611,8 +620,10 @@ function hasBatchNorm(specs: readonly LayerSpec[]): boolean {
 }
 
 /** The names of the dropout layers, nested ones (in residual bodies) included. */
-function dropoutNames(layers: readonly Layer[]): string[] {
-  return layers.flatMap((l) => (l instanceof Residual ? dropoutNames(l.body) : l instanceof Dropout ? [l.name] : []));
+/** The dropout layers' per-sample input shapes by name, residual bodies included. */
+function dropoutShapes(layers: readonly Layer[]): Map<string, Shape> {
+  const found = (ls: readonly Layer[]): [string, Shape][] => ls.flatMap((l) => (l instanceof Residual ? found(l.body) : l instanceof Dropout ? [[l.name, l.inShape] as [string, Shape]] : []));
+  return new Map(found(layers));
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */
