@@ -127,7 +127,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
             .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
             .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
             .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
-            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | ggn | fisher | ef (empirical Fisher; default hessian)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | ggn | fisher | ef (empirical Fisher) | kfac (K-FAC\'s exact type-2 factors; default hessian)' })
             .option('mode', { type: 'string', requiresArg: true, describe: 'train (batch statistics, dropout; default) | eval (running statistics, no dropout)' })
             .option('fisher-samples', { type: 'number', requiresArg: true, describe: 'fisher: sampled targets per sample (default 1)' })
             .option('trace-method', { type: 'string', requiresArg: true, describe: 'hutchinson (default) | hutch++' })

@@ -2,7 +2,8 @@
  * `ndcnn hessian RUN_DIR`: the curvature of a trained run's training loss at its checkpoint.
  * Rebuilds the network as `eval` does, takes a seeded subset of the training set, and runs the
  * analysis library on H, the GGN, the Monte-Carlo Fisher or the empirical Fisher, in training or
- * evaluation mode: top-K eigenpairs by Lanczos (whole network and per layer), the trace by
+ * evaluation mode, or on K-FAC's block-diagonal Kronecker approximation of G (`--operator kfac`:
+ * the exact type-2 factors, one backward pass per class, no sampling): top-K eigenpairs by Lanczos (whole network and per layer), the trace by
  * Hutchinson (to a relative standard error) or Hutch++, the spectral density by SLQ, the
  * operator's diagonal (exact where the network allows it, else Hutchinson's estimate) and the
  * per-sample gradients' variance. Writes hessian.json, SVG plots (density on a log scale,
@@ -15,6 +16,7 @@ import {
   hutchinsonDiagonal,
   hutchinsonTrace,
   hutchPlusPlus,
+  kroneckerOperator,
   perBlock,
   spectralDensity,
   topEigenpairs,
@@ -70,15 +72,16 @@ export interface HessianFlags extends BackendFlags {
 }
 
 /** --operator's names: the analysis library's, and short ones. */
-const OPERATORS: Record<string, OperatorKind> = {
+const OPERATORS: Record<string, OperatorKind | 'kfac'> = {
   hessian: 'hessian',
   ggn: 'gauss-newton',
   'gauss-newton': 'gauss-newton',
   fisher: 'fisher',
   ef: 'empirical-fisher',
   'empirical-fisher': 'empirical-fisher',
+  kfac: 'kfac',
 };
-const SYMBOLS: Record<OperatorKind, string> = { hessian: 'H', 'gauss-newton': 'G', fisher: 'F', 'empirical-fisher': 'E' };
+const SYMBOLS: Record<OperatorKind | 'kfac', string> = { hessian: 'H', 'gauss-newton': 'G', fisher: 'F', 'empirical-fisher': 'E', kfac: 'K-FAC' };
 
 const DEFAULT_SAMPLES = 1000;
 /**
@@ -113,11 +116,13 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.seed !== undefined && !Number.isInteger(f.seed)) throw new UsageError(`--seed must be an integer, got ${f.seed}`);
   const kind = OPERATORS[f.operator ?? 'hessian'];
   if (!Object.prototype.hasOwnProperty.call(OPERATORS, f.operator ?? 'hessian')) {
-    throw new UsageError(`--operator must be hessian, ggn (gauss-newton), fisher or ef (empirical-fisher), got '${f.operator}'`);
+    throw new UsageError(`--operator must be hessian, ggn (gauss-newton), fisher, ef (empirical-fisher) or kfac, got '${f.operator}'`);
   }
   if (f.mode !== undefined && f.mode !== 'train' && f.mode !== 'eval') throw new UsageError(`--mode must be train or eval, got '${f.mode}'`);
   if (f.traceMethod !== undefined && f.traceMethod !== 'hutchinson' && f.traceMethod !== 'hutch++') throw new UsageError(`--trace-method must be hutchinson or hutch++, got '${f.traceMethod}'`);
   const mode = (f.mode ?? 'train') as 'train' | 'eval';
+  if (kind === 'kfac' && mode === 'eval') throw new UsageError('--operator kfac: K-FAC\'s factors are taken in training mode only; drop --mode eval');
+  if (kind === 'kfac' && f.diagonal) throw new UsageError('--operator kfac --diagonal: not computed; the exact diagonal of the GGN it approximates is --operator ggn --diagonal');
   const file = checkpointPath(f.run);
   const ckpt = loadCheckpoint(file);
   const config = { ...ckpt.config };
@@ -131,7 +136,8 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.samples !== undefined && f.samples > available) {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
-  const net = buildNetwork(config, backend);
+  // K-FAC's factor pass runs on one thread for now.
+  const net = buildNetwork(kind === 'kfac' ? { ...config, threads: 1 } : config, backend);
   restoreNetwork(net, ckpt, file);
 
   const seed = f.seed ?? 1;
@@ -147,7 +153,7 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   });
   const batchSize = Math.min(f.batchSize ?? DEFAULT_BATCH, n);
   const data: Batch = { x, y, n };
-  const op = new CurvatureOperator(net, data, { operator: kind, batchSize, mode, samples: f.fisherSamples, seed: seed + 4 });
+  const op = kind === 'kfac' ? kroneckerOperator(net, data, { kind: 'ggn', batchSize }) : new CurvatureOperator(net, data, { operator: kind, batchSize, mode, samples: f.fisherSamples, seed: seed + 4 });
   const k = f.top ?? 1;
   if (k > op.dim) throw new UsageError(`--top ${k}: the network has only ${op.dim} parameters`);
   const tol = f.tol ?? 1e-4;
@@ -193,7 +199,7 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   const blocks = parameterBlocks(net);
   let diagonal: ReturnType<typeof summarise> & { method: string } | undefined;
   let diagonalVector: Float64Array | undefined;
-  if (f.diagonal) {
+  if (f.diagonal && kind !== 'kfac') { // (--diagonal with kfac is refused above)
     bar.line(`diagonal of ${name}…`);
     const d = diagonalOf(net, op, kind, data, batchSize, mode, f.fisherSamples ?? 1, seed);
     diagonalVector = d.values;
@@ -267,7 +273,7 @@ function batchesOf(data: Batch, batchSize: number): { batch: Batch; weight: numb
  * empirical Fisher, and for H where the network allows it; for the Fisher the diagonal
  * of the operator's own sampled draw (the same targets); else Hutchinson's estimate.
  */
-function diagonalOf(net: Network, op: CurvatureOperator, kind: OperatorKind, data: Batch, batchSize: number, mode: 'train' | 'eval', samples: number, seed: number): { values: Float64Array; method: string } {
+function diagonalOf(net: Network, op: SymmetricOperator, kind: OperatorKind, data: Batch, batchSize: number, mode: 'train' | 'eval', samples: number, seed: number): { values: Float64Array; method: string } {
   const exact = { hessian: { of: 'hessian' }, 'gauss-newton': { of: 'ggn' }, fisher: { of: 'ggn', estimate: 'mc', samples, seed: seed + 4 }, 'empirical-fisher': { of: 'empirical-fisher' } } as const;
   const values = new Float64Array(net.paramCount);
   try {

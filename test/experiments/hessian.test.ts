@@ -87,6 +87,22 @@ describe('ndcnn hessian', () => {
     const k = JSON.parse(readFileSync(join(ggn, 'hessian.json'), 'utf8'));
     expect(k.trace.method).toBe('hutch++');
     expect(Math.abs(k.trace.trace - k.diagonal.sum)).toBeLessThan(4 * k.trace.stdError + 1e-4 * k.diagonal.sum);
+    }, 300_000);
+
+  it('--operator kfac: block diagonal, so the top eigenvalue is the largest layer top and the trace their sum', async () => {
+    const out = join(tmp, 'kfac');
+    const r = await spawnCli('hessian', run, '--operator', 'kfac', '--top', '1', '--trace', '--trace-se', '0.3', '--samples', '12', '--batch-size', '5', '--out', out);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('ndcnn:'))).toEqual([]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'hessian.json'), 'utf8'));
+    expect(j).toMatchObject({ operator: 'kfac', samples: 12 });
+    // Every layer is one K-FAC block: the whole spectrum is the union of the layers' spectra.
+    const tops = j.layers.map((l: { top: { values: number[] } }) => l.top.values[0]);
+    expect(j.top.values[0]).toBeGreaterThan(0);
+    expect(Math.abs(j.top.values[0] - Math.max(...tops))).toBeLessThan(1e-3 * j.top.values[0]);
+    const sum = j.layers.reduce((s: number, l: { trace: { trace: number } }) => s + l.trace.trace, 0);
+    const se = Math.hypot(j.trace.stdError, ...j.layers.map((l: { trace: { stdError: number } }) => l.trace.stdError));
+    expect(Math.abs(sum - j.trace.trace)).toBeLessThan(4 * se);
   }, 300_000);
 
   it('names bad input in one line', async () => {
@@ -97,7 +113,9 @@ describe('ndcnn hessian', () => {
       [['hessian', run, '--top', '0'], /--top must be a positive integer/],
       [['hessian', run, '--top', '99999999'], /--top 99999999: the network has only \d+ parameters/],
       [['hessian', run, '--samples', '1000'], /--samples 1000: the run's training set holds only 32/],
-      [['hessian', run, '--operator', 'newton'], /--operator must be hessian, ggn \(gauss-newton\), fisher or ef \(empirical-fisher\), got 'newton'/],
+      [['hessian', run, '--operator', 'newton'], /--operator must be hessian, ggn \(gauss-newton\), fisher, ef \(empirical-fisher\) or kfac, got 'newton'/],
+      [['hessian', run, '--operator', 'kfac', '--mode', 'eval'], /--operator kfac: K-FAC's factors are taken in training mode only/],
+      [['hessian', run, '--operator', 'kfac', '--diagonal'], /--operator kfac --diagonal: not computed/],
       [['hessian', run, '--mode', 'test'], /--mode must be train or eval, got 'test'/],
       [['hessian', run, '--trace-method', 'exact'], /--trace-method must be hutchinson or hutch\+\+/],
       [['hessian', run, '--trace-products', '2'], /--trace-products must be at least 3/],
