@@ -11,7 +11,8 @@
  *   eigen            eigendecomposition of every factor (the inverse refresh), for scale
  * Beside it PyTorch (bench/torch_kfac.py, one thread) computes the same Fisher factors by the
  * same algorithm (im2col by F.unfold where it exists, else strided slices; Grams by matmul) on
- * the same weights and data, handed over in a temporary file; skipped with a note without torch.
+ * the same weights and data, handed over in a temporary file, twice: as it is, and with glibc's
+ * mmap and trim thresholds raised (BIG_MALLOC); skipped with a note without torch.
  *
  *   npx tsx bench/kfac-cost.ts [--out bench/results/kfac-cost.json]
  */
@@ -48,6 +49,8 @@ const NETS: Net[] = [
   },
 ];
 
+/** glibc thresholds raised (the largest mmap threshold it takes): PyTorch's allocator otherwise pays this VM's page faults. */
+const BIG_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
 const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 const rows = NETS.map((spec) => {
@@ -76,8 +79,11 @@ const rows = NETS.map((spec) => {
       writeFileSync(join(dir, 'y.i32'), Buffer.from((batch.y as Int32Array).buffer));
       writeFileSync(join(dir, 'params.f32'), Buffer.from(new Float32Array(net.params).buffer));
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ inShape: spec.inShape, n: spec.batch, specs: spec.specs }));
-      const r = spawnSync(torchPython, [join('bench', 'torch_kfac.py'), dir], { encoding: 'utf8', timeout: 600_000 });
-      torch = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop() as string) : { skipped: (r.stderr || 'python3 failed').trim().split('\n').pop() };
+      const peer = (env: Record<string, string>) => {
+        const r = spawnSync(torchPython, [join('bench', 'torch_kfac.py'), dir], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, ...env } });
+        return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop() as string) : { skipped: (r.stderr || 'python3 failed').trim().split('\n').pop() };
+      };
+      torch = { plain: peer({}), bigMalloc: peer(BIG_MALLOC) };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
