@@ -102,7 +102,7 @@ describe('sizes an architecture claims are checked before allocation, naming the
 });
 
 /** Peak resident memory of a child decoding `file` (fixtures/decode-peak.ts), in bytes. */
-function peak(kind: 'npz' | 'safetensors' | 'onnx', file: string): { growth: number; output: number } {
+function peak(kind: 'npz' | 'safetensors' | 'onnx' | 'loadNetwork' | 'networkFromOnnx', file: string): { growth: number; output: number } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/io/fixtures/decode-peak.ts'), kind, file], { cwd: ROOT, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   const { before, after, output } = JSON.parse(r.stdout);
@@ -161,5 +161,25 @@ describe('peak memory of the readers, measured in a child process', () => {
     const { growth, output } = peak('onnx', file);
     expect(output).toBeGreaterThanOrEqual(8 * n);
     expect(growth).toBeLessThan(bound(output));
+  });
+
+  // Rebuilding a network keeps the decoded values and the network at once, so the output here is
+  // the network's parameters and the bound counts each copy: the file's values decoded (1× for
+  // safetensors F32; 2× for ONNX, whose values come back as float64) plus the network (1×),
+  // 10 % more, and 96 MiB for V8 and the allocator (measured 40–70 MiB whatever the size:
+  // loadStateDict of a 4 MiB network already grows the peak by 38 MiB).
+  describe('rebuilding a 64 MiB float32 network (16M parameters)', () => {
+    const net = new Network(B, [4096], [dense({ units: 4096 })]);
+    net.init(3);
+    it.each([
+      ['loadNetwork', 'safetensors', () => networkToSafetensors(net), 2],
+      ['networkFromOnnx', 'onnx', () => networkToOnnx(net), 3],
+    ] as const)('%s', (kind, ext, write, copies) => {
+      const file = join(tmp, `network.${ext}`);
+      writeFileSync(file, write());
+      const { growth, output } = peak(kind, file);
+      expect(output).toBe(net.params.byteLength);
+      expect(growth).toBeLessThan(1.1 * copies * output + 96 * 2 ** 20);
+    });
   });
 });
