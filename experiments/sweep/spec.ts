@@ -68,7 +68,7 @@ export const MAX_POINTS = 10_000;
 /** A spec is a few hundred bytes; larger files are refused before a parser sees them. */
 export const MAX_SPEC_BYTES = 1 << 20;
 /** Nesting of a valid spec: random → flags → flag → distribution → list is five levels. */
-const MAX_SPEC_DEPTH = 8;
+export const MAX_SPEC_DEPTH = 8;
 
 const fail = (file: string, problem: string) => new UsageError(`${file}: ${problem}`);
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);

@@ -7,8 +7,9 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.js';
+import { parseJson } from '../../src/io/json.js';
 import { RunFileError, UsageError } from '../errors.js';
-import { checkSpec, expand, loadSpec, type SweepPoint, type SweepSpec } from './spec.js';
+import { checkSpec, expand, loadSpec, MAX_SPEC_DEPTH, type SweepPoint, type SweepSpec } from './spec.js';
 
 export const SWEEP_FILE = 'sweep.json';
 
@@ -46,12 +47,9 @@ export function openSweep(specOrDir: string, out: string | undefined, maxPoints?
 export function readSweep(dir: string, points: 'saved' | 'current', maxPoints?: number): Sweep {
   const file = join(dir, SWEEP_FILE);
   if (!existsSync(file)) throw new UsageError(`${dir}: no ${SWEEP_FILE} here (not a sweep directory)`);
-  let saved: { spec?: unknown; points?: unknown };
-  try {
-    saved = JSON.parse(readFileSync(file, 'utf8')) as { spec?: unknown; points?: unknown };
-  } catch {
-    throw new RunFileError(file, 'is not JSON');
-  }
+  // Read as strictly as a spec file: an edited sweep.json with a repeated key is ambiguous, not the last key's.
+  const saved = parseJson(readFileSync(file, 'utf8'), MAX_SPEC_DEPTH + 1, (problem) => new RunFileError(file, problem)) as { spec?: unknown; points?: unknown } | null;
+  if (typeof saved !== 'object' || saved === null) throw new RunFileError(file, 'should hold {spec, points}');
   const spec = checkSpec(saved.spec, file, 'sweep');
   if (points === 'current') return { dir: resolve(dir), spec, points: expand(spec, file, maxPoints) };
   if (!Array.isArray(saved.points) || !saved.points.every(isPoint)) throw new RunFileError(file, 'its points are not a list of {id, label, args}');

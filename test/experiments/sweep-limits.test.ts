@@ -4,10 +4,11 @@
  * nesting and oversized files; each one line on stderr from the executable.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readSweep } from '../../experiments/sweep/sweepdir.js';
 import { checkSpec, countPoints, expand, loadSpec, MAX_POINTS, MAX_SPEC_BYTES } from '../../experiments/sweep/spec.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -60,6 +61,28 @@ describe('hostile spec files', () => {
     ['a spec over 1 MiB', 'huge.yaml', `experiment: image2d\n# ${'x'.repeat(MAX_SPEC_BYTES)}\ngrid: { seed: [1] }\n`, new RegExp(`huge\\.yaml: \\d+ bytes; a sweep spec is at most ${MAX_SPEC_BYTES} \\(it lists flags and values, not data\\)`)],
   ])('%s', (_, name, text, message) => {
     expect(() => loadSpec(spec(name, text))).toThrow(message);
+  });
+});
+
+describe('a sweep directory\'s sweep.json, edited', () => {
+  const dir = (name: string, text: string) => {
+    const d = join(tmp, name);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'sweep.json'), text);
+    return d;
+  };
+  const good = '{"spec": {"name": "s", "experiment": "image2d", "grid": {"seed": [1, 2]}}, "points": []}';
+  it.each([
+    ['a repeated key in the spec', good.replace('"grid"', '"grid": {"seed": [1]}, "grid"'), /sweep\.json: key "grid" appears twice in one object/],
+    ['a repeated top-level key', good.replace('"points"', '"spec": {}, "points"'), /sweep\.json: key "spec" appears twice in one object/],
+    ['nesting deeper than a spec', good.replace('[1, 2]', '[[[[[[[1]]]]]]]'), /sweep\.json: .*nest/],
+    ['not JSON', '{"spec": ', /sweep\.json: not JSON/],
+    ['not an object', 'null', /sweep\.json: should hold \{spec, points\}/],
+  ])('%s is refused naming the file', (name, text, message) => {
+    expect(() => readSweep(dir(name.replace(/\W+/g, '-'), text), 'current')).toThrow(message);
+  });
+  it('the same file without the edit reads', () => {
+    expect(readSweep(dir('good', good), 'current').points).toHaveLength(2);
   });
 });
 
