@@ -153,6 +153,15 @@ describe('names from a file that are Object.prototype names stay ordinary names'
     // Added to a real network's file, it is one tensor too many, named.
     expect(() => loadNetwork(networkFileWith(name))).toThrow(new RegExp(`safetensors bytes: loadStateDict: unknown tensor '${name}' \\(the network has 0\\.weight`));
   });
+  it.each(['__proto__', 'constructor'])('encodeSafetensors writes a tensor named %s as a tensor, and it reads back', (name) => {
+    const bytes = encodeSafetensors({ [name]: { dtype: 'F32', shape: [2], data }, w: { dtype: 'F32', shape: [1], data: [3] } }, { note: 'x' });
+    const back = decodeSafetensors(bytes, 'x.safetensors');
+    expect(Object.keys(back.tensors)).toEqual([name, 'w']);
+    expect([...back.tensors[name].data, ...back.tensors.w.data]).toEqual([1, 2, 3]);
+  });
+  it('encodeSafetensors refuses a tensor named __metadata__', () => {
+    expect(() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [1], data: [1] } })).toThrow("safetensors: a tensor cannot be named '__metadata__': the format keeps the metadata under that key");
+  });
   it('__metadata__ keys are kept as keys', () => {
     const { metadata } = decodeSafetensors(safetensors(`{"__metadata__": {"__proto__": "x", "constructor": "y"}}`));
     expect({ ...metadata }).toEqual(Object.fromEntries([['__proto__', 'x'], ['constructor', 'y']]));
