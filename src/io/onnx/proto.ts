@@ -4,6 +4,7 @@
  * bytes as Uint8Array.
  */
 import protobuf from 'protobufjs';
+import type { FloatArray } from '../../nd/dtype.js';
 import { FormatError } from '../errors.js';
 import { onnxSchema } from './schema.js';
 
@@ -110,8 +111,12 @@ export function decodeModel(bytes: Uint8Array, source: string): OnnxModel {
 /** The value fields of a TensorProto; onnx.checker requires exactly one in use (none for an empty tensor). */
 const VALUE_FIELDS = ['raw_data', 'float_data', 'double_data', 'int32_data', 'int64_data', 'string_data', 'uint64_data'] as const;
 
-/** A tensor's values as float64, from raw_data or float_data/double_data (little-endian either way). */
-export function tensorValues(t: OnnxTensor, source: string): Float64Array {
+/**
+ * A tensor's values in its own type (FLOAT as Float32Array, DOUBLE as Float64Array: a float32
+ * model's values are not doubled in memory on the way in), from raw_data or float_data/double_data
+ * (little-endian either way).
+ */
+export function tensorValues(t: OnnxTensor, source: string): FloatArray {
   const dims = t.dims ?? [];
   const n = dims.reduce((a, b) => a * b, 1);
   const fail = (p: string) => new FormatError(source, `initializer '${t.name}': ${p}`);
@@ -129,7 +134,7 @@ export function tensorValues(t: OnnxTensor, source: string): Float64Array {
     throw fail(`dims [${dims.join(', ')}] need ${n} values, ${used[0] ?? 'the tensor'} holds ${held}`);
   }
   // Read through DataViews: the runs are views of the file at any byte offset, so no aligned copy is needed.
-  const out = new Float64Array(n);
+  const out = width === 4 ? new Float32Array(n) : new Float64Array(n);
   let k = 0;
   for (const r of runs) {
     const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
