@@ -102,7 +102,7 @@ describe('sizes an architecture claims are checked before allocation, naming the
 });
 
 /** Peak resident memory of a child decoding `file` (fixtures/decode-peak.ts), in bytes. */
-function peak(kind: 'npz' | 'safetensors' | 'onnx' | 'loadNetwork' | 'networkFromOnnx', file: string): { growth: number; output: number } {
+function peak(kind: 'npy' | 'npz' | 'safetensors' | 'onnx' | 'loadNetwork' | 'networkFromOnnx', file: string): { growth: number; output: number } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/io/fixtures/decode-peak.ts'), kind, file], { cwd: ROOT, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   const { before, after, output } = JSON.parse(r.stdout);
@@ -130,6 +130,15 @@ describe('peak memory of the readers, measured in a child process', () => {
     writeFileSync(file, zipArchive([member('a.npy'), member('b.npy')]));
     const { growth, output } = peak('npz', file);
     expect(output).toBe(2 * 8 * n);
+    expect(growth).toBeLessThan(bound(output));
+  });
+
+  it('a 64 MiB .npy array', () => {
+    const n = 2 ** 23;
+    const file = join(tmp, 'big.npy');
+    writeFileSync(file, Buffer.concat([npyHeader('<f8', [n]), Buffer.from(Float64Array.from({ length: n }, (_, i) => i).buffer)]));
+    const { growth, output } = peak('npy', file);
+    expect(output).toBe(8 * n);
     expect(growth).toBeLessThan(bound(output));
   });
 
