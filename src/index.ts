@@ -14,6 +14,7 @@ export {
   type BatchLike,
   type ChannelBlock,
   type Curvature,
+  type CurvatureSetup,
   type FactorKind,
   type FactorOptions,
   type KroneckerBlock,

@@ -19,7 +19,7 @@
 import { checkFinite, checkLength, checkNumbers, outputVector, toFloat, type Numbers, type Output } from '../nd/arrays.js';
 import { readsAsync, type AsyncReads, type Backend } from '../nd/backend.js';
 import { allocate, allocateShared, type FloatArray } from '../nd/dtype.js';
-import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, FactorOptions, KroneckerFactors } from '../nd/model.js';
+import type { AsyncCurvature, AsyncModel, Batch, BatchLike, Curvature, CurvatureSetup, FactorOptions, KroneckerFactors } from '../nd/model.js';
 import { hash32, hashFloats } from '../nd/rng.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { NetworkLimits } from '../layers/limits.js';
@@ -30,7 +30,23 @@ import { runAsync, runSync } from '../layers/reads.js';
 import type { LayerSpec } from '../layers/registry.js';
 import { applyState, collectState, firstProblem, type StateDict } from '../layers/state.js';
 import { oneLine, summaryTable } from '../layers/summary.js';
-import { jobReads, runJob, type Job } from '../parallel/jobs.js';
+import { curvatureShare, jobReads, runJob, type Job, type ModeOf } from '../parallel/jobs.js';
+import { Dropout } from '../layers/dropout.js';
+import type { Layer } from '../layers/layer.js';
+import type { ProductKind, SamplePlan } from '../layers/passes.js';
+import { Residual } from '../layers/residual.js';
+import {
+  checkDiagonalOptions,
+  checkFisher,
+  checkMode,
+  chosenTensors,
+  hessianDiagonalRefusal,
+  sampleLayers,
+  type CurvatureDiagonalOptions,
+  type ModeOptions,
+  type SampleOptions,
+  type SampleQuantities,
+} from './samples.js';
 import { NetworkTeam } from '../parallel/team.js';
 import { checkArguments, toBatch } from './arguments.js';
 
@@ -56,6 +72,8 @@ export interface NetworkOptions {
 export interface NetworkCurvature extends Curvature {
   gv(v: Numbers, out: Output): void;
   hv(v: Numbers, out: Output): void;
+  fv(v: Numbers, out: Output): void;
+  ev(v: Numbers, out: Output): void;
 }
 
 /** What a network holds besides its parameters: the step its randomness is at, and layer buffers. */
@@ -77,6 +95,8 @@ export class Network extends NetworkPasses implements AsyncModel {
   private readonly checkInputs: boolean;
   /** The worker threads' side of every pass (threads > 1). */
   private readonly team: NetworkTeam | null;
+  /** Dropout keep-masks by layer name for the training passes (setDropoutMasks), or none. */
+  private masks: Record<string, FloatArray> | undefined;
 
   constructor(backend: Backend, inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions = {}) {
     const limits = checkArguments(inShape, specs, options);
@@ -93,6 +113,9 @@ export class Network extends NetworkPasses implements AsyncModel {
     checkNumbers('setParams', 'params', p);
     checkLength('setParams', 'params', p, this.paramCount, 'the network has');
     checkFinite('setParams', 'params', p);
+    // Finite in float64 is not enough: 1e39 would be Infinity in a float32 network.
+    const problem = firstProblem(p, this.backend.dtype);
+    if (problem) throw new RangeError(`setParams: params hold ${problem}`);
     this.params.set(p);
   }
 
@@ -184,14 +207,14 @@ export class Network extends NetworkPasses implements AsyncModel {
   trainOutputs(batch: BatchLike): FloatArray {
     const b = toBatch(this.backend.dtype, 'trainOutputs', batch);
     const out = allocate(this.backend.dtype, b.n * this.outShape[0]);
-    this.outputsInto(b, { kind: 'outputs', step: this.step, weight: 1 }, out);
+    this.outputsInto(b, { kind: 'outputs', step: this.step, weight: 1, ...this.modeOf(false, b.n) }, out);
     return out;
   }
 
   /** Mean loss in training mode (batch statistics, this step's dropout masks). */
   loss(batch: BatchLike): number {
     const b = toBatch(this.backend.dtype, 'loss', batch);
-    return this.scalar(b, { kind: 'loss', step: this.step, weight: 1 });
+    return this.scalar(b, { kind: 'loss', step: this.step, weight: 1, ...this.modeOf(false, b.n) });
   }
 
   /** Mean loss in evaluation mode (running statistics, no dropout): held-out and reported losses. */
@@ -202,21 +225,140 @@ export class Network extends NetworkPasses implements AsyncModel {
 
   /**
    * Writes the gradient of the mean batch loss into `grad` (Float32Array, Float64Array or number[]); returns the loss.
-   * Training mode; a batch other than the previous one starts a new step; updates running statistics.
+   * Training mode: a batch other than the previous one starts a new step; updates running statistics.
+   * With `{ mode: 'eval' }`: running statistics, no dropout, nothing updated.
    */
-  gradient(batch: BatchLike, grad: Output): number {
-    const b = this.gradientBatch(batch);
+  gradient(batch: BatchLike, grad: Output, options?: ModeOptions): number {
+    const evaluation = checkMode('gradient', options);
+    const b = this.gradientBatch(batch, evaluation);
     const { buf, finish } = this.output('gradient', 'grad', grad);
-    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: true }, this.checked(b), buf);
+    const loss = this.vector({ kind: 'gradient', step: this.step, weight: 1, updateStats: !evaluation, ...this.modeOf(evaluation, b.n) }, this.checked(b), buf);
     finish();
     return loss;
   }
 
-  /** The batch of a gradient pass, converted; a batch other than the previous one starts a new step. */
-  private gradientBatch(batch: BatchLike): Batch {
+  /**
+   * Per-sample quantities of the batch's mean loss from one forward and one backward pass
+   * (BackPACK's first-order extensions; conventions in SampleQuantities): the gradient, each
+   * sample's squared gradient norms, the second moment and variance of the per-sample gradients,
+   * and the per-sample gradients themselves of chosen layers. Training mode (this step's dropout
+   * masks) unless `mode: 'eval'`; batch norm in training mode couples the samples, so there
+   * per-sample gradients are undefined and refused: use evaluation mode.
+   */
+  perSample(batch: BatchLike, options: SampleOptions = {}): SampleQuantities {
+    const b = this.checked(toBatch(this.backend.dtype, 'perSample', batch));
+    const evaluation = checkMode('perSample', options);
+    this.synchronous('perSample');
+    const layers = sampleLayers(options, this.layers);
+    const plan: SamplePlan = { norms: options.norms ?? true, squares: options.moments ?? true, layers };
+    const P = this.paramCount;
+    const head = (plan.squares ? 2 : 1) * P;
+    const width = this.samplesRowWidth(plan);
+    const out = allocate(this.backend.dtype, head + b.n * width);
+    const job: Job = { kind: 'samples', step: this.step, weight: 1, plan, ...this.modeOf(evaluation, b.n) };
+    const loss = this.team ? this.team.packed(job, b, head, width, out) : runJob(this, job, b, out, null);
+    const n = b.n;
+    const params = this.namedParameters();
+    const rows = out.subarray(head);
+    const column = (j: number) => Float64Array.from({ length: n }, (_, r) => rows[r * width + j]);
+    let result: SampleQuantities = { loss, n, gradient: out.slice(0, P) };
+    if (plan.norms) {
+      const byTensor = Object.fromEntries(params.map((p, j) => [p.name, column(j)]));
+      const total = new Float64Array(n);
+      for (const v of Object.values(byTensor)) v.forEach((x, r) => (total[r] += x));
+      result = { ...result, norms: { total, byTensor } };
+    }
+    if (plan.squares) {
+      const secondMoment = out.slice(P, 2 * P);
+      const variance = secondMoment.map((s, i) => s / n - (out[i] / n) ** 2);
+      result = { ...result, secondMoment, variance };
+    }
+    if (layers.length > 0) {
+      let at = plan.norms ? params.length : 0;
+      const gradients = chosenTensors(params, this.layers, layers).map((p) => {
+        const data = allocate(this.backend.dtype, n * p.size);
+        for (let r = 0; r < n; r++) data.set(rows.subarray(r * width + at, r * width + at + p.size), r * p.size);
+        at += p.size;
+        return { ...p, data };
+      });
+      result = { ...result, gradients };
+    }
+    return result;
+  }
+
+  /**
+   * The diagonal of a curvature matrix of the batch's mean loss (CurvatureDiagonalOptions): of
+   * the GGN exactly (one backward pass per output) or by Monte-Carlo (`samples` passes with
+   * sampled targets), of the Hessian exactly (CurvatureDiagonalOptions says where), or of the
+   * empirical Fisher. Into `out` when given (else a new vector); training mode unless `mode: 'eval'`.
+   */
+  curvatureDiagonal(batch: BatchLike, options: CurvatureDiagonalOptions = {}, out?: Output): FloatArray {
+    const b = this.checked(toBatch(this.backend.dtype, 'curvatureDiagonal', batch));
+    const evaluation = checkMode('curvatureDiagonal', options);
+    const o = checkDiagonalOptions(options);
+    this.synchronous('curvatureDiagonal');
+    if (o.of === 'hessian') {
+      const why = hessianDiagonalRefusal(this.specs, this.layers, evaluation);
+      if (why) throw new Error(`curvatureDiagonal: no exact Hessian diagonal here: ${why}; estimate it with hutchinsonDiagonal on a CurvatureOperator (operator 'hessian')`);
+    }
+    const { buf, finish } = this.output('curvatureDiagonal', 'out', out ?? allocate(this.backend.dtype, this.paramCount));
+    if (o.of === 'empirical-fisher') {
+      const q = this.perSample(b, { mode: options.mode, norms: false });
+      buf.set(q.secondMoment!.map((v) => v * b.n));
+    } else {
+      const job: Job = { kind: 'diagonal', step: this.step, weight: 1, estimate: o.estimate, samples: o.samples, seed: o.seed, hessian: o.of === 'hessian', ...this.modeOf(evaluation, b.n) };
+      this.vector(job, b, buf);
+    }
+    finish();
+    return buf;
+  }
+
+  /**
+   * Gives every dropout layer named in `masks` its keep-mask (0 drops, 1 keeps; [n, ...shape] of
+   * the layer's input, row-major) for the training passes that follow, in place of the masks it
+   * would draw: to reproduce another framework's masks exactly. The batches must then hold n
+   * samples. `null` returns to drawn masks.
+   */
+  setDropoutMasks(masks: Readonly<Record<string, Numbers>> | null): void {
+    if (masks === null) {
+      this.masks = undefined;
+      return;
+    }
+    if (typeof masks !== 'object') throw new TypeError(`setDropoutMasks: masks must be an object of keep-masks by layer name, or null, got ${JSON.stringify(masks)}`);
+    const dropouts = dropoutShapes(this.layers);
+    const given: Record<string, FloatArray> = {};
+    for (const [name, m] of Object.entries(masks)) {
+      if (!dropouts.has(name)) throw new Error(`setDropoutMasks: no dropout layer '${name}' (dropout layers: ${[...dropouts.keys()].join(', ') || 'none'})`);
+      given[name] = toFloat('setDropoutMasks', name, m, this.backend.dtype);
+    }
+    this.masks = given;
+  }
+
+  /**
+   * The job fields of a pass on n samples in evaluation mode, or in training mode with the given
+   * masks, checked against the whole batch here: with threads each share sees only its rows.
+   */
+  private modeOf(evaluation: boolean, n: number): ModeOf {
+    if (evaluation) return { evaluation: true };
+    if (!this.masks) return {};
+    const shapes = dropoutShapes(this.layers);
+    for (const [name, m] of Object.entries(this.masks)) {
+      const shape = [n, ...shapes.get(name)!];
+      if (m.length !== sizeOf(shape)) throw new ShapeError(`${name}: the given mask has ${m.length} values, the batch [${shape.join(', ')}] needs ${sizeOf(shape)}`);
+    }
+    return { masks: this.masks };
+  }
+
+  /** Refuses a pass that needs synchronous reads on a backend whose reads resolve later. */
+  private synchronous(where: string): void {
+    if (readsAsync(this.backend)) throw new Error(`${where}: per-sample and diagonal curvature read back synchronously; the ${this.backend.name} backend reads asynchronously (use the cpu or gpu backend)`);
+  }
+
+  /** The batch of a gradient pass, converted; in training mode a batch other than the previous one starts a new step. */
+  private gradientBatch(batch: BatchLike, evaluation = false): Batch {
     const b = toBatch(this.backend.dtype, 'gradient', batch);
     // Steps exist for dropout's masks: a network without randomness skips hashing the batch.
-    if (this.random) {
+    if (this.random && !evaluation) {
       const id = batchId(b);
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
@@ -305,7 +447,7 @@ export class Network extends NetworkPasses implements AsyncModel {
     const c = await runAsync(B, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
     const product = async (where: 'gv' | 'hv', v: Numbers, out: Output) => {
       const { dir, buf, finish } = this.direction(where, v, out);
-      await runAsync(B, c[where === 'gv' ? 'gvReads' : 'hvReads'](dir, buf, c.stale()));
+      await runAsync(B, c.reads[where](dir, buf, c.stale()));
       finish();
     };
     return { gv: (v, out) => product('gv', v, out), hv: (v, out) => product('hv', v, out) };
@@ -358,26 +500,40 @@ export class Network extends NetworkPasses implements AsyncModel {
     [this.step, this.stepBatch] = [s.step, s.batch];
   }
 
-  curvature(batch: BatchLike): NetworkCurvature {
+  /**
+   * Curvature products of the batch's mean loss at the current parameters (the GGN, the Hessian,
+   * the Monte-Carlo Fisher with `samples` targets per sample drawn from `seed`, the empirical
+   * Fisher): training mode (this step's masks) unless `mode: 'eval'`.
+   */
+  curvature(batch: BatchLike, setup?: CurvatureSetup): NetworkCurvature {
     const b = this.checked(toBatch(this.backend.dtype, 'curvature', batch));
-    let c: { gv(dir: FloatArray, buf: FloatArray): void; hv(dir: FloatArray, buf: FloatArray): void };
-    if (this.team) c = this.team.curvature(b, this.step);
+    const evaluation = checkMode('curvature', setup);
+    const fisher = checkFisher(setup);
+    const mode = this.modeOf(evaluation, b.n);
+    let c: Record<ProductKind, (dir: FloatArray, buf: FloatArray) => void>;
+    if (this.team) c = this.team.curvature(b, this.step, mode, fisher);
     else {
       // The masks of the step current now, kept even if a later gradient() starts another step.
-      const own = runSync(this.backend, this.curvatureOn(b, this.params.slice() as FloatArray, this.training(b, this.step, false), 1));
-      c = { gv: (dir, buf) => own.gv(dir, buf, own.stale()), hv: (dir, buf) => own.hv(dir, buf, own.stale()) };
+      const own = runSync(this.backend, curvatureShare(this, { kind: 'curvature', id: 0, step: this.step, weight: 1, at: this.params.slice() as FloatArray, fisher, ...mode }, b, null));
+      const run = (kind: ProductKind) => (dir: FloatArray, buf: FloatArray) => own[kind](dir, buf, own.stale());
+      c = { gv: run('gv'), hv: run('hv'), fv: run('fv'), ev: run('ev') };
     }
-    return {
-      gv: (v, out) => this.product('gv', v, out, c.gv),
-      hv: (v, out) => this.product('hv', v, out, c.hv),
-    };
+    const product = (kind: ProductKind) => (v: Numbers, out: Output) => this.product(kind, v, out, c[kind]);
+    return { gv: product('gv'), hv: product('hv'), fv: product('fv'), ev: product('ev') };
   }
 
+  /**
+   * (1/n) Σ_n (∇ℓ_n)², the empirical Fisher's diagonal, in training mode: from one per-sample
+   * pass; with batch norm (whose batch statistics make per-sample gradients undefined) or on a
+   * backend that reads asynchronously, from n passes over batches of one sample each.
+   */
   sumSquaredGradients(batch: BatchLike, out: Output): void {
     const b = toBatch(this.backend.dtype, 'sumSquaredGradients', batch);
     const { buf, finish } = this.output('sumSquaredGradients', 'out', out);
-    this.vector({ kind: 'squaredGradients', step: this.step, weight: 1 }, this.checked(b), buf);
-    for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
+    if (hasBatchNorm(this.specs) || readsAsync(this.backend)) {
+      this.vector({ kind: 'squaredGradients', step: this.step, weight: 1 }, this.checked(b), buf);
+      for (let j = 0; j < buf.length; j++) buf[j] /= b.n;
+    } else this.curvatureDiagonal(b, { of: 'empirical-fisher' }, buf);
     finish();
   }
 
@@ -460,6 +616,17 @@ function checkFactorOptions(o: FactorOptions): void {
   }
   if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`kroneckerFactors: samples must be a positive integer, got ${o.samples}`);
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new Error(`kroneckerFactors: seed must be an integer, got ${o.seed}`);
+}
+
+function hasBatchNorm(specs: readonly LayerSpec[]): boolean {
+  return specs.some((s) => s.kind === 'batchNorm' || (s.kind === 'residual' && hasBatchNorm(s.body)));
+}
+
+/** The names of the dropout layers, nested ones (in residual bodies) included. */
+/** The dropout layers' per-sample input shapes by name, residual bodies included. */
+function dropoutShapes(layers: readonly Layer[]): Map<string, Shape> {
+  const found = (ls: readonly Layer[]): [string, Shape][] => ls.flatMap((l) => (l instanceof Residual ? found(l.body) : l instanceof Dropout ? [[l.name, l.inShape] as [string, Shape]] : []));
+  return new Map(found(layers));
 }
 
 /** A batch's identity: a hash of its inputs' bytes and its size. */

@@ -28,6 +28,7 @@ import { hash32 } from '../nd/rng.js';
 import { ConjugateGradient, MARTENS_EPSILON, type CgProblem, type CgResult, type CgStop } from './cg.js';
 import { factorsFinite } from './kfac-state.js';
 import {
+  readCount,
   readNumber,
   readState,
   readVector,
@@ -315,7 +316,7 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new RangeError(`${NAME}.loadState: lambda ${lambda} is outside [${LAMBDA_MIN}, ${LAMBDA_MAX}]`);
     }
     this.lambda = lambda;
-    this.steps = readNumber(NAME, s, 'steps');
+    this.steps = readCount(NAME, s, 'steps');
     const warm = readVector(NAME, s, 'warmStart');
     this.hasWarm = warm !== null;
     this.pendingWarm = null;

@@ -13,7 +13,8 @@
  */
 import type { FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
-import { EVAL, type NetworkPasses, type Reduce, type ShardCurvature } from '../layers/passes.js';
+import type { PassMode } from '../layers/layer.js';
+import { EVAL, type FisherDraws, type NetworkPasses, type ProductKind, type Reduce, type SamplePlan, type ShardCurvature } from '../layers/passes.js';
 import { runSync, type Reads } from '../layers/reads.js';
 
 /**
@@ -21,11 +22,39 @@ import { runSync, type Reads } from '../layers/reads.js';
  * by which its mean loss counts (the split sets it; 1 on a whole batch).
  */
 export type Job =
-  | { kind: 'gradient'; step: number; weight: number; updateStats: boolean }
-  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients' | 'statistics'; step: number; weight: number }
-  | { kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray }
-  | { kind: 'gv' | 'hv'; id: number; dir: FloatArray; fresh: boolean }
+  | ({ kind: 'gradient'; step: number; weight: number; updateStats: boolean } & ModeOf)
+  | ({ kind: 'loss' | 'outputs'; step: number; weight: number } & ModeOf)
+  | { kind: 'evalLoss' | 'evalOutputs' | 'squaredGradients' | 'statistics'; step: number; weight: number }
+  | ({ kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray; fisher?: FisherDraws } & ModeOf)
+  | ({ kind: 'samples'; step: number; weight: number; plan: SamplePlan } & ModeOf)
+  | ({ kind: 'diagonal'; step: number; weight: number; estimate: 'exact' | 'mc'; samples: number; seed: number; hessian: boolean } & ModeOf)
+  | { kind: ProductKind; id: number; dir: FloatArray; fresh: boolean }
   | { kind: 'drop'; id: number };
+
+/**
+ * The mode of a pass that may run in either (curvature in evaluation mode is how trained networks
+ * are studied), and dropout keep-masks given for its batch by layer name: the split gives each
+ * share the rows of its samples (maskRows).
+ */
+export interface ModeOf {
+  evaluation?: boolean;
+  masks?: Record<string, FloatArray>;
+}
+
+/** The PassMode of a job on `b`: evaluation, or training with this step's keys (and given masks). */
+function modeOf(net: NetworkPasses, job: ModeOf & { step: number }, b: Batch, updateStats: boolean, reduce: Reduce | null): PassMode {
+  if (job.evaluation) return EVAL;
+  const mode = net.training(b, job.step, updateStats, reduce);
+  return job.masks ? { ...mode, masks: new Map(Object.entries(job.masks)) } : mode;
+}
+
+/** The rows of samples [start, start + n) of every mask (each [N, ...shape] row-major over N samples). */
+export function maskRows(masks: Record<string, FloatArray>, total: number, start: number, n: number): Record<string, FloatArray> {
+  return Object.fromEntries(Object.entries(masks).map(([name, m]) => {
+    const per = m.length / total;
+    return [name, m.subarray(start * per, (start + n) * per)];
+  }));
+}
 
 /**
  * Runs `job` on `b` (a share, or the whole batch) with `net`; vector or row results go to `out`.
@@ -49,13 +78,18 @@ export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArra
   };
   switch (job.kind) {
     case 'gradient':
-      return yield* net.gradientOn(b, need(), net.training(b, job.step, job.updateStats, reduce), job.weight);
+      return yield* net.gradientOn(b, need(), modeOf(net, job, b, job.updateStats, reduce), job.weight);
+    case 'samples':
+      return yield* net.samplesOn(b, modeOf(net, job, b, false, reduce), job.weight, job.plan, need());
+    case 'diagonal':
+      yield* net.diagonalOn(b, modeOf(net, job, b, false, reduce), job.weight, job.estimate, job.samples, job.seed, need(), job.hessian);
+      return 0;
     case 'loss':
-      return yield* net.lossOn(b, net.training(b, job.step, false, reduce), job.weight);
+      return yield* net.lossOn(b, modeOf(net, job, b, false, reduce), job.weight);
     case 'evalLoss':
       return yield* net.lossOn(b, EVAL, job.weight);
     case 'outputs':
-      yield* net.outputsOn(b, net.training(b, job.step, false, reduce), need());
+      yield* net.outputsOn(b, modeOf(net, job, b, false, reduce), need());
       return 0;
     case 'evalOutputs':
       yield* net.outputsOn(b, EVAL, need());
@@ -70,10 +104,12 @@ export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArra
       curvatures().set(job.id, yield* curvatureShare(net, job, b, reduce));
       return 0;
     case 'gv':
-    case 'hv': {
+    case 'hv':
+    case 'fv':
+    case 'ev': {
       const c = curvatures().get(job.id);
       if (!c) throw new Error(`network: no curvature ${job.id} on this thread`);
-      yield* c[job.kind === 'gv' ? 'gvReads' : 'hvReads'](job.dir, need(), job.fresh);
+      yield* c.reads[job.kind](job.dir, need(), job.fresh);
       return 0;
     }
     case 'drop':
@@ -84,5 +120,5 @@ export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArra
 
 /** A share of a curvature batch, its products to come (the caller keeps it). */
 export function curvatureShare(net: NetworkPasses, job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): Reads<ShardCurvature> {
-  return net.curvatureOn(b, job.at, net.training(b, job.step, false, reduce), job.weight);
+  return net.curvatureOn(b, job.at, modeOf(net, job, b, false, reduce), job.weight, job.fisher);
 }

@@ -11,17 +11,14 @@ import type { Backend } from '../nd/backend.js';
 import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
-import type { NetworkPasses, Reduce, ShardCurvature } from '../layers/passes.js';
+import type { FisherDraws, NetworkPasses, ProductKind, Reduce, ShardCurvature } from '../layers/passes.js';
 import { runSync } from '../layers/reads.js';
 import { allReduce } from './collective.js';
-import { curvatureShare, runJob, type Job } from './jobs.js';
+import { curvatureShare, maskRows, runJob, type Job, type ModeOf } from './jobs.js';
 import { pool, type Pool } from './pool.js';
 
-/** Gv and Hv of a split curvature batch, on vectors of the network's dtype. */
-export interface TeamCurvature {
-  gv(dir: FloatArray, out: FloatArray): void;
-  hv(dir: FloatArray, out: FloatArray): void;
-}
+/** The curvature products of a split curvature batch, on vectors of the network's dtype. */
+export type TeamCurvature = Record<ProductKind, (dir: FloatArray, out: FloatArray) => void>;
 
 /** What a worker needs to build its replica of a network. */
 export interface ReplicaSpec {
@@ -110,7 +107,25 @@ export class NetworkTeam {
     for (const s of shares.slice(1)) out.set(rowsOf(s, 1), s.start * k);
   }
 
-  curvature(b: Batch, step: number): TeamCurvature {
+  /**
+   * A pass whose output is `head` values summed over the shares, then one row of `width` values
+   * per sample (per-sample quantities: their sums, and each sample's own), packed in `out`.
+   */
+  packed(job: Job, b: Batch, head: number, width: number, out: FloatArray): number {
+    this.passes++;
+    const shares = this.split(b);
+    const dtype = this.net.backend.dtype;
+    const scratch = shares.slice(1).map((s) => allocateShared(dtype, head + s.batch.n * width));
+    let total = 0;
+    for (const v of this.run(job, shares, (s, r) => (r === 0 ? out.subarray(0, head + s.batch.n * width) : scratch[r - 1]))) total += v;
+    shares.slice(1).forEach((s, i) => {
+      addInto(out.subarray(0, head), scratch[i].subarray(0, head));
+      out.set(scratch[i].subarray(head), head + s.start * width);
+    });
+    return total;
+  }
+
+  curvature(b: Batch, step: number, mode: ModeOf = {}, fisher?: FisherDraws): TeamCurvature {
     const id = ++this.curvatures;
     const at = sharedCopy(this.net.params);
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
@@ -118,12 +133,12 @@ export class NetworkTeam {
     this.passes++;
     // This thread's share lives in the products' closure (the workers keep theirs by id).
     let mine!: ShardCurvature;
-    this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
+    this.run({ kind: 'curvature', id, step, at, weight: 1, fisher, ...mode }, shares, () => null, (job, share, _, reduce) => {
       mine = runSync(this.net.backend, curvatureShare(this.net, job as Extract<Job, { kind: 'curvature' }>, share, reduce));
       return 0;
     });
     let prepared = this.passes;
-    const product = (kind: 'gv' | 'hv') => (dir: FloatArray, buf: FloatArray) => {
+    const product = (kind: ProductKind) => (dir: FloatArray, buf: FloatArray) => {
       const fresh = prepared !== this.passes;
       if (fresh) prepared = ++this.passes;
       this.dir.set(dir);
@@ -133,7 +148,7 @@ export class NetworkTeam {
       });
       for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
     };
-    const c: TeamCurvature = { gv: product('gv'), hv: product('hv') };
+    const c: TeamCurvature = { gv: product('gv'), hv: product('hv'), fv: product('fv'), ev: product('ev') };
     released.register(c, { network: this.id, curvature: id });
     return c;
   }
@@ -154,8 +169,14 @@ export class NetworkTeam {
     local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => runJob(this.net, j, b, out, reduce),
   ): number[] {
     const parties = shares.length;
-    const withWeight = (s: Share): Job => ('weight' in job ? { ...job, weight: s.weight } : job);
-    const evaluating = job.kind === 'evalLoss' || job.kind === 'evalOutputs';
+    const n = shares.reduce((a, s) => a + s.batch.n, 0);
+    // Each share's weight, and the rows of given dropout masks that belong to its samples.
+    const withWeight = (s: Share): Job => {
+      if (!('weight' in job)) return job;
+      return 'masks' in job && job.masks ? { ...job, weight: s.weight, masks: maskRows(job.masks, n, s.start, s.batch.n) } : { ...job, weight: s.weight };
+    };
+    // Evaluation passes read the running statistics, which only the caller's network updates.
+    const evaluating = job.kind === 'evalLoss' || job.kind === 'evalOutputs' || ('evaluation' in job && job.evaluation === true);
     const buffers = evaluating ? this.net.namedBuffers().map((b) => b.data) : undefined;
     const messages = shares.slice(1).map((s, i) => {
       const rank = i + 1;
