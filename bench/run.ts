@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: ndcnn against its peers on W1–W5, the curvature bench, ndcnn and PyTorch at
- * one thread and at all cores, W4's peak memory at each thread count, and the browser page in
- * headless Chromium (bench/browser.ts: the page's CPU step, WebGPU, gpu.js, TF.js's WebGPU).
+ * one thread and at all cores, W4's peak memory at each thread count, the per-sample and
+ * diagonal curvature quantities' cost against one gradient (bench/curvature-cost.ts), and the
+ * browser page in headless Chromium (bench/browser.ts: the page's CPU step, WebGPU, gpu.js, TF.js's WebGPU).
  * Each part runs in a child process whose environment drops OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE (this machine sets them, which forces OpenBLAS's slower Haswell kernel);
  * tests and CI keep them. Prints tables and writes bench/results/<time>.json.
@@ -9,7 +10,7 @@
  *   --out FILE   where to write the JSON
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { browserTables, type BrowserResult } from './browser.js';
@@ -102,7 +103,12 @@ const profiles = counts.map((t) => {
   }
 });
 
-console.log('\n[7/7] the browser page in headless Chromium (bench/browser.ts; SwiftShader: software, says nothing about a GPU)');
+console.log('\n[7/8] per-sample and diagonal curvature against one gradient (bench/curvature-cost.ts, child process)');
+const curvatureFile = join(mkdtempSync(join(tmpdir(), 'ndcnn-curvature-')), 'cost.json');
+const curvatureTable = child('bench/curvature-cost.ts', ['--out', curvatureFile, ...(peers ? [] : ['--no-torch'])]);
+const curvature = JSON.parse(readFileSync(curvatureFile, 'utf8'));
+rmSync(dirname(curvatureFile), { recursive: true, force: true });
+console.log('\n[8/8] the browser page in headless Chromium (bench/browser.ts; SwiftShader: software, says nothing about a GPU)');
 const browser = JSON.parse(child('bench/browser.ts', ['--json'])) as BrowserResult;
 
 const results: Results = {
@@ -110,7 +116,8 @@ const results: Results = {
   torch: torchRuns.find((t) => t.threads === 1), torchThreads: torchRuns, threads, memory, profiles, browser,
 };
 console.log('\n' + report(results));
+console.log(`\n### Curvature quantities (ms; × one gradient on the same batch)\n\n${curvatureTable.trim()}`);
 console.log(`\nThe browser page (headless Chromium): ${'skipped' in browser ? `skipped: ${browser.skipped}` : `\n${browserTables(browser)}`}`);
 mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+writeFileSync(outFile, JSON.stringify({ ...results, curvature }, null, 2) + '\n');
 console.log(`\nresults: ${outFile}`);

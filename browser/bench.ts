@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { AsyncReads, Backend, Tensor } from '../src/nd/backend.js';
 import { gpuBackend } from '../src/nd/backends/gpu/index.js';
 import { WebGpuBackend } from '../src/nd/backends/webgpu/index.js';

@@ -13,7 +13,7 @@
  * steps; default 10 epochs), eval=N (held-out accuracy every N steps; default 25). The page's
  * state is `window.ndcnnDemo`, which the browser tests read.
  */
-import { Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { Backend } from '../src/nd/backend.js';
 import { GpuBackend, gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';

@@ -4,7 +4,8 @@
  * held-out accuracy every `evalEvery` steps, and the wall time a step takes. The page runs it for
  * the GPU backends; the CPU backend runs it in a worker (trainer.ts), whose threads may block.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { Sgd, train } from '../src/optim/index.js';
 import { PIXELS, type Digits } from './digits-format.js';
 

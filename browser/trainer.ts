@@ -6,7 +6,7 @@
  * `stop` to end the run early.
  */
 import './wasm.js';
-import { Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { chooseGemm } from '../src/nd/backends/cpu/gemm-select.js';
 import { startThreads } from '../src/parallel/web-pool.js';

@@ -5,7 +5,7 @@
  */
 import { subset, type LabeledSet } from '../datasets/index.js';
 import { CurvatureOperator, topEigenpairsAsync } from '../src/analysis/index.js';
-import type { Network } from '../src/layers/index.js';
+import type { Network } from '../src/network/index.js';
 import { Rng } from '../src/nd/rng.js';
 
 /** Samples the sharpness is measured on (the full training set would cost an epoch per check). */

@@ -17,6 +17,7 @@ export {
   type BatchLike,
   type ChannelBlock,
   type Curvature,
+  type CurvatureSetup,
   type FactorKind,
   type FactorOptions,
   type KroneckerBlock,
@@ -27,6 +28,7 @@ export type { Numbers, Output } from './nd/arrays.js';
 export { Rng } from './nd/rng.js';
 export { ShapeError, type Shape } from './nd/shape.js';
 export * from './layers/index.js';
+export * from './network/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
 export * from './analysis/index.js';

@@ -29,7 +29,7 @@ export function dense(o: Omit<DenseSpec, 'kind'>): DenseSpec {
 export class Dense extends BilinearLayer {
   readonly paramShapes: Shape[];
   private readonly initKind: InitKind;
-  /** The layer as a 1×1 convolution of [in, 1] (sampleWeights). */
+  /** The layer as a 1×1 convolution of [in, 1] (sampleWeights; and inputGram's patches: the rows of x). */
   private readonly point: ConvGeometry;
 
   constructor(backend: Backend, name: string, inShape: Shape, spec: DenseSpec) {
@@ -97,6 +97,15 @@ export class Dense extends BilinearLayer {
   /** A += [xᵀx, xᵀ1; 1ᵀx, n] (the last row and column only with a bias). */
   protected inputGram(A: Float64Array, x: Tensor): void {
     const [n, k] = x.shape;
+    if (this.backend.patchGram) {
+      // The rows of x are the patches of a length-1 input under a 1×1 kernel: the backend's
+      // patch Gram (SYRK on OpenBLAS, half a GEMM) with the bias row built in.
+      const c = k + (this.bias ? 1 : 0);
+      const t = this.buf.get('gram', [c, c]);
+      this.backend.patchGram(t, this.backend.reshape(x, [n, k, 1]), this.point, this.bias);
+      addInto(A, this.backend.download(t));
+      return;
+    }
     const xtx = this.buf.get('xtx', [k, k]);
     this.backend.gemm(xtx, x, x, true, false, 1, 0);
     const t = this.backend.download(xtx);

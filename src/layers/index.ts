@@ -12,7 +12,6 @@ export type { Reads } from './reads.js';
 export { losses, type Loss, type LossName, type Targets } from './loss.js';
 export { parameterBlocks } from './blocks.js';
 export { layerTensors, paramNamesOf, sequentialBuffers, sequentialParamNames, slotPrefixes, type NamedParameter } from './naming.js';
-export { Network, type NetworkCurvature, type NetworkOptions, type NetworkState } from './network.js';
 export { MaxPool, maxPool, type MaxPoolSpec } from './pool.js';
 export { Residual, residual, type ResidualSpec } from './residual.js';
 export { activation, buildLayer, layerTypes, type ActivationSpec, type LayerSpec } from './registry.js';

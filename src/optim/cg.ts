@@ -26,8 +26,11 @@ export interface CgProblem {
   b: FloatArray;
   /** Warm start x_0 (read, not kept); the zero vector when absent. */
   x0?: FloatArray;
-  /** Diagonal of M⁻¹ (z = M⁻¹ r is z_i = preconditioner_i · r_i); the identity when absent. */
-  preconditioner?: FloatArray;
+  /**
+   * M⁻¹, symmetric positive definite: its diagonal (z_i = preconditioner_i · r_i) or a product
+   * z = M⁻¹ r (must not keep references to r or z); the identity when absent.
+   */
+  preconditioner?: FloatArray | ((r: FloatArray, z: FloatArray) => void);
 }
 
 /** A CgProblem whose product is a step (later.ts). */
@@ -111,7 +114,9 @@ export class ConjugateGradient {
   *steps(problem: CgSteps, options: CgOptions): Later<CgResult> {
     const { apply, b, x0, preconditioner: m } = problem;
     const n = this.x.length;
-    for (const [name, v] of [['b', b], ['x0', x0], ['preconditioner', m]] as const) {
+    const diag = typeof m === 'function' ? undefined : m;
+    const precondition = typeof m === 'function' ? m : undefined;
+    for (const [name, v] of [['b', b], ['x0', x0], ['preconditioner', diag]] as const) {
       if (v !== undefined && v.length !== n) {
         throw new Error(`ConjugateGradient: ${name} has length ${v.length}, the solver was made for ${n}`);
       }
@@ -139,11 +144,17 @@ export class ConjugateGradient {
     }
     // z_0 = M⁻¹ r_0, p_0 = z_0
     let rz = 0;
-    for (let i = 0; i < n; i++) {
-      const zi = m === undefined ? r[i] : m[i] * r[i];
-      z[i] = zi;
-      p[i] = zi;
-      rz += r[i] * zi;
+    if (precondition) {
+      precondition(r, z);
+      p.set(z);
+      rz = dot(r, z);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const zi = diag === undefined ? r[i] : diag[i] * r[i];
+        z[i] = zi;
+        p[i] = zi;
+        rz += r[i] * zi;
+      }
     }
     const phi = [-0.5 * (dot(b, x) + dot(r, x))];
     const iterates: CgIterate[] = [];
@@ -181,9 +192,14 @@ export class ConjugateGradient {
         rn[k] = rk;
         bx += b[k] * xk;
         rx += rk * xk;
-        const zk = m === undefined ? rk : m[k] * rk;
+        if (precondition) continue;
+        const zk = diag === undefined ? rk : diag[k] * rk;
         z[k] = zk;
         rzNext += rk * zk;
+      }
+      if (precondition) {
+        precondition(rn, z);
+        rzNext = dot(rn, z);
       }
       const phiNext = -0.5 * (bx + rx);
       if (!Number.isFinite(phiNext) || !Number.isFinite(rzNext)) {

@@ -6,7 +6,10 @@
  *  1. g = ∇f(θ) on B.  With weight cost κ: f ← f + ½κ‖θ‖², g ← g + κθ, G ← G + κI.
  *  2. Solve (G + λI) d = −g by preconditioned CG (cg.ts), G the Gauss-Newton matrix on C, warm
  *     started from 0.95 × the previous solve's last iterate, preconditioner
- *     M = (diag(Σ gᵢ²) + λ + κ)^ξ, ξ = 3/4 (Martens §4.7; the Model gives Σ gᵢ² on C).
+ *     'diagonal' M = (diag(Σ gᵢ²) + λ + κ)^ξ, ξ = 3/4 (Martens §4.7; the Model gives Σ gᵢ² on C),
+ *     or 'kfac' M = F̂ + (λ + κ)I, F̂ the K-FAC Fisher of B (one sampled-target backward pass
+ *     beside the gradient's, seeded by the step count), inverted exactly in its factors'
+ *     eigenbasis: the curvature across each layer's weights, which a diagonal cannot see.
  *  3. CG backtracking (§4.6): from the last kept iterate, walk back while the loss on C improves.
  *  4. Reduction ratio on C: ρ = (f(θ+d) − f(θ)) / (q(d) − q(0)), q the *undamped* quadratic model
  *     q(d) − q(0) = gᵀd + ½dᵀ(G + κI)d = φ(d) − ½λ‖d‖² (φ, the damped CG objective, is tracked by CG).
@@ -19,10 +22,14 @@
  */
 import type { FloatArray } from '../nd/dtype.js';
 import { modelSteps, runLater, runNow, type Later, type ModelSteps } from '../nd/later.js';
-import { sliceBatch, type AsyncModel, type Batch, type Model } from '../nd/model.js';
+import { readsLater, sliceBatch, type AsyncModel, type Batch, type KroneckerFactors, type Model } from '../nd/model.js';
 import { allFinite, dot, like } from '../nd/vec.js';
-import { ConjugateGradient, MARTENS_EPSILON, type CgResult, type CgStop } from './cg.js';
+import { KroneckerOperator } from '../analysis/kronecker.js';
+import { hash32 } from '../nd/rng.js';
+import { ConjugateGradient, MARTENS_EPSILON, type CgProblem, type CgResult, type CgStop } from './cg.js';
+import { factorsFinite } from './kfac-state.js';
 import {
+  readCount,
   readNumber,
   readState,
   readVector,
@@ -45,6 +52,8 @@ export interface HfOptions {
   warmStartDecay?: number;
   /** ξ of the preconditioner (diag(Σgᵢ²) + λ + κ)^ξ; default 0.75 (0 = no preconditioning). */
   preconditionerExponent?: number;
+  /** CG's preconditioner, 'diagonal' (default) or 'kfac' (see the header; needs a Network). */
+  preconditioner?: HfPreconditioner;
   /** L2 weight cost κ on every parameter (the Model has no bias mask); default 0. */
   weightCost?: number;
   /** Armijo constant c; default 1e-2. */
@@ -54,6 +63,8 @@ export interface HfOptions {
   /** Line-search tries before giving up the step; default 20. */
   lineSearchTries?: number;
 }
+
+export type HfPreconditioner = 'diagonal' | 'kfac';
 
 export interface HfReport extends StepReport {
   /** Damping for the next step (after the Levenberg-Marquardt update). */
@@ -71,6 +82,8 @@ export interface HfReport extends StepReport {
 }
 
 const NAME = 'hf';
+/** Seeds the 'kfac' preconditioner's sampled targets: hash(KFAC_SEED, step). */
+const KFAC_SEED = 0x4846;
 const DAMPING_UP = 3 / 2;
 const DAMPING_DOWN = 2 / 3;
 
@@ -117,6 +130,7 @@ export class HessianFree implements Optimizer<HfReport> {
       curvatureBatch: Infinity,
       warmStartDecay: 0.95,
       preconditionerExponent: 0.75,
+      preconditioner: 'diagonal',
       weightCost: 0,
       armijo: 1e-2,
       lineSearchShrink: 0.8,
@@ -137,6 +151,9 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new Error(`HessianFree: lineSearchShrink must be in (0, 1), got ${o.lineSearchShrink}`);
     }
     if (!(o.weightCost >= 0)) throw new Error(`HessianFree: weightCost must be ≥ 0, got ${o.weightCost}`);
+    if (o.preconditioner !== 'diagonal' && o.preconditioner !== 'kfac') {
+      throw new Error(`HessianFree: preconditioner must be 'diagonal' or 'kfac', got ${JSON.stringify(o.preconditioner)}`);
+    }
     this.lambda = o.lambda;
   }
 
@@ -161,8 +178,17 @@ export class HessianFree implements Optimizer<HfReport> {
     const cb = curvatureBatch ?? sliceBatch(batch, 0, Math.min(batch.n, this.o.curvatureBatch));
     this.steps++;
 
-    // §1: the objective and its gradient on B.
-    const loss = (yield* m.gradient(batch, grad)) + this.weightCost(params);
+    // §1: the objective and its gradient on B (with K-FAC's factors from the same forward pass).
+    let factors: KroneckerFactors | null = null;
+    let loss: number;
+    if (this.o.preconditioner === 'kfac') {
+      if (!model.kroneckerFactors) throw new Error("HessianFree: preconditioner 'kfac' needs a model with Kronecker factors (a Network)");
+      if (readsLater(model)) throw new Error("HessianFree: preconditioner 'kfac' needs a backend that reads back synchronously (K-FAC's factors do); use the diagonal preconditioner on this backend");
+      ({ loss, factors } = model.kroneckerFactors(batch, { kind: 'fisher', seed: hash32(KFAC_SEED, this.steps) }, grad));
+    } else {
+      loss = yield* m.gradient(batch, grad);
+    }
+    loss += this.weightCost(params);
     const kappa = this.o.weightCost;
     if (kappa > 0) for (let i = 0; i < grad.length; i++) grad[i] += kappa * params[i];
     const report = (r: Partial<HfReport>): HfReport => ({
@@ -170,12 +196,12 @@ export class HessianFree implements Optimizer<HfReport> {
       cgChosen: 0, stepSize: 0, lossAfter: loss, ...r,
     });
     // Nothing to solve from a non-finite point; the caller's parameters are left as they are.
-    if (!Number.isFinite(loss) || !allFinite(grad)) return report({});
+    if (!Number.isFinite(loss) || !allFinite(grad) || (factors !== null && !factorsFinite(factors))) return report({});
     theta.set(params);
     for (let i = 0; i < grad.length; i++) negGrad[i] = -grad[i];
 
     const lambda = this.lambda;
-    const result = yield* this.solve(m, cb, b, lambda);
+    const result = yield* this.solve(m, cb, b, lambda, factors);
     const cgReport = (chosen: number) => ({ cgIterations: result.iterations, cgStop: result.stop, cgChosen: chosen });
     const { chosen, f: fChosen } = yield* this.backtrack(m, cb, theta, result.iterates);
     const { x: d, iteration, phi } = result.iterates[chosen];
@@ -201,12 +227,15 @@ export class HessianFree implements Optimizer<HfReport> {
    * Σ gᵢ² and the curvature object are computed before any other pass on C, because a model
    * may keep the curvature's forward pass in buffers that later loss evaluations overwrite.
    */
-  private *solve(m: ModelSteps, cb: Batch, b: Buffers, lambda: number): Later<CgResult> {
+  private *solve(m: ModelSteps, cb: Batch, b: Buffers, lambda: number, factors: KroneckerFactors | null): Later<CgResult> {
     const { negGrad, precond, warm } = b;
     const shift = lambda + this.o.weightCost;
     const xi = this.o.preconditionerExponent;
-    let preconditioner: FloatArray | undefined;
-    if (xi !== 0) {
+    let preconditioner: CgProblem['preconditioner'];
+    if (factors !== null) {
+      const kfac = new KroneckerOperator(factors, precond.length);
+      preconditioner = (r, z) => kfac.solve(r, z, shift, 'exact');
+    } else if (xi !== 0) {
       yield* m.sumSquaredGradients(cb, precond);
       for (let i = 0; i < precond.length; i++) precond[i] = (precond[i] + shift) ** -xi;
       preconditioner = allFinite(precond) ? precond : undefined;
@@ -302,7 +331,7 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new RangeError(`${NAME}.loadState: lambda ${lambda} is outside [${LAMBDA_MIN}, ${LAMBDA_MAX}]`);
     }
     this.lambda = lambda;
-    this.steps = readNumber(NAME, s, 'steps');
+    this.steps = readCount(NAME, s, 'steps');
     const warm = readVector(NAME, s, 'warmStart');
     this.hasWarm = warm !== null;
     this.pendingWarm = null;

@@ -7,6 +7,7 @@
  * The all-reduce sums the participants' vectors in rank order (0, 1, …, P−1) in every thread, so
  * all of them hold the same bits and the result depends only on the thread count.
  */
+import type { Reduce } from '../layers/passes.js';
 
 /** Indices into the control Int32Array. MAILBOX + r is worker r's command counter. */
 export const Word = {
@@ -60,9 +61,6 @@ export function barrier(ctrl: Int32Array, parties: number): void {
   }
   if (Atomics.load(ctrl, Word.Abort)) throw new Aborted();
 }
-
-/** Sums a float64 vector over the participants of a pass, in place; see the file comment. */
-export type Reduce = (v: Float64Array) => void;
 
 /**
  * The all-reduce of thread `rank` of `parties`, through `area`: one row of `stride` values a

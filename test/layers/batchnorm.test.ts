@@ -7,7 +7,8 @@
  * function of the batch and parameters.
  */
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, maxPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

@@ -5,7 +5,8 @@
  * helpers.ts), and restored exactly from the network's state.
  */
 import { describe, expect, it } from 'vitest';
-import { batchNorm, conv, dense, Dropout, dropout, flatten, Network, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, Dropout, dropout, flatten, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { sliceBatch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

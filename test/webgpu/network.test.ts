@@ -11,7 +11,8 @@
  * term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, conv, dense, dropout, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { CurvatureOperator, hutchinsonTrace, hutchinsonTraceAsync, spectralDensity, spectralDensityAsync, topEigenpairs, topEigenpairsAsync } from '../../src/analysis/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { createOptimizer, HessianFree, train } from '../../src/optim/index.js';
