@@ -99,7 +99,7 @@ export class Dense extends BilinearLayer {
     const [n, k] = x.shape;
     if (this.backend.patchGram) {
       // The rows of x are the patches of a length-1 input under a 1×1 kernel: the backend's
-      // patch Gram (SYRK on OpenBLAS, half a GEMM) with the bias row built in.
+      // patch Gram gives xᵀx with the bias row and column in one call and one read-back.
       const c = k + (this.bias ? 1 : 0);
       const t = this.buf.get('gram', [c, c]);
       this.backend.patchGram(t, this.backend.reshape(x, [n, k, 1]), this.point, this.bias);
