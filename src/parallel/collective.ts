@@ -85,6 +85,23 @@ export function allReduce(ctrl: Int32Array, area: Float64Array, stride: number, 
 export type Reply = { value: number } | { error: string; aborted?: boolean };
 
 /**
+ * The calling thread's share of a pass while `workers` workers run theirs: runs `local`, aborts
+ * the pass for all if it throws, and waits until every worker has counted itself done. Returns
+ * what `local` threw, or null.
+ */
+export function runBeside(ctrl: Int32Array, workers: number, local: () => void): unknown {
+  let failure: unknown = null;
+  try {
+    local();
+  } catch (e) {
+    failure = e;
+    abort(ctrl);
+  }
+  for (let done; (done = Atomics.load(ctrl, Word.Done)) < workers; ) Atomics.wait(ctrl, Word.Done, done);
+  return failure;
+}
+
+/**
  * The end of a pass on every thread (pool.ts, web-pool.ts): clears the pass's control words and
  * throws the first cause of a failure (`local`'s, or a worker's other than giving up because of
  * another), else returns the workers' replies.

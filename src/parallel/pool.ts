@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Word, abort, settlePass, type Reply } from './collective.js';
+import { Word, runBeside, settlePass, type Reply } from './collective.js';
 
 interface Member {
   worker: Worker;
@@ -81,14 +81,7 @@ export class Pool {
       Atomics.add(ctrl, Word.Mailbox + i + 1, 1);
       Atomics.notify(ctrl, Word.Mailbox + i + 1);
     });
-    let failure: unknown = null;
-    try {
-      local();
-    } catch (e) {
-      failure = e;
-      abort(ctrl);
-    }
-    for (let done; (done = Atomics.load(ctrl, Word.Done)) < messages.length; ) Atomics.wait(ctrl, Word.Done, done);
+    const failure = runBeside(ctrl, messages.length, local);
     return settlePass(ctrl, messages.map((_, i) => receiveMessageOnPort(this.members[i].port)?.message as Reply), failure);
   }
 

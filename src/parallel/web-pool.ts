@@ -11,7 +11,7 @@
  *   loop between passes), and answers through shared memory: its reply slot, then the Done count.
  * - SharedArrayBuffer exists only on a cross-origin isolated page (COOP/COEP headers, serve.ts).
  */
-import { Word, abort, settlePass, type Reply } from './collective.js';
+import { Word, runBeside, settlePass, type Reply } from './collective.js';
 import type { Drop } from './pool.js';
 
 const CONTROL_WORDS = 64;
@@ -104,14 +104,7 @@ export class Pool {
       const member = this.member(i + 1);
       member.worker.postMessage({ ...m, drops: member.drops.splice(0) });
     });
-    let failure: unknown = null;
-    try {
-      local();
-    } catch (e) {
-      failure = e;
-      abort(ctrl);
-    }
-    for (let done; (done = Atomics.load(ctrl, Word.Done)) < messages.length; ) Atomics.wait(ctrl, Word.Done, done);
+    const failure = runBeside(ctrl, messages.length, local);
     return settlePass(ctrl, messages.map((_, i) => this.slots.read(i + 1)), failure);
   }
 
