@@ -1,3 +1,6 @@
+// The declarations name WebGPU's types (GPUDevice, GPUBuffer), so the emitted .d.ts must pull them in
+// for a consumer whose tsconfig does not list them (the package depends on @webgpu/types for this).
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The WebGPU backend: every Backend primitive as a WGSL compute kernel (kernels.ts), tensors in
  * device storage buffers, float32. In a browser it runs on `navigator.gpu`; in Node on Dawn
