@@ -8,7 +8,8 @@
  * readback. A training step (gradient + SGD update on the LeNet-like net of workloads.ts)
  * includes all its real transfers: the parameter upload, the output read and the gradient write-back.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { Backend, Tensor } from '../src/nd/backend.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';

@@ -1,9 +1,10 @@
 /** The networks of W4/W5 and the curvature bench, built with ndcnn's layers on the CPU backend. */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import type { Batch } from '../src/nd/model.js';
 import { Rng } from '../src/nd/rng.js';
-import { LENET, SMALL3D } from './workloads.js';
+import { LENET, SMALL1D, SMALL3D } from './workloads.js';
 
 /** W4's LeNet; `threads` > 1 splits each pass's batch over that many threads (src/parallel). */
 export function lenet(threads = 1): Network {
@@ -15,6 +16,18 @@ export function lenet(threads = 1): Network {
     flatten(),
     dense({ units: LENET.classes }),
   ], { loss: 'softmax-cross-entropy', seed: 1, threads });
+}
+
+/** 1×2048 → conv 16 (16, stride 4, relu) → pool 4 → conv 8 (32, relu) → pool 4 → 32·30 = 960 → dense 10. */
+export function small1d(): Network {
+  return new Network(cpuBackend('float32'), [...SMALL1D.inShape], [
+    conv({ channels: 16, kernel: 16, stride: 4, activation: 'relu' }),
+    maxPool({ window: 4 }),
+    conv({ channels: 32, kernel: 8, activation: 'relu' }),
+    maxPool({ window: 4 }),
+    flatten(),
+    dense({ units: SMALL1D.classes }),
+  ], { loss: 'softmax-cross-entropy', seed: 1 });
 }
 
 /** 1×12³ → conv 3³ (4, relu) → pool 2 → conv 3³ (8, relu) → 8·3³ = 216 → dense 4. */

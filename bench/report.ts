@@ -5,6 +5,7 @@ import type { GemmInfo } from '../src/nd/backends/cpu/gemm-select.js';
 import type { CurvatureResult, TrainResult } from './train-suite.js';
 import type { ThreadsResult } from './threads.js';
 import { CONV_WORKLOADS, convFlops } from './workloads.js';
+import type { BrowserResult } from './browser.js';
 
 interface TorchTiming { ms: number; samples: number }
 interface TorchRun {
@@ -32,6 +33,8 @@ export interface Results {
   memory: { steps: number; threads: number; ms: number; firstLoss: number; lastLoss: number; peakRssMB: number }[];
   /** W4's CPU profile (the calling thread's self time) at each thread count. */
   profiles: { threads: number; line: string; table: string }[];
+  /** The browser page's benchmark (bench/browser.ts). */
+  browser?: BrowserResult;
 }
 
 function table(head: string[], rows: string[][]): string {

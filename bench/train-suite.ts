@@ -9,7 +9,7 @@ import { measureOrProbe, type Timing } from './measure.js';
 import { lenet, randomBatch, sgdStep, small3d } from './nets.js';
 import { TFJS_BACKENDS, tf, useTfjs } from './tfjs.js';
 import { LENET, SMALL3D } from './workloads.js';
-import type { Network } from '../src/layers/index.js';
+import type { Network } from '../src/network/index.js';
 
 export interface TrainResult {
   workload: string;

@@ -15,7 +15,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool, type LayerSpec } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { readsAsync, type Backend, type Tensor } from '../src/nd/backend.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';

@@ -44,6 +44,9 @@ export const LENET = {
   learningRate: 0.05,
 } as const;
 
+/** The 1-D net of the curvature-cost bench: 1×2048 signals (audio-like), batch 32. */
+export const SMALL1D = { inShape: [1, 2048], batch: 32, classes: 10 } as const;
+
 /** The small 3-D net of the curvature bench: 1×12³ volumes, batch 8. */
 export const SMALL3D = { inShape: [1, 12, 12, 12], batch: 8, classes: 4 } as const;
 

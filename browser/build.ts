@@ -1,10 +1,12 @@
 /**
- * Builds the browser pages into browser/dist: the demo (demo.ts → demo.js, and digits.bin, its
- * MNIST digits, see digits.ts) and the backend check (check.ts → check.js), bundled by esbuild. gpu.js resolves to its
- * browser build through its package.json "browser" field. The CPU backend's optional Node-only
- * GEMMs (the OpenBLAS addon, the wasm file read from disk) import node:module and node:fs, and its
- * threads node:worker_threads, node:path and node:url: here those become modules that throw when used (a page runs one thread), so the GEMM selection falls back to plain JS in
- * the page, as it would on a Node without the addon.
+ * Builds the browser pages into browser/dist, bundled by esbuild: the demo (demo.ts → demo.js,
+ * its CPU worker trainer.js and that worker's threads thread.js, and digits.bin, its MNIST
+ * digits, see digits.ts), the backend check (check.ts → check.js) and the browser benchmark
+ * (bench.ts). gpu.js resolves to its browser build through its package.json "browser" field.
+ * The CPU backend's WebAssembly kernels come in as bytes (wasm.ts), and its threads' pool is the
+ * browser's (src/parallel/web-pool.ts, in place of pool.ts). What else is Node-only (the OpenBLAS
+ * addon's loader, node:fs and friends) becomes modules that throw when used, so the GEMM choice
+ * skips OpenBLAS in a page, as on a Node without the addon.
  */
 import { build, type Plugin } from 'esbuild';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { writeDigits } from './digits.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** The browser's worker pool for src/parallel's (team.ts imports './pool.js'). */
+const webPool: Plugin = {
+  name: 'web-pool',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/pool\.js$/ }, (a) => (/[\\/]src[\\/]parallel$/.test(a.resolveDir) ? { path: `${a.resolveDir}/web-pool.ts` } : undefined));
+  },
+};
 
 const nodeOnly: Plugin = {
   name: 'node-only',
@@ -33,7 +43,7 @@ export async function buildBrowser(): Promise<string> {
   mkdirSync(outdir, { recursive: true });
   writeDigits(`${outdir}/digits.bin`);
   await build({
-    entryPoints: [`${here}demo.ts`, `${here}check.ts`],
+    entryPoints: ['demo', 'trainer', 'thread', 'check', 'bench'].map((name) => `${here}${name}.ts`),
     outdir,
     bundle: true,
     format: 'esm',
@@ -42,7 +52,8 @@ export async function buildBrowser(): Promise<string> {
     // gpu.js reads kernel bodies back from their source text: keep it readable (no minify, no renaming).
     minify: false,
     define: { 'process.env.NDCNN_GEMM': 'undefined' },
-    plugins: [nodeOnly],
+    loader: { '.wasm': 'binary' },
+    plugins: [webPool, nodeOnly],
     logLevel: 'warning',
   });
   return outdir;

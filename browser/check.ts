@@ -5,7 +5,8 @@
  * backward pass (the gradient), and the largest differences between them. The result goes into the page and into `window.ndcnnResult`, which
  * the browser test reads.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';

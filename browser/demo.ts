@@ -1,32 +1,35 @@
 /**
  * The demo page: a small CNN trained on MNIST digits with the library's `train` loop, on the
- * WebGPU backend, the gpu.js one (WebGL2 unless ?mode= asks for another) or the CPU backend, with the batch
- * loss and the held-out accuracy drawn as it learns. Each run starts from the same weights and
- * batch order (seed 1), so runs on the two backends are directly comparable.
+ * WebGPU backend, the gpu.js one (WebGL2 unless ?mode= asks for another) or the CPU backend, with
+ * the batch loss and the held-out accuracy drawn as it learns. Each run starts from the same
+ * weights and batch order (seed 1), so runs on different backends are directly comparable.
+ * The GPU backends train on the page's thread (their work is on the device); the CPU backend in a
+ * worker (trainer.ts), on its WebAssembly SIMD kernels, split over Web Workers.
  *
  * URL parameters: backend=auto|webgpu|gpu|cpu (the first run; default auto: WebGPU where
  * navigator.gpu gives an adapter, else gpu.js on WebGL2 where the browser has it, else the CPU,
- * and the page says which and why), mode=<gpu.js mode>,
- * steps=N (stop each run after N steps; default 10 epochs), eval=N (held-out accuracy every N
- * steps; default 25). The page's state is `window.ndcnnDemo`, which the browser test reads.
+ * and the page says which and why), mode=<gpu.js mode>, threads=N (the CPU's; default 2, or the
+ * cores when fewer), gemm=wasm|js (the CPU's GEMM; default wasm), steps=N (stop each run after N
+ * steps; default 10 epochs), eval=N (held-out accuracy every N steps; default 25). The page's
+ * state is `window.ndcnnDemo`, which the browser tests read.
  */
-import { conv, dense, flatten, maxPool, Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { Backend } from '../src/nd/backend.js';
-import { cpuBackend } from '../src/nd/backends/cpu/index.js';
 import { GpuBackend, gpuBackend, gpuModes, type GpuMode } from '../src/nd/backends/gpu/index.js';
 import { webgpuBackend } from '../src/nd/backends/webgpu/open.js';
 import { WebGpuBackend } from '../src/nd/backends/webgpu/index.js';
-import { Sgd, train } from '../src/optim/index.js';
-import { PIXELS, readDigits, SIDE, type Digits } from './digits-format.js';
+import { readDigits, SIDE, type Digits } from './digits-format.js';
 import { drawPlot, smooth } from './plot.js';
+import { SPECS, trainDigits, type RunEvents } from './session.js';
+import type { TrainerEvent, TrainerStart } from './trainer.js';
 
 type Kind = 'webgpu' | 'gpu' | 'cpu';
 
 export interface DemoRun {
   backend: Kind;
-  /** What runs: backend.describe(), e.g. "gpu.js webgl2 (float32)". */
+  /** What runs: backend.describe(), e.g. "gpu.js webgl2 (float32)"; the CPU's with its thread count. */
   runs: string;
-  /** Why the asked-for gpu.js mode was not taken (null when it was, or on the CPU). */
+  /** Why the asked-for gpu.js mode was not taken, or why the CPU runs fewer threads than asked (null when neither). */
   fallback: string | null;
   steps: number;
   losses: number[];
@@ -44,6 +47,8 @@ export interface DemoState {
   modes: { mode: string; available: boolean; reason: string }[];
   /** What `backend=auto` chose for the first run, and why. */
   choice?: string;
+  /** Whether the page is cross-origin isolated (SharedArrayBuffer, so CPU threads). */
+  isolated: boolean;
   error?: string;
 }
 
@@ -53,41 +58,22 @@ declare global {
   }
 }
 
-const SPECS = [
-  conv({ channels: 8, kernel: 5, activation: 'relu' as const }),
-  maxPool({ window: 2 }),
-  conv({ channels: 16, kernel: 5, activation: 'relu' as const }),
-  maxPool({ window: 2 }),
-  flatten(),
-  dense({ units: 10 }),
-];
-const BATCH = 32;
 const COLORS = ['#1f6fd1', '#d1431f', '#2c9a3a', '#8a3fc1', '#c18a00'];
 const params = new URLSearchParams(location.search);
 const MODE = (params.get('mode') ?? 'webgl2') as GpuMode;
 const MAX_STEPS = Number(params.get('steps') ?? 0);
 const EVAL_EVERY = Number(params.get('eval') ?? 25);
+const THREADS = Number(params.get('threads') ?? Math.min(2, navigator.hardwareConcurrency || 1));
+const GEMM = params.get('gemm') ?? 'wasm';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: DemoState = { runs: [], digits: { train: 0, test: 0 }, modes: [] };
+const state: DemoState = { runs: [], digits: { train: 0, test: 0 }, modes: [], isolated: crossOriginIsolated };
 let data: { train: Digits; test: Digits };
 let current: { stop: AbortController; finished: Promise<void> } | null = null;
 
 function setStatus(text: string, error = false): void {
   $('status').textContent = text;
   $('status').className = error ? 'error' : '';
-}
-
-/** Share of held-out digits whose largest output is their label. */
-async function accuracy(net: Network, set: Digits): Promise<number> {
-  const z = await net.predictAsync(set.x);
-  let right = 0;
-  for (let i = 0; i < set.y.length; i++) {
-    let best = 0;
-    for (let k = 1; k < 10; k++) if (z[i * 10 + k] > z[i * 10 + best]) best = k;
-    if (best === set.y[i]) right++;
-  }
-  return right / set.y.length;
 }
 
 /** Lets the browser paint (and the Stop button work) without stalling in a background tab. */
@@ -110,60 +96,84 @@ async function start(kind: Kind): Promise<void> {
 async function runOn(kind: Kind, stop: AbortController): Promise<void> {
   const run: DemoRun = { backend: kind, runs: '', fallback: null, steps: 0, losses: [], accuracy: [], msPerStep: 0, done: false };
   state.runs.push(run);
-  let backend: Backend | undefined;
-  let net: Network | undefined;
-  try {
-    backend = kind === 'webgpu' ? await webgpuBackend() : kind === 'gpu' ? gpuBackend({ mode: MODE, allowFallback: true }) : cpuBackend('float32');
-    run.runs = backend.describe();
-    run.fallback = backend instanceof GpuBackend ? backend.fallback : null;
-    net = new Network(backend, [1, SIDE, SIDE], SPECS, { seed: 1 });
-    $('net').textContent = net.summary();
-    $('backends').textContent = `this run: ${run.runs}`;
+  let drawn = 0;
+  const events: RunEvents = {
+    step: async (step, loss, ms) => {
+      [run.steps, run.msPerStep] = [step, ms];
+      run.losses.push(loss);
+      if (performance.now() - drawn > 200) {
+        draw();
+        await breathe();
+        drawn = performance.now();
+      }
+    },
+    accuracy: (step, a) => void run.accuracy.push([step, a]),
+  };
+  const training = (runs: string, fallback: string | null) => {
+    [run.runs, run.fallback] = [runs, fallback];
+    $('backends').textContent = `this run: ${runs}`;
     const chosen = state.runs.length === 1 && state.choice ? ` (chosen: ${state.choice})` : '';
-    setStatus(`Training on ${short(run.runs)}${chosen}${run.fallback ? ` — fell back: ${run.fallback}` : ''}`);
-    const stamps = [performance.now()];
-    let drawn = 0;
-    const model = net;
-    await train(model, { x: data.train.x, y: data.train.y, sampleSize: PIXELS }, {
-      optimizer: new Sgd({ lr: 0.05, momentum: 'nesterov', mu: 0.9 }),
-      epochs: 10,
-      batchSize: BATCH,
-      seed: 1,
-      signal: stop.signal,
-      onStep: async ({ step, report }) => {
-        run.steps = step;
-        run.losses.push(report.loss);
-        stamps.push(performance.now());
-        const back = Math.min(20, step);
-        run.msPerStep = (stamps[step] - stamps[step - back]) / back;
-        if (step % EVAL_EVERY === 0) run.accuracy.push([step, await accuracy(model, data.test)]);
-        if (MAX_STEPS > 0 && step >= MAX_STEPS) stop.abort();
-        if (performance.now() - drawn > 200) {
-          draw();
-          await breathe();
-          drawn = performance.now();
-        }
-        // Evaluation and drawing are not training: the next step's clock starts now.
-        stamps[step] = performance.now();
-      },
-    });
-    if (run.accuracy.at(-1)?.[0] !== run.steps && run.steps > 0) run.accuracy.push([run.steps, await accuracy(model, data.test)]);
-    setStatus(`${stop.signal.aborted ? 'Stopped' : 'Finished'} after ${run.steps} steps on ${short(run.runs)}`);
+    setStatus(`Training on ${short(runs)}${chosen}${fallback ? ` — ${kind === 'cpu' ? '' : 'fell back: '}${fallback}` : ''}`);
+  };
+  try {
+    const stopped = kind === 'cpu' ? await onWorker(stop.signal, training, events) : await onPage(kind, stop.signal, training, events);
+    setStatus(`${stopped ? 'Stopped' : 'Finished'} after ${run.steps} steps on ${short(run.runs)}`);
   } catch (e) {
     run.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     setStatus(`${kind.toUpperCase()} run failed: ${run.error}`, true);
   } finally {
-    net?.dispose();
-    if (backend instanceof GpuBackend || backend instanceof WebGpuBackend) backend.destroy();
     run.done = true;
     draw();
   }
 }
 
+type Starting = (runs: string, fallback: string | null) => void;
+
+/** A GPU backend's run on the page's thread; resolves to whether it stopped early. */
+async function onPage(kind: 'webgpu' | 'gpu', signal: AbortSignal, starting: Starting, events: RunEvents): Promise<boolean> {
+  let backend: Backend | undefined;
+  let net: Network | undefined;
+  try {
+    backend = kind === 'webgpu' ? await webgpuBackend() : gpuBackend({ mode: MODE, allowFallback: true });
+    net = new Network(backend, [1, SIDE, SIDE], SPECS, { seed: 1 });
+    $('net').textContent = net.summary();
+    starting(backend.describe(), backend instanceof GpuBackend ? backend.fallback : null);
+    return (await trainDigits(net, data, { maxSteps: MAX_STEPS, evalEvery: EVAL_EVERY, signal }, events)).stopped;
+  } finally {
+    net?.dispose();
+    if (backend instanceof GpuBackend || backend instanceof WebGpuBackend) backend.destroy();
+  }
+}
+
+/** The CPU backend's run in its worker (trainer.ts), which reports each step. */
+function onWorker(signal: AbortSignal, starting: Starting, events: RunEvents): Promise<boolean> {
+  const worker = new Worker(new URL('./trainer.js', import.meta.url), { type: 'module', name: 'ndcnn trainer' });
+  signal.addEventListener('abort', () => worker.postMessage({ stop: true }), { once: true });
+  return new Promise<boolean>((done, fail) => {
+    // One event at a time, in order: a step's drawing may wait for a frame.
+    let queue = Promise.resolve();
+    worker.onerror = (e) => fail(new Error(`the CPU worker failed: ${e.message || 'its script did not load'}`));
+    worker.onmessage = (m: MessageEvent<TrainerEvent>) => {
+      const e = m.data;
+      queue = queue.then(async () => {
+        if (e.kind === 'started') {
+          $('net').textContent = e.summary;
+          starting(e.runs, e.note);
+        } else if (e.kind === 'step') await events.step(e.step, e.loss, e.msPerStep);
+        else if (e.kind === 'accuracy') await events.accuracy(e.step, e.accuracy);
+        else if (e.kind === 'done') done(e.stopped);
+        else fail(new Error(e.message));
+      });
+    };
+    const start: TrainerStart = { start: { threads: THREADS, gemm: GEMM, maxSteps: MAX_STEPS, evalEvery: EVAL_EVERY, train: data.train, test: data.test, threadUrl: new URL('./thread.js', import.meta.url).href } };
+    worker.postMessage(start);
+  }).finally(() => worker.terminate());
+}
+
 /** "cpu (float32, gemm js)" without the reasons the faster GEMMs cannot load in a browser (the status line has them). */
 function short(runs: string): string {
-  const gemm = /^cpu \((\w+), gemm ([\w-]+)/.exec(runs);
-  return gemm ? `cpu (${gemm[1]}, gemm ${gemm[2]})` : runs;
+  const gemm = /^cpu \((\w+), gemm ([\w-]+).*?(, \d+ threads?.*)?$/.exec(runs);
+  return gemm ? `cpu (${gemm[1]}, gemm ${gemm[2]})${gemm[3] ?? ''}` : runs;
 }
 
 function draw(): void {

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: builds the pages (build.ts) and serves browser/ on this machine only
  * (127.0.0.1), printing the address. The pages must be served: browsers refuse ES modules and
- * fetch() on file:// addresses. Port: --port N or PORT (default 8080; 0 picks a free one).
+ * fetch() on file:// addresses. Every response carries the COOP/COEP headers that make the page
+ * cross-origin isolated (SharedArrayBuffer, so the CPU backend's threads). Port: --port N or PORT (default 8080; 0 picks a free one).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -28,7 +29,8 @@ export function serveBrowser(port: number): Promise<Server> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${pathname}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+    // Cross-origin isolation (COOP + COEP): the page gets SharedArrayBuffer, which the CPU backend's Web Worker threads share memory through.
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
     res.end(readFileSync(path));
   });
   return new Promise((ok, fail) => {

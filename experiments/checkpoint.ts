@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Network, NetworkState } from '../src/layers/index.js';
+import type { Network, NetworkState } from '../src/network/index.js';
 import type { FloatArray } from '../src/nd/dtype.js';
 import type { MiniBatchState } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
@@ -138,15 +138,18 @@ function readNetwork(v: unknown, fail: (p: string) => Error): NetworkState {
 
 function readBatches(v: unknown, fail: (p: string) => Error): MiniBatchState {
   const b = v as Partial<MiniBatchState> | null;
-  if (!b || !Array.isArray(b.rng) || b.rng.length !== 4 || !Number.isInteger(b.epoch) || !Number.isInteger(b.cursor)) {
-    throw fail('checkpoint batches should be {rng: [4 words], epoch, cursor}');
+  if (!b || !isWords(b.rng) || !isCount(b.epoch) || !isCount(b.cursor)) {
+    throw fail('checkpoint batches should be {rng: [4 unsigned 32-bit words], epoch, cursor (integers ≥ 0)}');
   }
   return b as MiniBatchState;
 }
 
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const isWords = (x: unknown): x is number[] => Array.isArray(x) && x.length === 4 && x.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+
 function readRngState(v: unknown, fail: (p: string) => Error): number[] | null {
   if (v === null || v === undefined) return null;
-  if (!Array.isArray(v) || v.length !== 4 || !v.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+  if (!isWords(v)) {
     throw fail('checkpoint augment state should be null or 4 unsigned 32-bit words');
   }
   return v as number[];
@@ -158,6 +161,11 @@ function readProgress(v: unknown, fail: (p: string) => Error): RunProgress {
   for (const k of keys) {
     if (!p || typeof p[k] !== 'number' || !Number.isFinite(p[k])) throw fail(`checkpoint progress field '${k}' is missing or not a number`);
   }
+  // Counters and a byte offset: a negative or fractional one would cut metrics.jsonl wrongly on resume.
+  for (const k of ['step', 'epoch', 'epochSteps', 'metricsBytes'] as const) {
+    if (!isCount(p![k])) throw fail(`checkpoint progress field '${k}' should be an integer ≥ 0, got ${p![k]}`);
+  }
+  if ((p!.seconds as number) < 0) throw fail(`checkpoint progress field 'seconds' should be ≥ 0, got ${p!.seconds}`);
   return p as unknown as RunProgress;
 }
 

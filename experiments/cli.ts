@@ -14,6 +14,7 @@ import { hessian, type HessianFlags } from './hessian.js';
 import { GPU_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
 import { reportCommand, sweepCommand, type SweepFlags } from './sweep/command.js';
+import { MAX_POINTS } from './sweep/spec.js';
 import { runWorker } from './sweep/worker.js';
 import type { TrainFlags } from './resolve.js';
 import { processIo, train, type Io } from './train.js';
@@ -33,7 +34,8 @@ function sweepOptions(y: Argv) {
     .option('workers', { type: 'number', requiresArg: true, describe: 'local pool: training processes at once (default: the cores)' })
     .option('queue', { type: 'string', requiresArg: true, describe: 'put the points on the BullMQ queue at redis://HOST:PORT instead' })
     .option('attempts', { type: 'number', requiresArg: true, describe: 'with --queue: tries per point before it fails (default 3)' })
-    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' });
+    .option('quiet', { type: 'boolean', describe: 'one line per event instead of a live status line' })
+    .option('max-points', { type: 'number', requiresArg: true, describe: `refuse specs that expand to more points (default ${MAX_POINTS})` });
 }
 
 function workerOptions(y: Argv) {
@@ -127,7 +129,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
             .option('density', { type: 'boolean', describe: 'spectral density by stochastic Lanczos quadrature' })
             .option('probes', { type: 'number', requiresArg: true, describe: 'random probes of the density (default 10)' })
             .option('samples', { type: 'number', requiresArg: true, describe: 'training samples the loss is taken over (default 1000 or all)' })
-            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | gauss-newton (default hessian)' })
+            .option('operator', { type: 'string', requiresArg: true, describe: 'hessian | ggn | fisher | ef (empirical Fisher) | kfac (K-FAC\'s exact type-2 factors; default hessian)' })
+            .option('mode', { type: 'string', requiresArg: true, describe: 'train (batch statistics, dropout; default) | eval (running statistics, no dropout)' })
+            .option('fisher-samples', { type: 'number', requiresArg: true, describe: 'fisher: sampled targets per sample (default 1)' })
+            .option('trace-method', { type: 'string', requiresArg: true, describe: 'hutchinson (default) | hutch++' })
+            .option('trace-products', { type: 'number', requiresArg: true, describe: 'hutch++: operator products (default 99)' })
+            .option('diagonal', { type: 'boolean', describe: 'the operator\'s diagonal (exact where the layers allow, else Hutchinson), per layer and as diagonal.npy' })
+            .option('variance', { type: 'boolean', describe: 'per-sample gradient norms and variance, per layer and as variance.npy' })
             .option('batch-size', { type: 'number', requiresArg: true, describe: 'samples per product batch (default 250)' })
             .option('tol', { type: 'number', requiresArg: true, describe: 'relative residual tolerance of the eigenpairs (default 1e-4)' })
             .option('seed', { type: 'number', requiresArg: true, describe: 'seed of the sample subset and the probes (default 1)' })

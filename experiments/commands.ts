@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { DATASET_NAMES, fetchDataset, packageRoot, type DatasetName } from '../datasets/index.js';
 import { backends } from '../src/nd/backends/index.js';
 import { gpuModes } from '../src/nd/backends/gpu/index.js';
-import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
+import { restoreNetwork } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { evaluate, majorityBaseline, percent } from './evaluate.js';
 import { experiments } from './registry.js';
-import { checkpointPath } from './resolve.js';
+import { fromConfig, loadRunCheckpoint } from './resolve.js';
 import { buildNetwork, findExperiment, loadData, openBackend, type BackendFlags } from './session.js';
 import type { Io } from './train.js';
 
@@ -21,8 +21,7 @@ export interface EvalFlags extends BackendFlags {
 
 /** Rebuilds the network of a checkpoint and scores it on its experiment's held-out sets. */
 export async function evalRun(f: EvalFlags, io: Io): Promise<void> {
-  const file = checkpointPath(f.path);
-  const ckpt = loadCheckpoint(file);
+  const { file, ckpt } = loadRunCheckpoint(f.path);
   const config = { ...ckpt.config };
   if (f.backend !== undefined) config.backend = f.backend;
   if (f.dataDir !== undefined) {
@@ -33,7 +32,7 @@ export async function evalRun(f: EvalFlags, io: Io): Promise<void> {
   }
   const backend = await openBackend(config.backend, f);
   const data = loadData(config);
-  const net = buildNetwork(config, backend);
+  const net = fromConfig(file, () => buildNetwork(config, backend));
   // Running statistics (batch norm) are part of what evaluation computes with.
   restoreNetwork(net, ckpt, file);
   io.out(`${file}: ${config.experiment} ${config.dataset}, epoch ${ckpt.progress.epoch}/${config.epochs}, step ${ckpt.progress.step}\n`);

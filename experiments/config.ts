@@ -86,8 +86,19 @@ export function readConfig(value: unknown, file: string, fail: (file: string, pr
       : typeof x === type;
     if (!ok) throw fail(file, `config field '${key}' should be ${type.replace('nullable-', 'null or ').replace('optional-', 'absent or ')}, got ${JSON.stringify(x)}`);
   }
+  // The bounds `train` puts on the flags these come from: an edited file (a batch size of 0, a
+  // negative subset) would otherwise fail later without naming it, or run on nonsense.
+  for (const [key, min] of Object.entries(INTEGER_FIELDS)) {
+    const x = v[key];
+    if (x !== undefined && x !== null && !(Number.isSafeInteger(x) && (x as number) >= min)) throw fail(file, `config field '${key}' should be an integer ≥ ${min}, got ${typeof x === 'number' ? x : JSON.stringify(x)}`);
+  }
   return v as unknown as RunConfig;
 }
+
+/** The whole-number fields of a RunConfig and their least values (null or absent ones pass: their type is checked above). */
+const INTEGER_FIELDS: Partial<Record<keyof RunConfig, number>> = {
+  splitSeed: 0, epochs: 1, batchSize: 1, seed: 0, threads: 1, augmentShift: 0, maxTrain: 1, maxTest: 1, checkpointEvery: 0, trackSharpness: 0,
+};
 
 /** A flag that must be a whole number ≥ `min`; `undefined` (not given) passes through. */
 export function checkInteger(flag: string, value: number | undefined, min: number): number | undefined {

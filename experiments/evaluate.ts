@@ -1,6 +1,6 @@
 /** Held-out evaluation: mean loss and accuracy of a network on a data set, and the majority-class baseline. */
 import type { LabeledSet } from '../datasets/index.js';
-import type { Network } from '../src/layers/index.js';
+import type { Network } from '../src/network/index.js';
 import { classCounts } from './experiment.js';
 import type { TestMetrics } from './metrics.js';
 

@@ -2,11 +2,11 @@
 import { join, dirname } from 'node:path';
 import { statSync } from 'node:fs';
 import { exportFormats, exportNetwork, isExportFormat } from '../src/io/index.js';
-import { Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import { cpuBackend } from '../src/nd/backends/cpu/index.js';
-import { loadCheckpoint, restoreNetwork } from './checkpoint.js';
+import { restoreNetwork } from './checkpoint.js';
 import { UsageError } from './errors.js';
-import { checkpointPath } from './resolve.js';
+import { fromConfig, loadRunCheckpoint } from './resolve.js';
 import type { Io } from './train.js';
 
 export interface ExportFlags {
@@ -19,12 +19,11 @@ export interface ExportFlags {
 export function exportRun(f: ExportFlags, io: Io): void {
   if (!isExportFormat(f.format)) throw new UsageError(`--format ${f.format}: unknown format (known: ${Object.keys(exportFormats).join(', ')})`);
   if (f.softmax && f.format !== 'onnx') throw new UsageError('--softmax applies to --format onnx only');
-  const file = checkpointPath(f.run);
-  const ckpt = loadCheckpoint(file);
+  const { file, ckpt } = loadRunCheckpoint(f.run);
   const { config } = ckpt;
   // The CPU backend in the checkpoint's dtype: exporting computes nothing, whatever backend trained.
   const dtype = ckpt.params instanceof Float64Array ? 'float64' : 'float32';
-  const net = new Network(cpuBackend(dtype), config.inShape, config.network, { loss: config.loss });
+  const net = fromConfig(file, () => new Network(cpuBackend(dtype), config.inShape, config.network, { loss: config.loss }));
   // Batch norm's running statistics are part of the model that leaves (evaluation uses them).
   restoreNetwork(net, ckpt, file);
   const dir = statSync(f.run).isDirectory() ? f.run : dirname(f.run);

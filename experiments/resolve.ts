@@ -15,7 +15,8 @@ import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkInteger, checkNonNegative, checkPositive, readConfig, type RunConfig } from './config.js';
 import { RunFileError, UsageError } from './errors.js';
 import { findExperiment } from './session.js';
-import { DEFAULT_EXPERIMENT } from './registry.js';
+import { DEFAULT_EXPERIMENT, experiments } from './registry.js';
+import { backends } from '../src/nd/backends/index.js';
 
 /** The `train` flags; the augmentation flags besides --shift are AugmentOptions' keys. */
 export interface TrainFlags extends AugmentOptions {
@@ -56,7 +57,7 @@ export interface TrainFlags extends AugmentOptions {
 export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 export const CONFIG_FILE = 'config.json';
 const LOSS: LossName = 'softmax-cross-entropy';
-/** The network's own limit (src/parallel/team.ts). */
+/** The network's own limit (resolveThreads, src/network/network.ts). */
 const MAX_THREADS = 56;
 
 /** The augmentation flags besides --shift, each an AugmentOptions key. */
@@ -121,6 +122,40 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('stop-after', f.stopAfter, 1);
 }
 
+/**
+ * A saved config's names checked as `train` checks the flags they came from, so that an edited
+ * file is refused naming itself, not later as if a flag were wrong (or, a dataset or split
+ * unknown to its experiment, quietly read as another).
+ */
+export function checkSavedConfig(config: RunConfig, file: string): void {
+  const fail = (problem: string) => new RunFileError(file, `config: ${problem}`);
+  const known = (table: object, name: string) => Object.prototype.hasOwnProperty.call(table, name);
+  if (!known(experiments, config.experiment)) throw fail(`unknown experiment '${config.experiment}' (known: ${Object.keys(experiments).join(', ')})`);
+  const exp = experiments[config.experiment];
+  if (!exp.datasets.includes(config.dataset)) throw fail(`dataset '${config.dataset}': ${config.experiment} takes ${exp.datasets.join(' or ')}`);
+  const splits = exp.splits(config.dataset);
+  if (!splits.includes(config.split)) throw fail(`split '${config.split}': ${config.experiment} on ${config.dataset} takes ${splits.join(', ')}`);
+  if (!isOptimizerName(config.optimizer)) throw fail(`unknown optimizer '${config.optimizer}' (known: ${Object.keys(optimizers).join(', ')})`);
+  if (!known(backends, config.backend)) throw fail(`unknown backend '${config.backend}' (known: ${Object.keys(backends).join(', ')})`);
+}
+
+/** `build()` of what a file's config describes (its network, its optimizer): what that refuses is the file's problem. */
+export function fromConfig<T>(file: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    throw new RunFileError(file, `config: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The checkpoint a run path names (eval, export, hessian), read and its config checked. */
+export function loadRunCheckpoint(path: string): { file: string; ckpt: Checkpoint } {
+  const file = checkpointPath(path);
+  const ckpt = loadCheckpoint(file);
+  checkSavedConfig(ckpt.config, file);
+  return { file, ckpt };
+}
+
 /** The checkpoint a --resume or eval path names: a run directory or the file itself. */
 export function checkpointPath(path: string): string {
   const file = findCheckpoint(path);
@@ -145,9 +180,10 @@ function findCheckpoint(path: string): string | null {
  * A resumed run: its saved config with the few overrides that do not change the result, and
  * the checkpoint to continue from. A run directory that stopped before its first checkpoint
  * (killed, diverged, bad data) holds only config.json: it restarts from step 0 with that
- * config (`ckpt` null), the only way to continue it that gives the same run.
+ * config (`ckpt` null), the only way to continue it that gives the same run. `source` is the
+ * file the config came from.
  */
-export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoint | null; path: string } {
+export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoint | null; path: string; source: string } {
   const path = f.resume as string;
   const file = findCheckpoint(path);
   let config: RunConfig;
@@ -166,6 +202,8 @@ export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoi
     }
     config = { ...readConfig(json, saved, (file, problem) => new RunFileError(file, problem)) };
   }
+  const source = file ?? join(path, CONFIG_FILE);
+  checkSavedConfig(config, source);
   if (f.experiment !== undefined && f.experiment !== config.experiment) {
     throw new UsageError(`--resume ${f.resume}: that run is ${config.experiment}, not ${f.experiment}`);
   }
@@ -177,7 +215,7 @@ export function resumeConfig(f: TrainFlags): { config: RunConfig; ckpt: Checkpoi
   config.threads ??= 1;
   if (f.dataDir !== undefined) config.dataDir = f.dataDir;
   if (f.checkpointEvery !== undefined) config.checkpointEvery = f.checkpointEvery;
-  return { config, ckpt, path: file ?? join(path, CHECKPOINT_FILE) };
+  return { config, ckpt, path: file ?? join(path, CHECKPOINT_FILE), source };
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Backend } from '../src/nd/backend.js';
 import { openBackend as openNamed } from '../src/nd/backends/index.js';
 import { GPU_MODES, type GpuMode } from '../src/nd/backends/gpu/index.js';
-import { Network } from '../src/layers/index.js';
+import { Network } from '../src/network/index.js';
 import type { RunConfig } from './config.js';
 import { DataError, type LabeledSet } from '../datasets/index.js';
 import { UsageError } from './errors.js';

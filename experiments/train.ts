@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { removeStale, samples } from '../datasets/index.js';
-import type { Network } from '../src/layers/index.js';
+import type { Network } from '../src/network/index.js';
 import { Rng } from '../src/nd/rng.js';
 import { createOptimizer, MiniBatches, train as trainLoop, TrainingDiverged, type Optimizer, type OptimizerName } from '../src/optim/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
@@ -21,7 +21,7 @@ import type { PreparedData } from './experiment.js';
 import { MetricsLog, readMetrics, type EpochMetrics, type MetricsLine, type TestMetrics } from './metrics.js';
 import { renderPlot } from './plot.js';
 import { clock, Progress } from './progress.js';
-import { CHECKPOINT_FILE, CONFIG_FILE, checkFlags, completeConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
+import { CHECKPOINT_FILE, CONFIG_FILE, checkFlags, completeConfig, fromConfig, newConfig, resumeConfig, type TrainFlags } from './resolve.js';
 import { buildNetwork, loadData, openBackend } from './session.js';
 import { sharpnessTracker } from './sharpness.js';
 
@@ -63,8 +63,10 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const backend = await openBackend(known.backend, f);
   const data = loadData(known);
   const config = fresh ? completeConfig(fresh.base, fresh.lr, data) : known;
-  const net = buildNetwork(config, backend);
-  const optimizer = createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer;
+  // A resumed run builds what its saved config describes: what that refuses names the file.
+  const saved = <T>(build: () => T) => (resumed ? fromConfig(resumed.source, build) : build());
+  const net = saved(() => buildNetwork(config, backend));
+  const optimizer = saved(() => createOptimizer(config.optimizer as OptimizerName, config.optimizerOptions as never) as Optimizer);
   // The shuffling stream is seeded apart from the weights' (Network uses Rng(seed)).
   const augment = config.augment ?? {};
   const augmenting = config.augmentShift > 0 || Object.keys(augment).length > 0;
@@ -116,9 +118,6 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
     history.push(line);
   };
 
-  if (config.trackSharpness && net.asyncReads) {
-    throw new UsageError(`--track-sharpness needs a backend that reads back synchronously (cpu or gpu), not ${config.backend}: its Lanczos takes each product synchronously`);
-  }
   const sharpness = config.trackSharpness ? sharpnessTracker(net, data.train, config.seed) : null;
   let stopped = false;
   let epochsThisRun = 0;
@@ -134,8 +133,8 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
       progress,
       signal: stop.signal,
       augment: augmenter ? (batch) => augmenter.apply(batch) : undefined,
-      onStep: ({ step, epoch, report }) => {
-        const tracked = sharpness && step % (config.trackSharpness as number) === 0 ? { sharpness: sharpness() } : {};
+      onStep: async ({ step, epoch, report }) => {
+        const tracked = sharpness && step % (config.trackSharpness as number) === 0 ? { sharpness: await sharpness() } : {};
         append({ kind: 'step', step, epoch, ...extras(report), loss: report.loss, ...tracked });
         bar.tick(report.loss);
         if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) checkpoint();
@@ -143,7 +142,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
       onEpoch: async ({ trainLoss }) => {
         // HF's few large steps leave batch norm's momentum averages far behind its parameters
         // (held-out accuracy at chance with them): recompute them on the training set first.
-        if (config.optimizer === 'hf') net.recomputeStatistics(data.train.inputs, data.train.labels.length);
+        if (config.optimizer === 'hf') await net.recomputeStatisticsAsync(data.train.inputs, data.train.labels.length);
         last = await endEpoch(net, data, progress, trainLoss, append);
         bar.line(`epoch ${progress.epoch}/${config.epochs}  train loss ${last.trainLoss.toFixed(4)}  ${describeTests(last.test)}  [${clock(seconds())}]`);
         checkpoint();

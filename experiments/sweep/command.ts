@@ -19,15 +19,17 @@ export interface SweepFlags {
   queue?: string;
   attempts?: number;
   quiet?: boolean;
+  maxPoints?: number;
 }
 
 /** Returns the exit status: 0 when every point finished, 130 when interrupted. */
 export async function sweepCommand(f: SweepFlags, io: Io, signal: AbortSignal): Promise<number> {
   checkInteger('workers', f.workers, 1);
   checkInteger('attempts', f.attempts, 1);
+  checkInteger('max-points', f.maxPoints, 1);
   if (f.queue !== undefined && f.workers !== undefined) throw new UsageError('--workers is for the local pool; with --queue, start `ndcnn worker` processes instead');
   if (f.queue !== undefined) connection(f.queue); // a malformed URL fails before anything is written
-  const sweep = openSweep(f.spec, f.out);
+  const sweep = openSweep(f.spec, f.out, f.maxPoints);
   const where = f.queue ? `the queue at ${f.queue}` : `${f.workers ?? availableParallelism()} local workers`;
   io.err(`sweep ${sweep.spec.name}: ${sweep.points.length} points on ${where}; directory ${sweep.dir}\n`);
   const status = new SweepStatus(sweep.points.map((p) => p.id), io.tty && !f.quiet, io.err);

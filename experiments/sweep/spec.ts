@@ -14,9 +14,10 @@
  * everything else), so the same run gets the same id in any sweep, on any machine.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseJson } from '../../src/io/json.js';
 import { Rng } from '../../src/nd/rng.js';
 import { UsageError } from '../errors.js';
 import { camel, TRAIN_FLAGS, type TrainFlagName } from '../flags.js';
@@ -59,17 +60,33 @@ const SWEEP_OWNED: Record<string, string> = {
 /** Flags that do not change what a run computes, so they stay out of its identity. */
 const NOT_IDENTITY: (keyof ReturnType<typeof newConfig>['base'])[] = ['dataDir', 'checkpointEvery'];
 const TOP_KEYS = ['name', 'experiment', 'flags', 'grid', 'random'];
+/**
+ * Points a spec may expand to unless `--max-points` raises it: each is a training run, so more is
+ * almost surely a slip (a grid of 1000 × 1000 × 1000), and they are counted before any is made.
+ */
+export const MAX_POINTS = 10_000;
+/** A spec is a few hundred bytes; larger files are refused before a parser sees them. */
+export const MAX_SPEC_BYTES = 1 << 20;
+/** Nesting of a valid spec: random → flags → flag → distribution → list is five levels. */
+export const MAX_SPEC_DEPTH = 8;
 
 const fail = (file: string, problem: string) => new UsageError(`${file}: ${problem}`);
+const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
 /** Reads and validates a spec file (.json, .yaml or .yml). */
 export function loadSpec(file: string): SweepSpec {
+  const size = statSync(file).size;
+  if (size > MAX_SPEC_BYTES) throw fail(file, `${size} bytes; a sweep spec is at most ${MAX_SPEC_BYTES} (it lists flags and values, not data)`);
   const text = readFileSync(file, 'utf8');
+  const json = extname(file) === '.json';
   let raw: unknown;
   try {
-    raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+    // The yaml package refuses repeated keys and alias bombs itself; JSON.parse keeps the last of two keys, parseJson refuses them.
+    raw = json ? parseJson(text, MAX_SPEC_DEPTH, (p) => new Error(p)) : parseYaml(text);
   } catch (e) {
-    throw fail(file, `not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    const message = (e as Error).message.split('\n')[0];
+    const problem = /Maximum call stack size exceeded/.test(message) ? `nests deeper than the parser can follow (a spec needs ${MAX_SPEC_DEPTH - 3} levels)` : message;
+    throw fail(file, `not valid ${json ? 'JSON' : 'YAML'}: ${problem}`);
   }
   return checkSpec(raw, file, basename(file, extname(file)));
 }
@@ -95,7 +112,7 @@ export function checkSpec(raw: unknown, file: string, defaultName: string): Swee
   const random = raw.random === undefined || raw.random === null ? null : checkRandom(raw.random, file);
   if (Object.keys(grid).length === 0 && random === null) throw fail(file, 'the grid is empty and there is no random sample: nothing to sweep');
   const varying = [...Object.keys(grid), ...Object.keys(random?.flags ?? {})];
-  for (const k of varying) if (k in flags) throw fail(file, `'${k}' is both fixed (flags) and swept`);
+  for (const k of varying) if (has(flags, k)) throw fail(file, `'${k}' is both fixed (flags) and swept`);
   if (new Set(varying).size !== varying.length) throw fail(file, 'a flag is swept by both the grid and the random sample');
   return { name, experiment: raw.experiment, flags: flags as Record<string, FlagValue>, grid, random };
 }
@@ -134,11 +151,12 @@ function checkRandom(raw: unknown, file: string): NonNullable<SweepSpec['random'
 }
 
 function checkFlagName(k: string, file: string, where: string): void {
-  if (!(k in TRAIN_FLAGS)) {
-    const known = Object.keys(TRAIN_FLAGS).filter((f) => !(f in SWEEP_OWNED));
+  // Own properties only: 'constructor' or '__proto__' from a spec is an unknown flag, not Object's.
+  if (!has(TRAIN_FLAGS, k)) {
+    const known = Object.keys(TRAIN_FLAGS).filter((f) => !has(SWEEP_OWNED, f));
     throw fail(file, `${where}: unknown flag '${k}' (train flags: ${known.join(', ')})`);
   }
-  if (k in SWEEP_OWNED) throw fail(file, `${where}: --${k} cannot be set in a sweep: ${SWEEP_OWNED[k]}`);
+  if (has(SWEEP_OWNED, k)) throw fail(file, `${where}: --${k} cannot be set in a sweep: ${SWEEP_OWNED[k]}`);
 }
 
 function checkValue(k: string, v: unknown, file: string, where: string): void {
@@ -148,8 +166,21 @@ function checkValue(k: string, v: unknown, file: string, where: string): void {
   if (!ok) throw fail(file, `${where}: --${k} takes a ${type}, got ${JSON.stringify(v)}`);
 }
 
-/** Every point of the spec, each checked by train's own flag checks before anything runs. */
-export function expand(spec: SweepSpec, file: string): SweepPoint[] {
+/** How many points the spec expands to: random samples (or one) × the grid's combinations, counted without making them. */
+export function countPoints(spec: SweepSpec): number {
+  return Object.values(spec.grid).reduce((n, values) => n * values.length, spec.random?.count ?? 1);
+}
+
+/**
+ * Every point of the spec, each checked by train's own flag checks before anything runs;
+ * refused, before any point is made, when there are more than `maxPoints`.
+ */
+export function expand(spec: SweepSpec, file: string, maxPoints = MAX_POINTS): SweepPoint[] {
+  const count = countPoints(spec);
+  if (count > maxPoints) {
+    const factors = [...(spec.random ? [`random.count ${spec.random.count}`] : []), ...Object.entries(spec.grid).map(([k, v]) => `${v.length} ${k}`)];
+    throw fail(file, `expands to ${count} points (${factors.join(' × ')}), more than the limit of ${maxPoints}; raise it with --max-points if you mean it`);
+  }
   const samples = spec.random ? drawSamples(spec.random) : [{}];
   let combos: Record<string, FlagValue>[] = [{}];
   for (const [k, values] of Object.entries(spec.grid)) combos = combos.flatMap((c) => values.map((v) => ({ ...c, [k]: v })));

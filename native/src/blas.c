@@ -8,7 +8,7 @@
  * RangeError instead of reading or writing outside the buffer.
  * Also exports im2col/col2im for the convolution lowering (lowering.c) and the backend's
  * memory-bound loops: relu, reluTimes, biasAdd, biasGrad, maxPool, gather, scatterAdd (pointwise.c),
- * and eigh, LAPACK's symmetric eigensolver (K-FAC's factors).
+ * and, for K-FAC's factors, syrk (a Gram matrix's triangle) and eigh (LAPACK's symmetric eigensolver).
  */
 #include <cblas.h>
 #include <node_api.h>
@@ -105,6 +105,43 @@ static napi_value gemm(napi_env env, napi_callback_info info, bool dbl) {
   return NULL;
 }
 
+/*
+ * syrk(trans, N, K, alpha, A, aOff, lda, beta, C, cOff, ldc): the upper triangle (diagonal
+ * included) of C (N x N, row-major) = alpha * op(A) * op(A)^T + beta * C, op(A) (N x K) = A, or
+ * A^T for A stored K x N when trans; float32 or float64 by the arrays' type. Half a GEMM's
+ * multiply-adds for a Gram matrix (K-FAC's factors).
+ */
+static napi_value syrk(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 11)
+    THROW(env, type_error, "syrk expects 11 arguments (trans, N, K, alpha, A, aOff, lda, beta, C, cOff, ldc)");
+  bool trans;
+  int64_t N, K, aOff, lda, cOff, ldc;
+  double alpha, beta;
+  if (napi_get_value_bool(env, argv[0], &trans) != napi_ok) THROW(env, type_error, "syrk: trans must be a boolean");
+  if (!get_int(env, argv[1], &N) || !get_int(env, argv[2], &K) || !get_int(env, argv[5], &aOff) || !get_int(env, argv[6], &lda) ||
+      !get_int(env, argv[9], &cOff) || !get_int(env, argv[10], &ldc) || napi_get_value_double(env, argv[3], &alpha) != napi_ok ||
+      napi_get_value_double(env, argv[7], &beta) != napi_ok)
+    THROW(env, type_error, "syrk: sizes, offsets, leading dimensions, alpha and beta must be numbers");
+  if (N < 0 || K < 0 || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldc > INT32_MAX)
+    THROW(env, range_error, "syrk: N and K must be non-negative and within the 32-bit BLAS interface");
+  view a, c;
+  bool dbl = get_view(env, argv[4], napi_float64_array, &a) && get_view(env, argv[8], napi_float64_array, &c);
+  if (!dbl && !(get_view(env, argv[4], napi_float32_array, &a) && get_view(env, argv[8], napi_float32_array, &c)))
+    THROW(env, type_error, "syrk: A and C must both be Float32Arrays or both Float64Arrays");
+  if (!fits(aOff, trans ? K : N, trans ? N : K, lda, a.length)) THROW(env, range_error, "syrk: A cannot hold op(A) of N x K at its offset and leading dimension");
+  if (!fits(cOff, N, N, ldc, c.length)) THROW(env, range_error, "syrk: C cannot hold N x N at its offset and leading dimension");
+  if (N == 0) return NULL;
+  int ilda = (int)(lda > 0 ? lda : 1);
+  enum CBLAS_TRANSPOSE op = trans ? CblasTrans : CblasNoTrans;
+  if (dbl)
+    cblas_dsyrk(CblasRowMajor, CblasUpper, op, (int)N, (int)K, alpha, (double *)a.data + aOff, ilda, beta, (double *)c.data + cOff, (int)ldc);
+  else
+    cblas_ssyrk(CblasRowMajor, CblasUpper, op, (int)N, (int)K, (float)alpha, (float *)a.data + aOff, ilda, (float)beta, (float *)c.data + cOff, (int)ldc);
+  return NULL;
+}
+
 static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm(env, info, false); }
 static napi_value dgemm(napi_env env, napi_callback_info info) { return gemm(env, info, true); }
 
@@ -182,6 +219,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"threads", NULL, threads, NULL, NULL, NULL, napi_default, NULL},
     {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
     {"eigh", NULL, eigh, NULL, NULL, NULL, napi_default, NULL},
+    {"syrk", NULL, syrk, NULL, NULL, NULL, napi_default, NULL},
     {"im2col", NULL, ndcnn_im2col, NULL, NULL, NULL, napi_default, NULL},
     {"col2im", NULL, ndcnn_col2im, NULL, NULL, NULL, napi_default, NULL},
     {"relu", NULL, ndcnn_relu, NULL, NULL, NULL, napi_default, NULL},

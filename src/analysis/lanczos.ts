@@ -13,6 +13,7 @@
  * MAGNITUDE, at a rate |λ₂/λ₁| per product, where Lanczos' rate is set by the gap relative to the
  * whole spectrum.
  */
+import { runLater, runNow, settle, type Later } from '../nd/later.js';
 import { Rng } from '../nd/rng.js';
 import type { SymmetricOperator } from './operator.js';
 import { tridiagonalEigen } from './tridiagonal.js';
@@ -33,6 +34,11 @@ const BREAKDOWN = 1e-10;
  * vector orthogonal to the basis and β = 0, so T stays exact. `after(run)` may stop it early.
  */
 export function lanczos(op: SymmetricOperator, start: Float64Array, steps: number, rng: Rng, after?: (run: LanczosRun) => boolean): LanczosRun {
+  return runNow(lanczosSteps(op, start, steps, rng, after), 'lanczos');
+}
+
+/** lanczos() with the operator's products settled (src/nd/later.ts): an operator that answers later too. */
+export function* lanczosSteps(op: SymmetricOperator, start: Float64Array, steps: number, rng: Rng, after?: (run: LanczosRun) => boolean): Later<LanczosRun> {
   const n = op.dim;
   const m = Math.min(steps, n);
   const run: LanczosRun = { alpha: [], beta: [], basis: [] };
@@ -42,7 +48,7 @@ export function lanczos(op: SymmetricOperator, start: Float64Array, steps: numbe
   let scale = 0;
   for (let j = 0; j < m; j++) {
     run.basis.push(q);
-    op.apply(q, w);
+    yield* settle(op.apply(q, w));
     const a = dotp(q, w);
     if (!Number.isFinite(a)) throw new Error(`lanczos: the operator returned a non-finite product at step ${j + 1}`);
     run.alpha.push(a);
@@ -99,6 +105,15 @@ export interface Eigenpairs {
 
 /** The k largest eigenpairs by Lanczos with full reorthogonalisation. */
 export function topEigenpairs(op: SymmetricOperator, options: TopEigenOptions = {}): Eigenpairs {
+  return runNow(topEigenSteps(op, options), 'topEigenpairs');
+}
+
+/** topEigenpairs() for any operator, one that answers later (a model on WebGPU) included. */
+export function topEigenpairsAsync(op: SymmetricOperator, options: TopEigenOptions = {}): Promise<Eigenpairs> {
+  return runLater(topEigenSteps(op, options));
+}
+
+function* topEigenSteps(op: SymmetricOperator, options: TopEigenOptions): Later<Eigenpairs> {
   const k = options.k ?? 1;
   const tol = options.tol ?? 1e-6;
   if (!Number.isInteger(k) || k < 1) throw new Error(`top eigenpairs: k must be a positive integer, got ${k}`);
@@ -116,7 +131,7 @@ export function topEigenpairs(op: SymmetricOperator, options: TopEigenOptions = 
     return { eig, estimates, norm };
   };
   if (options.start && options.start.length !== op.dim) throw new Error(`top eigenpairs: start vector of length ${options.start.length}, the operator's dimension is ${op.dim}`);
-  const run = lanczos(op, options.start ?? randomUnit(rng, op.dim), maxSteps, rng, (r) => {
+  const run = yield* lanczosSteps(op, options.start ?? randomUnit(rng, op.dim), maxSteps, rng, (r) => {
     const { eig, estimates, norm } = ritz(r);
     options.onStep?.(r.alpha.length, eig.values[0]);
     return r.alpha.length >= k && (r.alpha.length === op.dim || estimates.every((e) => e <= tol * norm));
@@ -130,13 +145,14 @@ export function topEigenpairs(op: SymmetricOperator, options: TopEigenOptions = 
   let residuals = estimates.slice(0, count);
   if (options.verify ?? true) {
     const av = new Float64Array(op.dim);
-    residuals = vectors.map((y, i) => {
-      op.apply(y, av);
+    residuals = [];
+    for (const [i, y] of vectors.entries()) {
+      yield* settle(op.apply(y, av));
       products++;
       let s = 0;
       for (let j = 0; j < av.length; j++) s += (av[j] - values[i] * y[j]) ** 2;
-      return Math.sqrt(s);
-    });
+      residuals.push(Math.sqrt(s));
+    }
   }
   return { values, vectors, residuals, converged: residuals.map((r) => r <= tol * norm), steps: m, products };
 }
@@ -159,6 +175,15 @@ export interface PowerResult {
 
 /** Power iteration for the eigenvalue of largest magnitude (the baseline Lanczos is checked against). */
 export function powerIteration(op: SymmetricOperator, options: PowerOptions = {}): PowerResult {
+  return runNow(powerSteps(op, options), 'powerIteration');
+}
+
+/** powerIteration() for any operator, one that answers later included. */
+export function powerIterationAsync(op: SymmetricOperator, options: PowerOptions = {}): Promise<PowerResult> {
+  return runLater(powerSteps(op, options));
+}
+
+function* powerSteps(op: SymmetricOperator, options: PowerOptions): Later<PowerResult> {
   const tol = options.tol ?? 1e-6;
   const maxIterations = options.maxIterations ?? 1000;
   const v = randomUnit(new Rng(options.seed ?? 1), op.dim);
@@ -167,7 +192,7 @@ export function powerIteration(op: SymmetricOperator, options: PowerOptions = {}
   let residual = Infinity;
   let it = 0;
   while (it < maxIterations) {
-    op.apply(v, av);
+    yield* settle(op.apply(v, av));
     it++;
     value = dotp(v, av);
     let r = 0;

@@ -7,8 +7,9 @@
  * over probes of Σ_j τ_j δ(x − θ_j) estimates the eigenvalue distribution (1/dim) Σ_i δ(x − λ_i).
  * Gaussian broadening of width σ turns it into a density that integrates to 1.
  */
+import { runLater, runNow, type Later } from '../nd/later.js';
 import { Rng } from '../nd/rng.js';
-import { lanczos, randomUnit } from './lanczos.js';
+import { lanczosSteps, randomUnit } from './lanczos.js';
 import type { SymmetricOperator } from './operator.js';
 import { tridiagonalEigen } from './tridiagonal.js';
 
@@ -34,6 +35,15 @@ export interface SpectralDensity {
 }
 
 export function spectralDensity(op: SymmetricOperator, options: DensityOptions = {}): SpectralDensity {
+  return runNow(densitySteps(op, options), 'spectralDensity');
+}
+
+/** spectralDensity() for any operator, one that answers later (a model on WebGPU) included. */
+export function spectralDensityAsync(op: SymmetricOperator, options: DensityOptions = {}): Promise<SpectralDensity> {
+  return runLater(densitySteps(op, options));
+}
+
+function* densitySteps(op: SymmetricOperator, options: DensityOptions): Later<SpectralDensity> {
   const probes = options.probes ?? 10;
   const steps = Math.min(op.dim, options.steps ?? 80);
   const points = options.points ?? 1000;
@@ -44,7 +54,7 @@ export function spectralDensity(op: SymmetricOperator, options: DensityOptions =
   const rng = new Rng(options.seed ?? 1);
   const ritz: SpectralDensity['ritz'] = [];
   for (let p = 0; p < probes; p++) {
-    const run = lanczos(op, randomUnit(rng, op.dim), steps, rng);
+    const run = yield* lanczosSteps(op, randomUnit(rng, op.dim), steps, rng);
     const eig = tridiagonalEigen(run.alpha, run.beta.slice(0, -1));
     ritz.push({ values: eig.values, weights: eig.vectors.map((s) => s[0] * s[0]) });
     options.onProbe?.(p + 1);

@@ -4,7 +4,8 @@
  * the network from data alone; safetensors and ONNX files carry it in their metadata.
  */
 import type { LayerSpec, LossName } from '../layers/index.js';
-import { losses, Network, type NetworkLimits } from '../layers/index.js';
+import { losses, type NetworkLimits } from '../layers/index.js';
+import { Network } from '../network/index.js';
 import type { Backend } from '../nd/backend.js';
 import { cpuBackend } from '../nd/backends/cpu/index.js';
 import type { DType } from '../nd/dtype.js';

@@ -1,5 +1,5 @@
 /** The file formats a network can be written in, by name (the CLI's `export --format`). */
-import type { Network } from '../layers/index.js';
+import type { Network } from '../network/index.js';
 import { saveNpz, saveSafetensors } from './model.js';
 import { saveOnnx } from './onnx/export.js';
 

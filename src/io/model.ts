@@ -4,7 +4,8 @@
  * architecture in `__metadata__`, so `loadNetwork(file)` rebuilds the network from the file alone.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LIMITS, LimitError, MAX_NESTING, type Network, type NetworkLimits } from '../layers/index.js';
+import { DEFAULT_LIMITS, LimitError, MAX_NESTING, type NetworkLimits } from '../layers/index.js';
+import type { Network } from '../network/index.js';
 import type { Backend } from '../nd/backend.js';
 import type { DType } from '../nd/dtype.js';
 import { architectureOf, buildArchitecture, readArchitecture } from './architecture.js';

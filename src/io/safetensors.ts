@@ -38,10 +38,13 @@ export interface TensorToWrite {
 }
 
 export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
-  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  // Null-prototype: a tensor named `__proto__` (decodeSafetensors reads one) must become a key, not the header's prototype.
+  const header: Record<string, unknown> = Object.create(null);
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const parts: Uint8Array[] = [];
   let at = 0;
   for (const [name, t] of Object.entries(tensors)) {
+    if (name === '__metadata__') throw new FormatError('safetensors', "a tensor cannot be named '__metadata__': the format keeps the metadata under that key");
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) throw new FormatError('safetensors', `tensor '${name}' of shape [${t.shape.join(', ')}] has ${t.data.length} values, needs ${n}`);
     const bytes = encodeValues(name, t);

@@ -41,8 +41,10 @@ export function zipMembers(bytes: Uint8Array, fail: (problem: string) => FormatE
     const start = bytes.length >= 4 && v.getUint32(0, true) === LOCAL ? 'it begins as a zip archive but is truncated' : 'not a zip archive, or a truncated one';
     throw fail(`${start}: no end-of-central-directory record in its last ${Math.min(bytes.length, 22 + MAX_COMMENT)} bytes`);
   }
-  const end = eocd + 22 + v.getUint16(eocd + 20, true);
-  if (end !== bytes.length) throw fail(`${bytes.length - end} bytes follow the end-of-central-directory record (${end > bytes.length ? 'its comment is cut short: truncated?' : 'something appended?'})`);
+  const comment = v.getUint16(eocd + 20, true);
+  const end = eocd + 22 + comment;
+  if (end > bytes.length) throw fail(`the end-of-central-directory record's ${comment}-byte comment runs past the end of the archive (truncated?)`);
+  if (end < bytes.length) throw fail(`${bytes.length - end} bytes follow the end-of-central-directory record (something appended?)`);
   let count = v.getUint16(eocd + 10, true);
   let cdSize = v.getUint32(eocd + 12, true);
   let cdOffset = v.getUint32(eocd + 16, true);

@@ -17,6 +17,8 @@ export class Activation implements Layer {
   private readonly buf: Buffers;
   private z!: Tensor;
   private Rz: Tensor | null = null;
+  /** dE/dy of the latest backward pass (curvatureResidual). */
+  private dy: Tensor | null = null;
   private readonly kind: ActivationKind;
 
   constructor(
@@ -49,7 +51,15 @@ export class Activation implements Layer {
   }
 
   backward(dy: Tensor): Tensor {
+    this.dy = dy;
     return this.times(dy, 1, 'dz');
+  }
+
+  /** σ''(z) ⊙ dE/dy: what the Hessian at z adds to the GGN's (σ'ᵀ H_y σ'); null for piecewise-linear σ. */
+  curvatureResidual(): Tensor | null {
+    if (PIECEWISE_LINEAR.includes(this.kind)) return null;
+    if (!this.dy) throw new Error(`${this.name}: curvatureResidual needs a backward pass first`);
+    return this.times(this.dy, 2, 'residual');
   }
 
   rForward(Rz: Tensor | null): Tensor | null {

@@ -15,7 +15,15 @@
  *   dx = J(γ·g) depends on x through s and x̂ and on γ, g: for fixed u,
  *   R{J u} = R{s}·(u − mean u − x̂·mean(x̂·u)) − s·(R{x̂}·mean(x̂·u) + x̂·mean(R{x̂}·u))
  *          = ρ·J u − s·(R{x̂}·mean(x̂·u) + x̂·mean(R{x̂}·u)),  and R{γ·g} = V_γ·g + γ·R{g}.
- * Evaluation mode: y = γ·(x − μ_run)/√(σ²_run + ε) + β, an affine map per channel.
+ * Evaluation mode: y = γ·x̂ + β with x̂ = (x − μ_run)·r, r = (σ²_run + ε)^−½ fixed, an affine map
+ * per channel that couples no samples, with a = γ·r:
+ *   backward    dγ += Σ g·x̂,  dβ += Σ g,  dx = a·g
+ *   R-forward   R{y} = V_γ·x̂ + a·R{x} + V_β
+ *   R-backward  R{dγ} = Σ (R{g}·x̂ + g·r·R{x}),  R{dβ} = Σ R{g},  R{dx} = a·R{g} + V_γ·r·g
+ * Per-sample gradients (Layer.perSample): each sample's Σ over its positions of g·x̂ and of g,
+ * in evaluation mode only. In training mode the batch statistics make every sample's loss
+ * depend on every other sample's input, so a sample's gradient is not its share of the batch
+ * gradient's sums; that is refused (as BackPACK refuses it), not computed under another meaning.
  * Running statistics (gradient passes only): run ← (1 − m)·run + m·batch with momentum m
  * (0.1 by default), the running variance from the unbiased batch variance σ²·m/(m − 1), as PyTorch;
  * or, recomputing them (Network.recomputeStatistics), the plain average of the batches since reset.
@@ -35,7 +43,8 @@ import type { Backend, Tensor } from '../nd/backend.js';
 import type { FloatArray } from '../nd/dtype.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../nd/shape.js';
 import type { KroneckerSink } from './kronecker.js';
-import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { Buffers, TRAINING, type Layer, type LayerBuffer, type PassMode, type SampleOutputs } from './layer.js';
+import { planeSums, reduceSamples } from './samples.js';
 import { read, runSync, type Reads } from './reads.js';
 
 export interface BatchNormSpec {
@@ -66,9 +75,15 @@ export class BatchNorm implements Layer {
   private readonly vecs = new Map<string, Tensor>();
   /** Saved by a training forward for the later passes. */
   private saved: { xhat: Tensor; s: Vec; gamma: Tensor; gammaH: Vec; m: number; reduce: Reduce | null } | null = null;
+  /** Saved by an evaluation forward: its input, r = (σ²_run + ε)^−½, a = γ·r, −μ_run·r, and x̂ once a later pass made it. */
+  private evaluated: { x: Tensor; r: Vec; a: Vec; shift: Vec; xhat: Tensor | null } | null = null;
   private Rxhat: Tensor | null = null;
   private rho: Vec | null = null;
   private Vgamma: Vec | null = null;
+  /** R{x} of the latest evaluation-mode R-forward (null: zero). */
+  private evalRx: Tensor | null = null;
+  /** dE/dy of the latest backward pass, which perSample reads. */
+  private g: Tensor | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -112,12 +127,14 @@ export class BatchNorm implements Layer {
     const y = this.buf.get('y', x.shape);
     if (!mode.training) {
       this.saved = null;
-      const g = yield* this.host(gamma);
       const { mean: mu, var: v } = this.running;
-      const a = g.map((gc, c) => gc / Math.sqrt(v[c] + this.eps));
+      const r = v.map((vc) => 1 / Math.sqrt(vc + this.eps));
+      const a = (yield* this.host(gamma)).map((gc, c) => gc * r[c]);
       this.affine(y, x, a, (yield* this.host(beta)).map((b, c) => b - a[c] * mu[c]));
+      this.evaluated = { x, r, a, shift: mu.map((m, c) => -m * r[c]), xhat: null };
       return y;
     }
+    this.evaluated = null;
     const reduce = mode.reduce ?? null;
     const [sums, [m]] = global(reduce, yield* this.sum(x), Float64Array.of(sizeOf(x.shape) / this.C));
     const mu = sums.map((v) => v / m);
@@ -138,6 +155,11 @@ export class BatchNorm implements Layer {
   }
 
   *backwardReads(dy: Tensor, grad: Tensor[] | null): Reads<Tensor> {
+    this.g = dy;
+    if (this.evaluated) {
+      if (grad) this.addGrads(grad, yield* this.sum(this.xhatRun(), dy), yield* this.sum(dy));
+      return this.scaled('dx', dy, this.evaluated.a);
+    }
     const { xhat, reduce } = this.train();
     const [Sg, Sxg] = [yield* this.sum(dy), yield* this.sum(xhat, dy)];
     if (grad) this.addGrads(grad, Sxg, Sg);
@@ -152,8 +174,32 @@ export class BatchNorm implements Layer {
     return this.combine('dx', [[dy, k], [xhat, k.map((kc, c) => (-kc * Sxg[c]) / m)]], k.map((kc, c) => (-kc * Sg[c]) / m));
   }
 
-  backwardParams(dy: Tensor, grad: Tensor[]): void {
+  backwardParams(dy: Tensor, grad: Tensor[] | null): void {
     runSync(this.backend, this.backwardParamsReads(dy, grad));
+  }
+
+  *backwardParamsReads(dy: Tensor, grad: Tensor[] | null): Reads<void> {
+    this.g = dy;
+    if (grad) this.addGrads(grad, yield* this.sum(this.evaluated ? this.xhatRun() : this.train().xhat, dy), yield* this.sum(dy));
+  }
+
+  /** Each sample's Σ g·x̂ (γ) and Σ g (β) over its positions, from the latest backward pass; evaluation mode only. */
+  perSample(out: SampleOutputs): void {
+    if (!this.evaluated) {
+      throw new Error(
+        `${this.name}: per-sample quantities are undefined under batch norm in training mode (the batch statistics couple the samples, ` +
+          `so no sample's gradient is its own); compute them in evaluation mode (running statistics), or use the Hutchinson diagonal, which needs only products`,
+      );
+    }
+    const g = this.g;
+    if (!g) throw new Error(`${this.name}: perSample needs a backward pass first`);
+    const prod = this.buf.get('prod', g.shape);
+    this.backend.mul(prod, this.xhatRun(), g);
+    [prod, g].forEach((t, j) => {
+      const G = out.grads?.[j] ?? this.buf.get(`sample${j}`, [g.shape[0], this.C]);
+      planeSums(this.backend, G, t);
+      reduceSamples(this.backend, this.buf, G, 0, out, j);
+    });
   }
 
   kroneckerInput(offset: number, sink: KroneckerSink): void {
@@ -166,7 +212,7 @@ export class BatchNorm implements Layer {
     const F = sink.channelsOf(this).F;
     const prod = this.buf.get('prod', dy.shape);
     this.backend.mul(prod, xhat, dy);
-    const [a, b] = [this.perSample(prod), this.perSample(dy)];
+    const [a, b] = [this.planeTotals(prod), this.planeTotals(dy)];
     for (let i = 0; i < a.length; i++) {
       const c = 3 * (i % this.C);
       F[c] += a[i] * a[i];
@@ -179,7 +225,7 @@ export class BatchNorm implements Layer {
   }
 
   /** Σ over the spatial positions of each (sample, channel): [n·C] on the host. */
-  private perSample(t: Tensor): FloatArray {
+  private planeTotals(t: Tensor): FloatArray {
     const planes = t.shape[0] * t.shape[1];
     const out = this.buf.get('planes', [planes]);
     this.backend.fill(out, 0);
@@ -187,16 +233,19 @@ export class BatchNorm implements Layer {
     return this.backend.download(out);
   }
 
-  *backwardParamsReads(dy: Tensor, grad: Tensor[]): Reads<void> {
-    const { xhat } = this.train();
-    this.addGrads(grad, yield* this.sum(xhat, dy), yield* this.sum(dy));
-  }
-
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
     return runSync(this.backend, this.rForwardReads(Rx, v));
   }
 
   *rForwardReads(Rx: Tensor | null, [Vgamma, Vbeta]: Tensor[]): Reads<Tensor | null> {
+    if (this.evaluated) {
+      this.Vgamma = yield* this.host(Vgamma);
+      this.evalRx = Rx;
+      const Ry = this.buf.get('Ry', this.evaluated.x.shape);
+      this.backend.channelAffine(Ry, this.xhatRun(), Vgamma, Vbeta);
+      if (Rx) this.backend.axpy(Ry, 1, this.scaled('t', Rx, this.evaluated.a));
+      return Ry;
+    }
     const { xhat, s, gamma, m, reduce } = this.train();
     this.Vgamma = yield* this.host(Vgamma);
     const Ry = this.buf.get('Ry', xhat.shape);
@@ -220,6 +269,7 @@ export class BatchNorm implements Layer {
   }
 
   *rBackwardReads(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
+    if (this.evaluated) return yield* this.evalRBackward(dy, Rdy, hv);
     const { xhat, s, gammaH: g, m, reduce } = this.train();
     const Vg = this.Vgamma ?? zeros(this.C);
     const local = [yield* this.sum(dy), yield* this.sum(xhat, dy), yield* this.sum(Rdy), yield* this.sum(xhat, Rdy), this.Rxhat ? yield* this.sum(this.Rxhat, dy) : zeros(this.C)];
@@ -238,8 +288,35 @@ export class BatchNorm implements Layer {
     return [dx, this.combine('Rdx', terms, s.map((sc, c) => (-sc * (Vg[c] * Sg[c] + g[c] * SRg[c])) / m))];
   }
 
+  /** R{dγ} = Σ (R{g}·x̂ + g·r·R{x}), R{dβ} = Σ R{g}; returns [a·g, a·R{g} + V_γ·r·g]. */
+  private *evalRBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
+    const { r, a } = this.evaluated!;
+    const dGamma = yield* this.sum(this.xhatRun(), Rdy);
+    if (this.evalRx) (yield* this.sum(this.evalRx, dy)).forEach((v, c) => (dGamma[c] += r[c] * v));
+    this.addGrads(hv, dGamma, yield* this.sum(Rdy));
+    const Vg = this.Vgamma ?? zeros(this.C);
+    return [this.scaled('dx', dy, a), this.combine('Rdx', [[Rdy, a], [dy, Vg.map((v, c) => v * r[c])]], zeros(this.C))];
+  }
+
+  /** x̂ = (x − μ_run)·r of the latest evaluation forward, into a buffer (computed when a later pass needs it). */
+  private xhatRun(): Tensor {
+    const e = this.evaluated!;
+    if (!e.xhat) {
+      e.xhat = this.buf.get('xhat', e.x.shape);
+      this.affine(e.xhat, e.x, e.r, e.shift);
+    }
+    return e.xhat;
+  }
+
+  /** a[c]·t into the named buffer. */
+  private scaled(key: string, t: Tensor, a: Vec): Tensor {
+    const out = this.buf.get(key, t.shape);
+    this.affine(out, t, a, zeros(this.C));
+    return out;
+  }
+
   private train(): NonNullable<BatchNorm['saved']> {
-    if (!this.saved) throw new Error(`${this.name}: backward and R-passes need a training-mode forward pass first (the last one was in evaluation mode)`);
+    if (!this.saved) throw new Error(`${this.name}: backward and R-passes need a forward pass first`);
     return this.saved;
   }
 

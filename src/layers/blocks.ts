@@ -4,9 +4,9 @@
  * takes blocks in this shape and never sees a layer.
  */
 import { sizeOf } from '../nd/shape.js';
-import type { Network } from './network.js';
+import type { Layer } from './layer.js';
 
-export function parameterBlocks(net: Network): { name: string; offset: number; size: number }[] {
+export function parameterBlocks(net: { readonly layers: readonly Layer[] }): { name: string; offset: number; size: number }[] {
   const blocks: { name: string; offset: number; size: number }[] = [];
   let offset = 0;
   for (const layer of net.layers) {

@@ -60,6 +60,10 @@ export class Conv extends BilinearLayer {
     this.backend.convBackFilter(dW, x, dy, this.geometry, accumulate);
   }
 
+  protected sampleWeights(G: Tensor, first: number): void {
+    this.filterSamples()(G, this.x, this.delta!, this.geometry, first);
+  }
+
   protected get positions(): number {
     return this.geometry.outVolume;
   }

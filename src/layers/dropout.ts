@@ -4,6 +4,8 @@
  * The mask is a pure function of (the sample's key, this layer, the element's index), and the
  * network holds the keys fixed for one optimizer step, so the gradient, Gv and Hv of one
  * Hessian-free step are of one function (Martens' practice) and a resumed run draws the same masks.
+ * Or it is given (PassMode.masks: 0/1 keep-masks by layer name, scaled by 1/(1 − p) here as
+ * PyTorch's inverted dropout scales its own), to reproduce another framework's masks.
  * Given its mask dropout is linear, so every pass is the same product:
  *   forward     y = m ⊙ x
  *   backward    dE/dx = m ⊙ dE/dy
@@ -61,11 +63,28 @@ export class Dropout implements Layer {
   forward(x: Tensor, _p: Tensor[], mode?: PassMode): Tensor {
     if (this.mask) this.backend.dispose(this.mask);
     this.mask = null;
-    const { training, keys } = mode ?? TRAINING;
+    const { training, keys, masks } = mode ?? TRAINING;
     if (!training || this.p === 0) return x;
-    if (!keys) throw new Error(`${this.name}: a training pass needs the network's per-sample keys (run it inside a Network)`);
-    this.mask = this.backend.upload(x.shape, this.draw(keys, x.shape));
+    const given = masks?.get(this.name);
+    if (given) this.mask = this.backend.upload(x.shape, this.scaled(given, x.shape));
+    else {
+      if (!keys) throw new Error(`${this.name}: a training pass needs the network's per-sample keys (run it inside a Network)`);
+      this.mask = this.backend.upload(x.shape, this.draw(keys, x.shape));
+    }
     return this.times(x, 'y');
+  }
+
+  /** A given 0/1 keep-mask as the multiplier m = keep/(1 − p), checked against the batch. */
+  private scaled(given: ArrayLike<number>, shape: Shape): Float64Array {
+    const size = sizeOf(shape);
+    if (given.length !== size) throw new ShapeError(`${this.name}: the given mask has ${given.length} values, the batch [${shape.join(', ')}] needs ${size}`);
+    const keep = 1 / (1 - this.p);
+    const m = new Float64Array(size);
+    for (let i = 0; i < size; i++) {
+      if (given[i] !== 0 && given[i] !== 1) throw new ShapeError(`${this.name}: mask values must be 0 (drop) or 1 (keep), got ${given[i]} at element ${i}`);
+      m[i] = given[i] * keep;
+    }
+    return m;
   }
 
   backward(dy: Tensor): Tensor {

@@ -34,6 +34,11 @@ export interface PassMode {
    * batch since they were reset (PyTorch's momentum=None), to recompute them at fixed parameters.
    */
   readonly cumulative?: boolean;
+  /**
+   * Keep-masks given for this batch by dropout layer name (0 drops, 1 keeps; [n, ...shape] per
+   * layer), used instead of drawing: to reproduce another framework's masks exactly.
+   */
+  readonly masks?: ReadonlyMap<string, ArrayLike<number>>;
 }
 
 /** Training without side effects: what a layer assumes when called without a mode. */
@@ -64,8 +69,11 @@ export interface Layer {
   forward(x: Tensor, p: Tensor[], mode?: PassMode): Tensor;
   /** Adds dE/dθ into `grad` (when given) and returns dE/dx. */
   backward(dy: Tensor, grad: Tensor[] | null): Tensor;
-  /** backward without dE/dx, for the first layer, whose input gradient nobody reads. */
-  backwardParams(dy: Tensor, grad: Tensor[]): void;
+  /**
+   * backward without dE/dx, for the first layer, whose input gradient nobody reads; with `grad`
+   * null it only keeps what perSample reads (the backward pass of a curvature extension).
+   */
+  backwardParams(dy: Tensor, grad: Tensor[] | null): void;
   /** R-forward: R{y} from R{x} (null = zero, as for the network input) and the direction v. */
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null;
   /** R-backward: from dE/dy and R{dE/dy}, adds R{dE/dθ} = (Hv)_θ into `hv`; returns [dE/dx, R{dE/dx}]. */
@@ -85,9 +93,44 @@ export interface Layer {
    */
   forwardReads?(x: Tensor, p: Tensor[], mode?: PassMode): Reads<Tensor>;
   backwardReads?(dy: Tensor, grad: Tensor[] | null): Reads<Tensor>;
-  backwardParamsReads?(dy: Tensor, grad: Tensor[]): Reads<void>;
+  backwardParamsReads?(dy: Tensor, grad: Tensor[] | null): Reads<void>;
   rForwardReads?(Rx: Tensor | null, v: Tensor[]): Reads<Tensor | null>;
   rBackwardReads?(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]>;
+  /**
+   * Curvature extension (BackPACK's idea: more than the gradient from one backward pass): each
+   * sample's share of this layer's parameter gradient in the latest backward pass, from the input
+   * its forward kept and the δ its backward kept, reduced as `out` asks. Layers without
+   * parameters need none; a layer with parameters but without it is refused by the extensions.
+   */
+  perSample?(out: SampleOutputs): void;
+  /**
+   * The exact Hessian diagonal's extension: r = σ''(z) ⊙ dE/dy at the layer's own activation in
+   * the latest backward pass, the term by which the Hessian at z exceeds the GGN's there (as
+   * [n, ...] at z); null where it vanishes (piecewise-linear activations, or no activation).
+   */
+  curvatureResidual?(): Tensor | null;
+  /**
+   * The backward pass from dE/dz at the input of the layer's own activation, skipping it (the
+   * diagonal's columns start there), keeping δ for perSample; returns dE/dx when `needDx`.
+   * Layers whose residual is at their input (an activation layer) do without it.
+   */
+  backwardFromActivation?(dz: Tensor, needDx: boolean): Tensor | null;
+}
+
+/**
+ * What a per-sample pass collects of one layer (Layer.perSample), one entry per parameter tensor
+ * in paramShapes order, null where not wanted. g_n is sample n's term of the parameter gradient
+ * of the latest backward pass (the g_n sum to that gradient).
+ */
+export interface SampleOutputs {
+  /** Each sample's gradient, written into [n, ...shape]. */
+  readonly grads: Tensor[] | null;
+  /** ‖g_n‖² of each sample, written into a host array of length n. */
+  readonly norms: Float64Array[] | null;
+  /** Σ_n g_n² elementwise, added into [...shape] (the diagonal curvature sums it over backward passes). */
+  readonly squares: Tensor[] | null;
+  /** Σ_n g_n, added into [...shape]: the gradient itself, so the pass needs no other backward. */
+  readonly sums: Tensor[] | null;
 }
 
 /** A layer's non-trainable tensor (see Layer.buffers); `integer` marks counters (PyTorch int64). */

@@ -17,8 +17,9 @@ import type { Rng } from '../nd/rng.js';
 import { ShapeError, fmt, sameShape, type Shape } from '../nd/shape.js';
 import { conv } from './conv.js';
 import { layerBackward, sequenceInput, type KroneckerSink } from './kronecker.js';
-import { Buffers, type Layer, type LayerBuffer, type PassMode } from './layer.js';
+import { Buffers, type Layer, type LayerBuffer, type PassMode, type SampleOutputs } from './layer.js';
 import { paramNamesOf, sequentialBuffers, sequentialParamNames } from './naming.js';
+import { runSync, type Reads } from './reads.js';
 import type { LayerSpec } from './registry.js';
 
 export interface ResidualSpec {
@@ -91,27 +92,52 @@ export class Residual implements Layer {
 
   /** The pass mode (training or evaluation, dropout keys) reaches every child: a body may hold batch norm or dropout. */
   forward(x: Tensor, p: Tensor[], mode?: PassMode): Tensor {
+    return runSync(this.backend, this.forwardReads(x, p, mode));
+  }
+
+  // Each pass with its children's read points (reads.ts): a body holding batch norm reads back
+  // mid-pass, so on WebGPU the block's passes are the generators, and the plain ones run them.
+  *forwardReads(x: Tensor, p: Tensor[], mode?: PassMode): Reads<Tensor> {
     const parts = this.split(p);
     let h = x;
-    this.body.forEach((layer, i) => (h = layer.forward(h, parts[i], mode)));
-    const skip = this.projection ? this.projection.forward(x, parts[this.body.length], mode) : x;
+    for (const [i, layer] of this.body.entries()) h = yield* forwardOf(layer, h, parts[i], mode);
+    const skip = this.projection ? yield* forwardOf(this.projection, x, parts[this.body.length], mode) : x;
     return this.sum('y', h, skip);
   }
 
   backward(dy: Tensor, grad: Tensor[] | null): Tensor {
+    return runSync(this.backend, this.backwardReads(dy, grad));
+  }
+
+  *backwardReads(dy: Tensor, grad: Tensor[] | null): Reads<Tensor> {
     const g = grad && this.split(grad);
     let d = dy;
-    for (let i = this.body.length - 1; i >= 0; i--) d = this.body[i].backward(d, g && g[i]);
-    const skip = this.projection ? this.projection.backward(dy, g && g[this.body.length]) : dy;
+    for (let i = this.body.length - 1; i >= 0; i--) d = yield* backwardOf(this.body[i], d, g && g[i]);
+    const skip = this.projection ? yield* backwardOf(this.projection, dy, g && g[this.body.length]) : dy;
     return this.sum('dx', d, skip);
   }
 
-  backwardParams(dy: Tensor, grad: Tensor[]): void {
-    const g = this.split(grad);
+  backwardParams(dy: Tensor, grad: Tensor[] | null): void {
+    runSync(this.backend, this.backwardParamsReads(dy, grad));
+  }
+
+  *backwardParamsReads(dy: Tensor, grad: Tensor[] | null): Reads<void> {
+    const g = grad && this.split(grad);
     let d = dy;
-    for (let i = this.body.length - 1; i > 0; i--) d = this.body[i].backward(d, g[i]);
-    this.body[0].backwardParams(d, g[0]);
-    this.projection?.backwardParams(dy, g[this.body.length]);
+    for (let i = this.body.length - 1; i > 0; i--) d = yield* backwardOf(this.body[i], d, g && g[i]);
+    yield* backwardParamsOf(this.body[0], d, g && g[0]);
+    if (this.projection) yield* backwardParamsOf(this.projection, dy, g && g[this.body.length]);
+  }
+
+  /** Each child's own per-sample quantities: the sum adds no parameter of its own. */
+  perSample(out: SampleOutputs): void {
+    const parts = <T>(a: T[] | null) => a && this.split(a);
+    const [grads, norms, squares, sums] = [parts(out.grads), parts(out.norms), parts(out.squares), parts(out.sums)];
+    this.children.forEach((c, i) => {
+      if (c.paramShapes.length === 0) return;
+      if (!c.perSample) throw new Error(`${c.name}: this layer has no per-sample extension (Layer.perSample)`);
+      c.perSample({ grads: grads && grads[i], norms: norms && norms[i], squares: squares && squares[i], sums: sums && sums[i] });
+    });
   }
 
   kroneckerInput(offset: number, sink: KroneckerSink): void {
@@ -127,19 +153,27 @@ export class Residual implements Layer {
   }
 
   rForward(Rx: Tensor | null, v: Tensor[]): Tensor | null {
+    return runSync(this.backend, this.rForwardReads(Rx, v));
+  }
+
+  *rForwardReads(Rx: Tensor | null, v: Tensor[]): Reads<Tensor | null> {
     const parts = this.split(v);
     let Rh = Rx;
-    this.body.forEach((layer, i) => (Rh = layer.rForward(Rh, parts[i])));
-    const Rskip = this.projection ? this.projection.rForward(Rx, parts[this.body.length]) : Rx;
+    for (const [i, layer] of this.body.entries()) Rh = yield* rForwardOf(layer, Rh, parts[i]);
+    const Rskip = this.projection ? yield* rForwardOf(this.projection, Rx, parts[this.body.length]) : Rx;
     if (!Rh && !Rskip) return null;
     return this.sum('Ry', Rh, Rskip);
   }
 
   rBackward(dy: Tensor, Rdy: Tensor, hv: Tensor[]): [Tensor, Tensor] {
+    return runSync(this.backend, this.rBackwardReads(dy, Rdy, hv));
+  }
+
+  *rBackwardReads(dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
     const h = this.split(hv);
     let [d, Rd] = [dy, Rdy];
-    for (let i = this.body.length - 1; i >= 0; i--) [d, Rd] = this.body[i].rBackward(d, Rd, h[i]);
-    const [s, Rs] = this.projection ? this.projection.rBackward(dy, Rdy, h[this.body.length]) : [dy, Rdy];
+    for (let i = this.body.length - 1; i >= 0; i--) [d, Rd] = yield* rBackwardOf(this.body[i], d, Rd, h[i]);
+    const [s, Rs] = this.projection ? yield* rBackwardOf(this.projection, dy, Rdy, h[this.body.length]) : [dy, Rdy];
     return [this.sum('dx', d, s), this.sum('Rdx', Rd, Rs)];
   }
 
@@ -158,6 +192,28 @@ export class Residual implements Layer {
     let at = 0;
     return this.children.map((c) => all.slice(at, (at += c.paramShapes.length)));
   }
+}
+
+// A child's pass through its read points where it has them (batch norm), else its plain pass.
+function* forwardOf(l: Layer, x: Tensor, p: Tensor[], mode?: PassMode): Reads<Tensor> {
+  return l.forwardReads ? yield* l.forwardReads(x, p, mode) : l.forward(x, p, mode);
+}
+
+function* backwardOf(l: Layer, dy: Tensor, grad: Tensor[] | null): Reads<Tensor> {
+  return l.backwardReads ? yield* l.backwardReads(dy, grad) : l.backward(dy, grad);
+}
+
+function* backwardParamsOf(l: Layer, dy: Tensor, grad: Tensor[] | null): Reads<void> {
+  if (l.backwardParamsReads) yield* l.backwardParamsReads(dy, grad);
+  else l.backwardParams(dy, grad);
+}
+
+function* rForwardOf(l: Layer, Rx: Tensor | null, v: Tensor[]): Reads<Tensor | null> {
+  return l.rForwardReads ? yield* l.rForwardReads(Rx, v) : l.rForward(Rx, v);
+}
+
+function* rBackwardOf(l: Layer, dy: Tensor, Rdy: Tensor, hv: Tensor[]): Reads<[Tensor, Tensor]> {
+  return l.rBackwardReads ? yield* l.rBackwardReads(dy, Rdy, hv) : l.rBackward(dy, Rdy, hv);
 }
 
 /**

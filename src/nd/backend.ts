@@ -74,6 +74,20 @@ export interface Backend {
   /** dw (+)= adjoint of conv in w: dw[o,c,a] = Σ_{n,i} dy[n,o,i] · x[n, c, i·s + a·d − p]. */
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void;
   /**
+   * Optional, for the curvature extensions (per-sample gradients, diagonal curvature): each
+   * sample's own filter gradient, dw[i,o,c,a] = Σ_pos dy[f+i, o, pos] · x[f+i, c, pos·s + a·d − p]
+   * for the m = dw.shape[0] samples from f = `first` (overwrites dw, shaped [m, ...weights]).
+   * A backend without it refuses those quantities for convolution and dense layers.
+   */
+  convBackFilterSamples?(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, first: number): void;
+  /**
+   * Optional, for the same extensions: one pass over per-sample gradients G [m, P] (row i is a
+   * sample's): norms[i] = Σ_p G[i,p]² (overwritten, [m]), squares[p] += Σ_i G[i,p]² and
+   * sums[p] += Σ_i G[i,p] ([P] each), each output skipped when null. Without it the layers
+   * compose these from mul and biasGrad (four passes over G instead of one).
+   */
+  sampleMoments?(G: Tensor, norms: Tensor | null, squares: Tensor | null, sums: Tensor | null): void;
+  /**
    * Optional (K-FAC): out = Σ_n Σ_i c̄_i c̄_iᵀ over x's im2col columns c̄_i = [x[n, c, i·s + a·d − p]]
    * over (c, a), with a trailing 1 when `homogeneous`: ((CK + h) × (CK + h)), CK = Cin·Πkernel.
    * Layers compose it from conv and convBackFilter on a backend without it.

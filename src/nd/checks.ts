@@ -24,6 +24,22 @@ export function checkConv(op: string, x: Tensor, y: Tensor, w: Tensor, g: ConvGe
   return n;
 }
 
+/** Checks convBackFilterSamples' arguments; returns the number of samples m in dw. */
+export function checkConvSamples(op: string, x: Tensor, dy: Tensor, dw: Tensor, g: ConvGeometry, first: number): number {
+  const n = x.shape[0];
+  const m = dw.shape[0];
+  if (!sameShape(x.shape, g.inShape(n)) || !sameShape(dy.shape, g.outShape(n)) || !sameShape(dw.shape, [m, ...g.weightShape()])) {
+    throw new ShapeError(
+      `${op}: input ${fmt(x.shape)}, output gradient ${fmt(dy.shape)}, per-sample weights ${fmt(dw.shape)} do not fit the geometry ` +
+        `(expects ${fmt(g.inShape(n))}, ${fmt(g.outShape(n))}, [m, ${g.weightShape().join(', ')}])`,
+    );
+  }
+  if (!Number.isInteger(first) || first < 0 || first + m > n) {
+    throw new ShapeError(`${op}: samples ${first}..${first + m - 1} lie outside the batch of ${n}`);
+  }
+  return m;
+}
+
 /** Elements per (n, c) plane for a bias over axis 1 of y. */
 export function checkBias(op: string, y: Tensor, b: Tensor): number {
   if (b.shape.length !== 1 || y.shape.length < 2 || y.shape[1] !== b.shape[0]) {

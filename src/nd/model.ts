@@ -24,6 +24,24 @@ export interface Curvature {
   gv(v: FloatArray, out: FloatArray): void;
   /** out = H v, the exact Hessian of the batch loss times v. */
   hv(v: FloatArray, out: FloatArray): void;
+  /**
+   * out = F v, the Monte-Carlo Fisher: G with the loss Hessian replaced by outer products of the
+   * gradients at targets sampled from the model (drawn once, so F is one fixed matrix).
+   * Optional: a model without it has no Fisher operator.
+   */
+  fv?(v: FloatArray, out: FloatArray): void;
+  /** out = (1/n) Σ_n ∇ℓ_n ∇ℓ_nᵀ v, the empirical Fisher (optional, as fv). */
+  ev?(v: FloatArray, out: FloatArray): void;
+}
+
+/** How Model.curvature sets up its products. */
+export interface CurvatureSetup {
+  /** 'train' (batch statistics, dropout; the default) or 'eval' (running statistics, no dropout). */
+  mode?: 'train' | 'eval';
+  /** Sampled targets per sample of the Fisher (fv; default 1). */
+  samples?: number;
+  /** Seed of those targets (default 1). */
+  seed?: number;
 }
 
 /**
@@ -94,7 +112,7 @@ export interface Model {
   /** Writes the gradient of the mean batch loss into `grad`; returns the loss. */
   gradient(batch: Batch, grad: FloatArray): number;
   /** Prepares Gv/Hv products at the current parameters on this batch. */
-  curvature(batch: Batch): Curvature;
+  curvature(batch: Batch, setup?: CurvatureSetup): Curvature;
   /**
    * out = (1/n) Σ_i (∇ℓ_i)², the empirical Fisher diagonal of the mean loss: per-example
    * gradients squared, on the same scale as G (HF's preconditioner).

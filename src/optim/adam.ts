@@ -12,7 +12,7 @@ import { dtypeOf, type FloatArray } from '../nd/dtype.js';
 import type { AsyncModel, Batch, Model } from '../nd/model.js';
 import { allFinite, like } from '../nd/vec.js';
 import { clipGradNorm, validateClip } from './clip.js';
-import { readNumber, readState, readVector, restoreVector, vectorToJson, type Optimizer } from './optimizer.js';
+import { readCount, readState, readVector, restoreVector, vectorToJson, type Optimizer } from './optimizer.js';
 import { learningRate, validateSchedule, type Schedule } from './schedules.js';
 import type { SgdReport } from './sgd.js';
 
@@ -117,13 +117,15 @@ export class Adam implements Optimizer<SgdReport> {
 
   loadState(state: unknown): void {
     const s = readState(this.name, state);
-    const steps = readNumber(this.name, s, 'steps');
+    const steps = readCount(this.name, s, 'steps');
     const m = readVector(this.name, s, 'm');
     const v = readVector(this.name, s, 'v');
-    if (!Number.isInteger(steps) || steps < 0) throw new Error(`${this.name}.loadState: 'steps' must be a whole number ≥ 0, got ${steps}`);
     if ((m === null) !== (v === null) || (m !== null && m.length !== v!.length)) {
       throw new Error(`${this.name}.loadState: 'm' and 'v' must both be present with equal lengths, or both null`);
     }
+    // √v̂ divides the step: a negative second moment would turn the parameters into NaN.
+    const negative = v?.findIndex((x) => x < 0) ?? -1;
+    if (negative >= 0) throw new Error(`${this.name}.loadState: 'v' holds ${v![negative]} at element ${negative}; a second moment is never negative`);
     this.steps = steps;
     this.pending = null;
     if (m === null) {

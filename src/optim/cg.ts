@@ -14,16 +14,32 @@
  * NaN/Inf (a bad curvature batch) is caught before it reaches the current iterate.
  */
 import type { FloatArray } from '../nd/dtype.js';
+import { runLater, runNow, settle, type Later, type Maybe } from '../nd/later.js';
 import { dot, like } from '../nd/vec.js';
 
 export interface CgProblem {
-  /** out = A v. Must not keep references to v or out. */
-  apply(v: FloatArray, out: FloatArray): void;
+  /**
+   * out = A v. Must not keep references to v or out. A product that lands later (a model on
+   * WebGPU) returns a Promise; such a problem is solved by solveAsync.
+   */
+  apply(v: FloatArray, out: FloatArray): Maybe<void>;
   b: FloatArray;
   /** Warm start x_0 (read, not kept); the zero vector when absent. */
   x0?: FloatArray;
-  /** Diagonal of M⁻¹ (z = M⁻¹ r is z_i = preconditioner_i · r_i); the identity when absent. */
-  preconditioner?: FloatArray;
+  /**
+   * M⁻¹, symmetric positive definite: its diagonal (z_i = preconditioner_i · r_i) or a product
+   * z = M⁻¹ r (must not keep references to r or z); the identity when absent.
+   */
+  preconditioner?: FloatArray | ((r: FloatArray, z: FloatArray) => void);
+}
+
+/** A CgProblem whose product is a step (later.ts). */
+export interface CgSteps extends Omit<CgProblem, 'apply'> {
+  apply(v: FloatArray, out: FloatArray): Later<void>;
+}
+
+function settled(problem: CgProblem): CgSteps {
+  return { ...problem, apply: (v, out) => settle(problem.apply(v, out)) };
 }
 
 export interface CgOptions {
@@ -86,9 +102,21 @@ export class ConjugateGradient {
   }
 
   solve(problem: CgProblem, options: CgOptions): CgResult {
+    return runNow(this.steps(settled(problem), options), 'ConjugateGradient.solve');
+  }
+
+  /** solve() with products that resolve later. */
+  solveAsync(problem: CgProblem, options: CgOptions): Promise<CgResult> {
+    return runLater(this.steps(settled(problem), options));
+  }
+
+  /** The solve with its products as steps (later.ts), for callers that are steps themselves (HF). */
+  *steps(problem: CgSteps, options: CgOptions): Later<CgResult> {
     const { apply, b, x0, preconditioner: m } = problem;
     const n = this.x.length;
-    for (const [name, v] of [['b', b], ['x0', x0], ['preconditioner', m]] as const) {
+    const diag = typeof m === 'function' ? undefined : m;
+    const precondition = typeof m === 'function' ? m : undefined;
+    for (const [name, v] of [['b', b], ['x0', x0], ['preconditioner', diag]] as const) {
       if (v !== undefined && v.length !== n) {
         throw new Error(`ConjugateGradient: ${name} has length ${v.length}, the solver was made for ${n}`);
       }
@@ -102,7 +130,7 @@ export class ConjugateGradient {
     let warm = false;
     if (x0 !== undefined) {
       x.set(x0);
-      apply(x, ap);
+      yield* apply(x, ap);
       let ok = true;
       for (let i = 0; i < n; i++) {
         r[i] = b[i] - ap[i];
@@ -116,11 +144,17 @@ export class ConjugateGradient {
     }
     // z_0 = M⁻¹ r_0, p_0 = z_0
     let rz = 0;
-    for (let i = 0; i < n; i++) {
-      const zi = m === undefined ? r[i] : m[i] * r[i];
-      z[i] = zi;
-      p[i] = zi;
-      rz += r[i] * zi;
+    if (precondition) {
+      precondition(r, z);
+      p.set(z);
+      rz = dot(r, z);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const zi = diag === undefined ? r[i] : diag[i] * r[i];
+        z[i] = zi;
+        p[i] = zi;
+        rz += r[i] * zi;
+      }
     }
     const phi = [-0.5 * (dot(b, x) + dot(r, x))];
     const iterates: CgIterate[] = [];
@@ -134,7 +168,7 @@ export class ConjugateGradient {
         stop = 'converged';
         break;
       }
-      apply(p, ap);
+      yield* apply(p, ap);
       const pAp = dot(p, ap);
       if (!Number.isFinite(pAp)) {
         stop = 'non-finite';
@@ -158,9 +192,14 @@ export class ConjugateGradient {
         rn[k] = rk;
         bx += b[k] * xk;
         rx += rk * xk;
-        const zk = m === undefined ? rk : m[k] * rk;
+        if (precondition) continue;
+        const zk = diag === undefined ? rk : diag[k] * rk;
         z[k] = zk;
         rzNext += rk * zk;
+      }
+      if (precondition) {
+        precondition(rn, z);
+        rzNext = dot(rn, z);
       }
       const phiNext = -0.5 * (bx + rx);
       if (!Number.isFinite(phiNext) || !Number.isFinite(rzNext)) {

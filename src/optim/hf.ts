@@ -6,7 +6,10 @@
  *  1. g = ∇f(θ) on B.  With weight cost κ: f ← f + ½κ‖θ‖², g ← g + κθ, G ← G + κI.
  *  2. Solve (G + λI) d = −g by preconditioned CG (cg.ts), G the Gauss-Newton matrix on C, warm
  *     started from 0.95 × the previous solve's last iterate, preconditioner
- *     M = (diag(Σ gᵢ²) + λ + κ)^ξ, ξ = 3/4 (Martens §4.7; the Model gives Σ gᵢ² on C).
+ *     'diagonal' M = (diag(Σ gᵢ²) + λ + κ)^ξ, ξ = 3/4 (Martens §4.7; the Model gives Σ gᵢ² on C),
+ *     or 'kfac' M = F̂ + (λ + κ)I, F̂ the K-FAC Fisher of B (one sampled-target backward pass
+ *     beside the gradient's, seeded by the step count), inverted exactly in its factors'
+ *     eigenbasis: the curvature across each layer's weights, which a diagonal cannot see.
  *  3. CG backtracking (§4.6): from the last kept iterate, walk back while the loss on C improves.
  *  4. Reduction ratio on C: ρ = (f(θ+d) − f(θ)) / (q(d) − q(0)), q the *undamped* quadratic model
  *     q(d) − q(0) = gᵀd + ½dᵀ(G + κI)d = φ(d) − ½λ‖d‖² (φ, the damped CG objective, is tracked by CG).
@@ -18,10 +21,15 @@
  * either restored to θ bit for bit or set to a θ + t·d whose loss was finite.
  */
 import type { FloatArray } from '../nd/dtype.js';
-import { sliceBatch, type Batch, type Model } from '../nd/model.js';
+import { modelSteps, runLater, runNow, type Later, type ModelSteps } from '../nd/later.js';
+import { readsLater, sliceBatch, type AsyncModel, type Batch, type KroneckerFactors, type Model } from '../nd/model.js';
 import { allFinite, dot, like } from '../nd/vec.js';
-import { ConjugateGradient, MARTENS_EPSILON, type CgResult, type CgStop } from './cg.js';
+import { KroneckerOperator } from '../analysis/kronecker.js';
+import { hash32 } from '../nd/rng.js';
+import { ConjugateGradient, MARTENS_EPSILON, type CgProblem, type CgResult, type CgStop } from './cg.js';
+import { factorsFinite } from './kfac-state.js';
 import {
+  readCount,
   readNumber,
   readState,
   readVector,
@@ -44,6 +52,8 @@ export interface HfOptions {
   warmStartDecay?: number;
   /** ξ of the preconditioner (diag(Σgᵢ²) + λ + κ)^ξ; default 0.75 (0 = no preconditioning). */
   preconditionerExponent?: number;
+  /** CG's preconditioner, 'diagonal' (default) or 'kfac' (see the header; needs a Network). */
+  preconditioner?: HfPreconditioner;
   /** L2 weight cost κ on every parameter (the Model has no bias mask); default 0. */
   weightCost?: number;
   /** Armijo constant c; default 1e-2. */
@@ -53,6 +63,8 @@ export interface HfOptions {
   /** Line-search tries before giving up the step; default 20. */
   lineSearchTries?: number;
 }
+
+export type HfPreconditioner = 'diagonal' | 'kfac';
 
 export interface HfReport extends StepReport {
   /** Damping for the next step (after the Levenberg-Marquardt update). */
@@ -70,6 +82,8 @@ export interface HfReport extends StepReport {
 }
 
 const NAME = 'hf';
+/** Seeds the 'kfac' preconditioner's sampled targets: hash(KFAC_SEED, step). */
+const KFAC_SEED = 0x4846;
 const DAMPING_UP = 3 / 2;
 const DAMPING_DOWN = 2 / 3;
 
@@ -116,6 +130,7 @@ export class HessianFree implements Optimizer<HfReport> {
       curvatureBatch: Infinity,
       warmStartDecay: 0.95,
       preconditionerExponent: 0.75,
+      preconditioner: 'diagonal',
       weightCost: 0,
       armijo: 1e-2,
       lineSearchShrink: 0.8,
@@ -136,19 +151,44 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new Error(`HessianFree: lineSearchShrink must be in (0, 1), got ${o.lineSearchShrink}`);
     }
     if (!(o.weightCost >= 0)) throw new Error(`HessianFree: weightCost must be ≥ 0, got ${o.weightCost}`);
+    if (o.preconditioner !== 'diagonal' && o.preconditioner !== 'kfac') {
+      throw new Error(`HessianFree: preconditioner must be 'diagonal' or 'kfac', got ${JSON.stringify(o.preconditioner)}`);
+    }
     this.lambda = o.lambda;
   }
 
   /** One HF step on `batch`; curvature on `curvatureBatch` when given, else on the batch's head. */
   step(model: Model, batch: Batch, curvatureBatch?: Batch): HfReport {
+    return runNow(this.run(modelSteps(model), batch, curvatureBatch), 'HessianFree.step');
+  }
+
+  /**
+   * step() on a model whose passes resolve later (a Network on WebGPU): the same arithmetic on
+   * the host, each pass awaited; CG's products and dot products run as on the CPU.
+   */
+  stepAsync(model: AsyncModel, batch: Batch, curvatureBatch?: Batch): Promise<HfReport> {
+    return runLater(this.run(modelSteps(model), batch, curvatureBatch));
+  }
+
+  private *run(m: ModelSteps, batch: Batch, curvatureBatch?: Batch): Later<HfReport> {
+    const model = m.model;
     const b = this.ensureBuffers(model.params);
     const { theta, grad, negGrad } = b;
     const params = model.params;
     const cb = curvatureBatch ?? sliceBatch(batch, 0, Math.min(batch.n, this.o.curvatureBatch));
     this.steps++;
 
-    // §1: the objective and its gradient on B.
-    const loss = model.gradient(batch, grad) + this.weightCost(params);
+    // §1: the objective and its gradient on B (with K-FAC's factors from the same forward pass).
+    let factors: KroneckerFactors | null = null;
+    let loss: number;
+    if (this.o.preconditioner === 'kfac') {
+      if (!model.kroneckerFactors) throw new Error("HessianFree: preconditioner 'kfac' needs a model with Kronecker factors (a Network)");
+      if (readsLater(model)) throw new Error("HessianFree: preconditioner 'kfac' needs a backend that reads back synchronously (K-FAC's factors do); use the diagonal preconditioner on this backend");
+      ({ loss, factors } = model.kroneckerFactors(batch, { kind: 'fisher', seed: hash32(KFAC_SEED, this.steps) }, grad));
+    } else {
+      loss = yield* m.gradient(batch, grad);
+    }
+    loss += this.weightCost(params);
     const kappa = this.o.weightCost;
     if (kappa > 0) for (let i = 0; i < grad.length; i++) grad[i] += kappa * params[i];
     const report = (r: Partial<HfReport>): HfReport => ({
@@ -156,14 +196,14 @@ export class HessianFree implements Optimizer<HfReport> {
       cgChosen: 0, stepSize: 0, lossAfter: loss, ...r,
     });
     // Nothing to solve from a non-finite point; the caller's parameters are left as they are.
-    if (!Number.isFinite(loss) || !allFinite(grad)) return report({});
+    if (!Number.isFinite(loss) || !allFinite(grad) || (factors !== null && !factorsFinite(factors))) return report({});
     theta.set(params);
     for (let i = 0; i < grad.length; i++) negGrad[i] = -grad[i];
 
     const lambda = this.lambda;
-    const result = this.solve(model, cb, b, lambda);
+    const result = yield* this.solve(m, cb, b, lambda, factors);
     const cgReport = (chosen: number) => ({ cgIterations: result.iterations, cgStop: result.stop, cgChosen: chosen });
-    const { chosen, f: fChosen } = this.backtrack(model, cb, theta, result.iterates);
+    const { chosen, f: fChosen } = yield* this.backtrack(m, cb, theta, result.iterates);
     const { x: d, iteration, phi } = result.iterates[chosen];
     params.set(theta);
     if (fChosen === Infinity) {
@@ -172,8 +212,8 @@ export class HessianFree implements Optimizer<HfReport> {
       this.hasWarm = false;
       return report({ lambda: this.lambda, ...cgReport(iteration) });
     }
-    const rho = this.updateDamping(model, cb, lambda, d, phi, fChosen);
-    const t = this.lineSearch(model, batch, theta, d, dot(grad, d), loss);
+    const rho = yield* this.updateDamping(m, cb, lambda, d, phi, fChosen);
+    const t = yield* this.lineSearch(m, batch, theta, d, dot(grad, d), loss);
     if (t === null) {
       params.set(theta);
       return report({ lambda: this.lambda, rho, ...cgReport(iteration) });
@@ -187,21 +227,24 @@ export class HessianFree implements Optimizer<HfReport> {
    * Σ gᵢ² and the curvature object are computed before any other pass on C, because a model
    * may keep the curvature's forward pass in buffers that later loss evaluations overwrite.
    */
-  private solve(model: Model, cb: Batch, b: Buffers, lambda: number): CgResult {
+  private *solve(m: ModelSteps, cb: Batch, b: Buffers, lambda: number, factors: KroneckerFactors | null): Later<CgResult> {
     const { negGrad, precond, warm } = b;
     const shift = lambda + this.o.weightCost;
     const xi = this.o.preconditionerExponent;
-    let preconditioner: FloatArray | undefined;
-    if (xi !== 0) {
-      model.sumSquaredGradients(cb, precond);
+    let preconditioner: CgProblem['preconditioner'];
+    if (factors !== null) {
+      const kfac = new KroneckerOperator(factors, precond.length);
+      preconditioner = (r, z) => kfac.solve(r, z, shift, 'exact');
+    } else if (xi !== 0) {
+      yield* m.sumSquaredGradients(cb, precond);
       for (let i = 0; i < precond.length; i++) precond[i] = (precond[i] + shift) ** -xi;
       preconditioner = allFinite(precond) ? precond : undefined;
     }
-    const curvature = model.curvature(cb);
-    const result = b.cg.solve(
+    const curvature = yield* m.curvature(cb);
+    const result = yield* b.cg.steps(
       {
-        apply: (v, out) => {
-          curvature.gv(v, out);
+        apply: function* (v: FloatArray, out: FloatArray) {
+          yield* curvature.gv(v, out);
           for (let i = 0; i < out.length; i++) out[i] += shift * v[i];
         },
         b: negGrad,
@@ -220,11 +263,11 @@ export class HessianFree implements Optimizer<HfReport> {
    * §3, CG backtracking on C (Martens §4.6): from the last iterate, walk back while the loss
    * improves. Returns the chosen iterate's index and loss (Infinity when none is finite).
    */
-  private backtrack(model: Model, cb: Batch, theta: FloatArray, iterates: CgResult['iterates']): { chosen: number; f: number } {
+  private *backtrack(m: ModelSteps, cb: Batch, theta: FloatArray, iterates: CgResult['iterates']): Later<{ chosen: number; f: number }> {
     let chosen = iterates.length - 1;
-    let f = this.lossAt(model, theta, iterates[chosen].x, 1, cb);
+    let f = yield* this.lossAt(m, theta, iterates[chosen].x, 1, cb);
     while (chosen > 0) {
-      const g = this.lossAt(model, theta, iterates[chosen - 1].x, 1, cb);
+      const g = yield* this.lossAt(m, theta, iterates[chosen - 1].x, 1, cb);
       if (!(g < f)) break;
       chosen--;
       f = g;
@@ -237,9 +280,9 @@ export class HessianFree implements Optimizer<HfReport> {
    * undamped model q(d) − q(0) = φ(d) − ½λ‖d‖²; an undefined ρ (NaN) counts as bad. Expects
    * the parameters at θ; returns ρ.
    */
-  private updateDamping(model: Model, cb: Batch, lambda: number, d: FloatArray, phi: number, fChosen: number): number {
+  private *updateDamping(m: ModelSteps, cb: Batch, lambda: number, d: FloatArray, phi: number, fChosen: number): Later<number> {
     const predicted = phi - 0.5 * lambda * dot(d, d);
-    const rho = predicted < 0 ? (fChosen - this.objective(model, cb)) / predicted : NaN;
+    const rho = predicted < 0 ? (fChosen - (yield* this.objective(m, cb))) / predicted : NaN;
     if (!(rho >= 0.25)) this.lambda = bounded(lambda * DAMPING_UP);
     else if (rho > 0.75) this.lambda = bounded(lambda * DAMPING_DOWN);
     return rho;
@@ -249,10 +292,10 @@ export class HessianFree implements Optimizer<HfReport> {
    * §5, Armijo line search on B: the first t = 1, 0.8, 0.8², ... with f(θ + t d) ≤ f(θ) + c·t·gᵀd.
    * Leaves the parameters at θ + t·d and returns t and that loss, or null (parameters then dirty).
    */
-  private lineSearch(model: Model, batch: Batch, theta: FloatArray, d: FloatArray, slope: number, loss: number): { t: number; f: number } | null {
+  private *lineSearch(m: ModelSteps, batch: Batch, theta: FloatArray, d: FloatArray, slope: number, loss: number): Later<{ t: number; f: number } | null> {
     let t = 1;
     for (let k = 0; slope < 0 && k < this.o.lineSearchTries; k++, t *= this.o.lineSearchShrink) {
-      const f = this.lossAt(model, theta, d, t, batch);
+      const f = yield* this.lossAt(m, theta, d, t, batch);
       if (f <= loss + this.o.armijo * t * slope) return { t, f };
     }
     return null;
@@ -264,16 +307,16 @@ export class HessianFree implements Optimizer<HfReport> {
   }
 
   /** The objective at the model's current parameters; Infinity when it or they are not finite. */
-  private objective(model: Model, on: Batch): number {
-    const f = model.loss(on) + this.weightCost(model.params);
-    return Number.isFinite(f) && allFinite(model.params) ? f : Infinity;
+  private *objective(m: ModelSteps, on: Batch): Later<number> {
+    const f = (yield* m.loss(on)) + this.weightCost(m.model.params);
+    return Number.isFinite(f) && allFinite(m.model.params) ? f : Infinity;
   }
 
   /** Sets the parameters to θ + t·d and returns the objective there. */
-  private lossAt(model: Model, theta: FloatArray, d: FloatArray, t: number, on: Batch): number {
-    const params = model.params;
+  private *lossAt(m: ModelSteps, theta: FloatArray, d: FloatArray, t: number, on: Batch): Later<number> {
+    const params = m.model.params;
     for (let i = 0; i < params.length; i++) params[i] = theta[i] + t * d[i];
-    return this.objective(model, on);
+    return yield* this.objective(m, on);
   }
 
   state(): { optimizer: string; lambda: number; steps: number; warmStart: number[] | null } {
@@ -288,7 +331,7 @@ export class HessianFree implements Optimizer<HfReport> {
       throw new RangeError(`${NAME}.loadState: lambda ${lambda} is outside [${LAMBDA_MIN}, ${LAMBDA_MAX}]`);
     }
     this.lambda = lambda;
-    this.steps = readNumber(NAME, s, 'steps');
+    this.steps = readCount(NAME, s, 'steps');
     const warm = readVector(NAME, s, 'warmStart');
     this.hasWarm = warm !== null;
     this.pendingWarm = null;

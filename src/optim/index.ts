@@ -10,9 +10,10 @@ export {
   type CgProblem,
   type CgResult,
   type CgStop,
+  type CgSteps,
 } from './cg.js';
 export { Kfac, type KfacOptions, type KfacReport } from './kfac.js';
-export { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfOptions, type HfReport } from './hf.js';
+export { HessianFree, LAMBDA_MAX, LAMBDA_MIN, type HfOptions, type HfPreconditioner, type HfReport } from './hf.js';
 export type { Optimizer, StepReport } from './optimizer.js';
 export { createOptimizer, isOptimizerName, optimizers, type OptimizerName, type OptimizerOptions } from './registry.js';
 export {

@@ -53,6 +53,13 @@ export function readNumber(owner: string, s: Record<string, unknown>, key: strin
   return v;
 }
 
+/** A step counter from a saved state: schedules index by it, so a negative or fractional one is refused. */
+export function readCount(owner: string, s: Record<string, unknown>, key: string): number {
+  const v = readNumber(owner, s, key);
+  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${owner}.loadState: '${key}' must be a whole number ≥ 0, got ${v}`);
+  return v;
+}
+
 export function readVector(owner: string, s: Record<string, unknown>, key: string): number[] | null {
   const v = s[key];
   if (v === null || v === undefined) return null;
@@ -67,5 +74,8 @@ export function restoreVector(owner: string, key: string, from: readonly number[
   if (from.length !== to.length) {
     throw new Error(`${owner}: saved '${key}' has length ${from.length}, the model has ${to.length} parameters`);
   }
+  // Finite in the file is not enough: 1e39 would be Infinity in a float32 model's vector.
+  const bad = to instanceof Float32Array ? from.findIndex((v) => !Number.isFinite(Math.fround(v))) : -1;
+  if (bad >= 0) throw new Error(`${owner}: saved '${key}' holds ${from[bad]} at element ${bad}, which overflows float32`);
   to.set(from);
 }

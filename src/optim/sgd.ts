@@ -20,7 +20,7 @@ import { dtypeOf, type FloatArray } from '../nd/dtype.js';
 import type { AsyncModel, Batch, Model } from '../nd/model.js';
 import { allFinite, like } from '../nd/vec.js';
 import {
-  readNumber,
+  readCount,
   readState,
   readVector,
   restoreVector,
@@ -141,7 +141,7 @@ export class Sgd implements Optimizer<SgdReport> {
 
   loadState(state: unknown): void {
     const s = readState(NAME, state);
-    this.steps = readNumber(NAME, s, 'steps');
+    this.steps = readCount(NAME, s, 'steps');
     const v = readVector(NAME, s, 'velocity');
     if ((v === null) !== (this.momentum === 'none')) {
       throw new Error(`${NAME}.loadState: velocity is ${v === null ? 'absent' : 'present'} but momentum is '${this.momentum}'`);

@@ -110,7 +110,7 @@ export async function train<R extends StepReport>(
   // A model on a backend that reads back asynchronously (WebGPU) takes the optimizer's async step.
   const later = readsLater(model);
   if (later && typeof optimizer.stepAsync !== 'function') {
-    throw new TypeError(`train: the model reads back asynchronously (its backend is ${describeBackend(model)}) and optimizer '${optimizer.name}' has no stepAsync (sgd, adam and adamw have)`);
+    throw new TypeError(`train: the model reads back asynchronously (its backend is ${describeBackend(model)}) and optimizer '${optimizer.name}' has no stepAsync (sgd, adam, adamw and hf have)`);
   }
 
   while (progress.epoch < epochs && !stop()) {
@@ -199,7 +199,18 @@ function describeBackend(model: Model): string {
   return b?.name ?? 'asynchronous';
 }
 
-/** A macrotask break (setImmediate in Node; a zero timeout where there is none, as in browsers). */
+/**
+ * A macrotask break: setImmediate in Node; in a browser a message to itself (a chain of zero
+ * timeouts is clamped to 4 ms each, a tenth of a small CPU step).
+ */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((done) => (typeof setImmediate === 'function' ? setImmediate(done) : setTimeout(done, 0)));
+  if (typeof setImmediate === 'function') return new Promise((done) => setImmediate(done));
+  return new Promise((done) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      done();
+    };
+    channel.port2.postMessage(null);
+  });
 }

@@ -7,6 +7,7 @@
  * The all-reduce sums the participants' vectors in rank order (0, 1, …, P−1) in every thread, so
  * all of them hold the same bits and the result depends only on the thread count.
  */
+import type { Reduce } from '../layers/passes.js';
 
 /** Indices into the control Int32Array. MAILBOX + r is worker r's command counter. */
 export const Word = {
@@ -61,9 +62,6 @@ export function barrier(ctrl: Int32Array, parties: number): void {
   if (Atomics.load(ctrl, Word.Abort)) throw new Aborted();
 }
 
-/** Sums a float64 vector over the participants of a pass, in place; see the file comment. */
-export type Reduce = (v: Float64Array) => void;
-
 /**
  * The all-reduce of thread `rank` of `parties`, through `area`: one row of `stride` values a
  * thread (stride ≥ the longest vector reduced). Single-threaded passes use no Reduce at all.
@@ -81,4 +79,40 @@ export function allReduce(ctrl: Int32Array, area: Float64Array, stride: number, 
     // Nobody may overwrite its row before everyone has read every row.
     barrier(ctrl, parties);
   };
+}
+
+/** A worker's reply: a command's scalar result, or the message of what failed. */
+export type Reply = { value: number } | { error: string; aborted?: boolean };
+
+/**
+ * The calling thread's share of a pass while `workers` workers run theirs: runs `local`, aborts
+ * the pass for all if it throws, and waits until every worker has counted itself done. Returns
+ * what `local` threw, or null.
+ */
+export function runBeside(ctrl: Int32Array, workers: number, local: () => void): unknown {
+  let failure: unknown = null;
+  try {
+    local();
+  } catch (e) {
+    failure = e;
+    abort(ctrl);
+  }
+  for (let done; (done = Atomics.load(ctrl, Word.Done)) < workers; ) Atomics.wait(ctrl, Word.Done, done);
+  return failure;
+}
+
+/**
+ * The end of a pass on every thread (pool.ts, web-pool.ts): clears the pass's control words and
+ * throws the first cause of a failure (`local`'s, or a worker's other than giving up because of
+ * another), else returns the workers' replies.
+ */
+export function settlePass(ctrl: Int32Array, replies: Reply[], local: unknown): Reply[] {
+  Atomics.store(ctrl, Word.Abort, 0);
+  Atomics.store(ctrl, Word.BarrierCount, 0);
+  // The first cause, not a thread that gave up because of it.
+  if (local && !(local instanceof Aborted)) throw local;
+  const failed = replies.findIndex((r) => 'error' in r && !r.aborted);
+  if (failed >= 0) throw new Error(`thread ${failed + 1}: ${(replies[failed] as { error: string }).error}`);
+  if (local) throw local;
+  return replies;
 }

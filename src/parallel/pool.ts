@@ -13,10 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Aborted, Word, abort } from './collective.js';
-
-/** A worker's reply: a command's scalar result, or the message of what failed. */
-export type Reply = { value: number } | { error: string; aborted?: boolean };
+import { Word, runBeside, settlePass, type Reply } from './collective.js';
 
 interface Member {
   worker: Worker;
@@ -84,23 +81,8 @@ export class Pool {
       Atomics.add(ctrl, Word.Mailbox + i + 1, 1);
       Atomics.notify(ctrl, Word.Mailbox + i + 1);
     });
-    let failure: unknown = null;
-    try {
-      local();
-    } catch (e) {
-      failure = e;
-      abort(ctrl);
-    }
-    for (let done; (done = Atomics.load(ctrl, Word.Done)) < messages.length; ) Atomics.wait(ctrl, Word.Done, done);
-    const replies = messages.map((_, i) => receiveMessageOnPort(this.members[i].port)?.message as Reply);
-    Atomics.store(ctrl, Word.Abort, 0);
-    Atomics.store(ctrl, Word.BarrierCount, 0);
-    // The first cause, not a thread that gave up because of it.
-    if (failure && !(failure instanceof Aborted)) throw failure;
-    const failed = replies.findIndex((r) => 'error' in r && !r.aborted);
-    if (failed >= 0) throw new Error(`thread ${failed + 1}: ${(replies[failed] as { error: string }).error}`);
-    if (failure) throw failure;
-    return replies;
+    const failure = runBeside(ctrl, messages.length, local);
+    return settlePass(ctrl, messages.map((_, i) => receiveMessageOnPort(this.members[i].port)?.message as Reply), failure);
   }
 
   /** Queues a drop for every worker that holds the network's replica. */

@@ -11,19 +11,14 @@ import type { Backend } from '../nd/backend.js';
 import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
-import type { Network, NetworkCurvature, ShardCurvature } from '../layers/network.js';
-import { allReduce, type Reduce } from './collective.js';
+import type { FisherDraws, NetworkPasses, ProductKind, Reduce, ShardCurvature } from '../layers/passes.js';
+import { runSync } from '../layers/reads.js';
+import { allReduce } from './collective.js';
+import { curvatureShare, maskRows, runJob, type Job, type ModeOf } from './jobs.js';
 import { pool, type Pool } from './pool.js';
 
-export type { Reduce } from './collective.js';
-
-/** What a thread does with its share of a batch (Network.shard). */
-export type Job =
-  | { kind: 'gradient'; step: number; weight: number; updateStats: boolean }
-  | { kind: 'loss' | 'evalLoss' | 'outputs' | 'evalOutputs' | 'squaredGradients' | 'statistics'; step: number; weight: number }
-  | { kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray }
-  | { kind: 'gv' | 'hv'; id: number; dir: FloatArray; fresh: boolean }
-  | { kind: 'drop'; id: number };
+/** The curvature products of a split curvature batch, on vectors of the network's dtype. */
+export type TeamCurvature = Record<ProductKind, (dir: FloatArray, out: FloatArray) => void>;
 
 /** What a worker needs to build its replica of a network. */
 export interface ReplicaSpec {
@@ -37,22 +32,6 @@ export interface ReplicaSpec {
 
 function isShared(a: { buffer: ArrayBufferLike }): boolean {
   return typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer;
-}
-
-/**
- * The thread count from `asked`, else $NDCNN_THREADS, else 1. More than one needs the CPU
- * backend (the GPU backend runs on its device); $NDCNN_THREADS does not apply to the GPU backend.
- */
-export function resolveThreads(asked: number | undefined, backend: Backend): number {
-  const env = typeof process === 'object' ? process.env.NDCNN_THREADS : undefined;
-  const from = asked !== undefined ? 'threads' : 'NDCNN_THREADS';
-  const n = asked ?? (env === undefined || env === '' ? 1 : Number(env));
-  if (!(Number.isInteger(n) && n >= 1 && n <= 56)) throw new RangeError(`network: ${from} must be an integer from 1 to 56, got ${JSON.stringify(asked ?? env)}`);
-  if (n > 1 && backend.name !== 'cpu') {
-    if (asked === undefined) return 1;
-    throw new Error(`network: threads: ${n} needs the CPU backend (the ${backend.name} backend runs each pass on its device)`);
-  }
-  return n;
 }
 
 let networks = 0;
@@ -82,7 +61,7 @@ export class NetworkTeam {
   private curvatures = 0;
 
   constructor(
-    private readonly net: Network,
+    private readonly net: NetworkPasses,
     private readonly threads: number,
   ) {
     this.pool = pool();
@@ -128,7 +107,25 @@ export class NetworkTeam {
     for (const s of shares.slice(1)) out.set(rowsOf(s, 1), s.start * k);
   }
 
-  curvature(b: Batch, step: number): NetworkCurvature {
+  /**
+   * A pass whose output is `head` values summed over the shares, then one row of `width` values
+   * per sample (per-sample quantities: their sums, and each sample's own), packed in `out`.
+   */
+  packed(job: Job, b: Batch, head: number, width: number, out: FloatArray): number {
+    this.passes++;
+    const shares = this.split(b);
+    const dtype = this.net.backend.dtype;
+    const scratch = shares.slice(1).map((s) => allocateShared(dtype, head + s.batch.n * width));
+    let total = 0;
+    for (const v of this.run(job, shares, (s, r) => (r === 0 ? out.subarray(0, head + s.batch.n * width) : scratch[r - 1]))) total += v;
+    shares.slice(1).forEach((s, i) => {
+      addInto(out.subarray(0, head), scratch[i].subarray(0, head));
+      out.set(scratch[i].subarray(head), head + s.start * width);
+    });
+    return total;
+  }
+
+  curvature(b: Batch, step: number, mode: ModeOf = {}, fisher?: FisherDraws): TeamCurvature {
     const id = ++this.curvatures;
     const at = sharedCopy(this.net.params);
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
@@ -136,23 +133,22 @@ export class NetworkTeam {
     this.passes++;
     // This thread's share lives in the products' closure (the workers keep theirs by id).
     let mine!: ShardCurvature;
-    this.run({ kind: 'curvature', id, step, at, weight: 1 }, shares, () => null, (job, share, _, reduce) => {
-      mine = this.net.curvatureShare(job as Extract<Job, { kind: 'curvature' }>, share, reduce);
+    this.run({ kind: 'curvature', id, step, at, weight: 1, fisher, ...mode }, shares, () => null, (job, share, _, reduce) => {
+      mine = runSync(this.net.backend, curvatureShare(this.net, job as Extract<Job, { kind: 'curvature' }>, share, reduce));
       return 0;
     });
     let prepared = this.passes;
-    const product = (kind: 'gv' | 'hv') => (v: Parameters<NetworkCurvature['gv']>[0], out: Parameters<NetworkCurvature['gv']>[1]) =>
-      this.net.product(kind, v, out, (dir, buf) => {
-        const fresh = prepared !== this.passes;
-        if (fresh) prepared = ++this.passes;
-        this.dir.set(dir);
-        this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
-          mine[kind](dir, buf, fresh);
-          return 0;
-        });
-        for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
+    const product = (kind: ProductKind) => (dir: FloatArray, buf: FloatArray) => {
+      const fresh = prepared !== this.passes;
+      if (fresh) prepared = ++this.passes;
+      this.dir.set(dir);
+      this.run({ kind, id, dir: this.dir, fresh }, shares, (s, r) => (r === 0 ? buf : this.slots[r - 1]), () => {
+        mine[kind](dir, buf, fresh);
+        return 0;
       });
-    const c: NetworkCurvature = { gv: product('gv'), hv: product('hv') };
+      for (let r = 1; r < shares.length; r++) addInto(buf, this.slots[r - 1]);
+    };
+    const c: TeamCurvature = { gv: product('gv'), hv: product('hv'), fv: product('fv'), ev: product('ev') };
     released.register(c, { network: this.id, curvature: id });
     return c;
   }
@@ -163,18 +159,24 @@ export class NetworkTeam {
   }
 
   /**
-   * Runs `job` on every share: share 0 here (by `local`, the network's own shard by default),
+   * Runs `job` on every share: share 0 here (by `local`, the network's own passes by default),
    * share r on worker r. `outOf` gives each share's output. Returns the shares' scalars in rank order.
    */
   private run(
     job: Job,
     shares: Share[],
     outOf: (s: Share, r: number) => FloatArray | null,
-    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => this.net.shard(j, b, out, reduce),
+    local = (j: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null) => runJob(this.net, j, b, out, reduce),
   ): number[] {
     const parties = shares.length;
-    const withWeight = (s: Share): Job => ('weight' in job ? { ...job, weight: s.weight } : job);
-    const evaluating = job.kind === 'evalLoss' || job.kind === 'evalOutputs';
+    const n = shares.reduce((a, s) => a + s.batch.n, 0);
+    // Each share's weight, and the rows of given dropout masks that belong to its samples.
+    const withWeight = (s: Share): Job => {
+      if (!('weight' in job)) return job;
+      return 'masks' in job && job.masks ? { ...job, weight: s.weight, masks: maskRows(job.masks, n, s.start, s.batch.n) } : { ...job, weight: s.weight };
+    };
+    // Evaluation passes read the running statistics, which only the caller's network updates.
+    const evaluating = job.kind === 'evalLoss' || job.kind === 'evalOutputs' || ('evaluation' in job && job.evaluation === true);
     const buffers = evaluating ? this.net.namedBuffers().map((b) => b.data) : undefined;
     const messages = shares.slice(1).map((s, i) => {
       const rank = i + 1;

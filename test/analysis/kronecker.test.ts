@@ -9,7 +9,7 @@
  *   = diag p − ppᵀ), within 3 standard errors over seeds;
  * - Lanczos, Hutchinson and SLQ run on it unchanged and agree with its dense assembly.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CurvatureOperator,
   dataFactors,
@@ -20,8 +20,11 @@ import {
   spectralDensity,
   topEigenpairs,
 } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, losses, maxPool, Network, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, flatten, losses, maxPool, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { chooseGemm } from '../../src/nd/backends/cpu/gemm-select.js';
+import { ConvGeometry, type ConvOptions } from '../../src/nd/geometry.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
 import { randn, randomBatch, relError } from '../helpers.js';
@@ -85,6 +88,52 @@ describe.each(['auto', 'js'] as const)('eigenSymmetric (%s)', (impl) => {
   it('refuses a non-square or non-finite input', () => {
     expect(() => eigenSymmetric(new Float64Array(5), 2, impl)).toThrow(/not an 2×2/);
     expect(() => eigenSymmetric(Float64Array.of(1, NaN, NaN, 1), 2, impl)).toThrow(/entry \(0, 1\) is NaN/);
+  });
+});
+
+describe('the patch Gram (KFC\'s input factor) by every kernel', () => {
+  // CPU with OpenBLAS (SYRK from 64 rows), with the JS GEMM, and composed from conv +
+  // convBackFilter (a backend without patchGram), against patches cut by the geometry's own
+  // definition x[n, c, i·s + a·d − p] in float64.
+  const kernels = [cpuBackend('float64'), cpuBackend('float64', chooseGemm('js'))];
+  const cases: [string, number[], ConvOptions][] = [
+    ['rank 1, stride 2, padding, 100 rows', [4, 30], { channels: 1, kernel: 25, stride: 2, padding: 3 }],
+    ['rank 2, dilation, 65 rows', [4, 9, 9], { channels: 1, kernel: [4, 4], dilation: 2 }],
+    ['rank 3, padding, 81 rows', [3, 5, 5, 4], { channels: 1, kernel: 3, padding: 1 }],
+    ['rank 1, 637 positions (SYRK over samples in groups of 2), 65 rows', [1, 700], { channels: 1, kernel: 64 }],
+    ['a dense layer\'s rows (one position, kernel = input), 70 rows', [70, 1], { channels: 1, kernel: 1 }],
+  ];
+  it.each(cases)('%s', (_, inShape, o) => {
+    const g = new ConvGeometry('gram', inShape, o);
+    const n = 3;
+    const x = randn(new Rng(2), n * g.cin * g.inVolume);
+    const ck = g.cin * g.kernelVolume;
+    const c = ck + 1;
+    const want = new Float64Array(c * c);
+    const [D, H, W] = g.in3;
+    const patch = new Float64Array(c);
+    for (let s = 0; s < n; s++) {
+      for (let od = 0; od < g.o3[0]; od++) for (let oh = 0; oh < g.o3[1]; oh++) for (let ow = 0; ow < g.o3[2]; ow++) {
+        let r = 0;
+        for (let ch = 0; ch < g.cin; ch++) for (let kd = 0; kd < g.k3[0]; kd++) for (let kh = 0; kh < g.k3[1]; kh++) for (let kw = 0; kw < g.k3[2]; kw++) {
+          const [id, ih, iw] = [od * g.s3[0] + kd * g.d3[0] - g.p3[0], oh * g.s3[1] + kh * g.d3[1] - g.p3[1], ow * g.s3[2] + kw * g.d3[2] - g.p3[2]];
+          const inside = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+          patch[r++] = inside ? x[((s * g.cin + ch) * D + id) * H * W + ih * W + iw] : 0;
+        }
+        patch[ck] = 1;
+        for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) want[i * c + j] += patch[i] * patch[j];
+      }
+    }
+    for (const b of kernels) {
+      const out = b.zeros([c, c]);
+      b.patchGram!(out, b.upload([n, ...inShape], x), g, true);
+      expect(maxRel(b.download(out), want)).toBeLessThan(1e-13);
+    }
+    const specs: LayerSpec[] = [conv({ ...o, bias: true }), flatten(), dense({ units: 2 })];
+    const composed = Object.assign(Object.create(kernels[0]) as typeof kernels[0], { patchGram: undefined });
+    const net = new Network(composed, inShape, specs, { threads: 1 });
+    const got = net.kroneckerFactors({ x, y: Int32Array.of(0, 1, 0), n }, { kind: 'empirical' }).factors.kronecker[0].A;
+    expect(maxRel(got, want.map((v) => v / n))).toBeLessThan(1e-13);
   });
 });
 
@@ -276,3 +325,29 @@ function factoredDamped(f: KroneckerOperator['factors'], lambda: number): Kronec
     channels: f.channels.map((b) => ({ ...b, F: b.F.map((v, i) => (i % 3 === 1 ? v : v + lambda)) })),
   };
 }
+
+describe('without the OpenBLAS addon (NDCNN_GEMM=js: JS eigensolver and products)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+  it('the operator, its damped inverse and the eigensolver agree with the native ones', async () => {
+    const net = new Network(B, [1, 6, 6], [conv({ channels: 3, kernel: 3, activation: 'tanh' }), flatten(), dense({ units: 70 }), dense({ units: 3 })], { seed: 5, threads: 1 });
+    const data = randomBatch(new Rng(3), [1, 6, 6], 9, 3);
+    const factors = dataFactors(net, data, { kind: 'ggn' });
+    vi.stubEnv('NDCNN_GEMM', 'js');
+    vi.resetModules();
+    const js = await import('../../src/analysis/index.js');
+    expect(js.eigenSolver).toBe('js');
+    const [a, b] = [new KroneckerOperator(factors, net.paramCount), new js.KroneckerOperator(factors, net.paramCount)];
+    const v = randn(new Rng(4), net.paramCount);
+    const [x, y] = [new Float64Array(v.length), new Float64Array(v.length)];
+    a.apply(v, x);
+    b.apply(v, y);
+    expect(maxRel(y, x)).toBeLessThan(1e-13);
+    a.solve(v, x, 0.1);
+    b.solve(v, y, 0.1);
+    // Two eigensolvers: the same inverse to rounding in the eigenvectors (~n·ε).
+    expect(maxRel(y, x)).toBeLessThan(1e-10);
+  });
+});

@@ -3,15 +3,18 @@
  * float64) computes them by their definition (patches cut by padding and strided slicing,
  * output gradients by autograd to each layer's pre-activation) for nets of rank 1, 2 and 3 with
  * stride, padding, dilation, a bias-free conv, batch norm and both losses. ndcnn rebuilds each
- * net from the same numbers, on the CPU backend's patch Gram and on the composed one (conv +
- * convBackFilter, what a backend without patchGram runs), in float64 and float32.
+ * net from the same numbers, on the CPU backend's patch Gram (SYRK with OpenBLAS, GEMM on the JS
+ * kernel) and on the composed one (conv + convBackFilter, what a backend without patchGram
+ * runs), in float64 and float32.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Network, type LayerSpec } from '../../src/layers/index.js';
+import { type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
+import { chooseGemm } from '../../src/nd/backends/cpu/gemm-select.js';
 import type { FactorKind } from '../../src/nd/model.js';
 
 interface Block { A?: number[]; G?: number[]; F?: number[] }
@@ -40,6 +43,8 @@ const BACKENDS: [string, Backend, number][] = [
   // float64: both sides sum the same products in other orders: ~1e-15, checked to 1e-12.
   ['float64', cpuBackend('float64'), 1e-12],
   ['float64, composed patch Gram', composed(cpuBackend('float64')), 1e-12],
+  // The patch Gram by GEMM rather than OpenBLAS's SYRK (the wasm and JS kernels).
+  ['float64, JS GEMM', cpuBackend('float64', chooseGemm('js')), 1e-12],
   // float32: inputs and products rounded to 2⁻²⁴ ≈ 6e-8, sums of a few hundred terms: 1e-5.
   ['float32', cpuBackend('float32'), 1e-5],
 ];

@@ -14,7 +14,8 @@ import {
   topEigenpairs,
   type OperatorKind,
 } from '../../src/analysis/index.js';
-import { conv, dense, flatten, maxPool, Network, parameterBlocks, type LayerSpec } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool, parameterBlocks, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -165,7 +166,7 @@ describe('bad input', () => {
     expect(() => topEigenpairs(op, { k: 0 })).toThrow(/k must be a positive integer/);
     expect(() => topEigenpairs(op, { k: op.dim + 1 })).toThrow(/exceeds the operator's dimension/);
     expect(() => new CurvatureOperator(net, data, { batchSize: 0 })).toThrow(/batch size/);
-    expect(() => new CurvatureOperator(net, data, { operator: 'fisher' as never })).toThrow(/unknown operator 'fisher'/);
+    expect(() => new CurvatureOperator(net, data, { operator: 'newton' as never })).toThrow(/unknown operator 'newton' \(known: hessian, gauss-newton, fisher, empirical-fisher\)/);
     expect(() => perBlock(op, [{ name: 'x', offset: op.dim - 1, size: 2 }], () => 0)).toThrow(/does not lie inside/);
     expect(() => hutchinsonTrace(op, { maxProbes: 0 })).toThrow(/maxProbes/);
     expect(() => spectralDensity(op, { probes: 0 })).toThrow(/probes/);

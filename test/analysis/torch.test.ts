@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CurvatureOperator, hutchinsonTrace, topEigenpairs } from '../../src/analysis/index.js';
-import { conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { assemble } from './dense.js';
 

@@ -64,6 +64,47 @@ describe('ndcnn hessian', () => {
     expect(readFileSync(join(out, 'density.svg'), 'utf8')).toMatch(/^<svg/);
   }, 300_000);
 
+  it('--operator ef --diagonal --variance in evaluation mode: tr E = mean ‖∇ℓ_n‖², and the vectors as .npy; --operator ggn with a Hutch++ trace of its diagonal\'s sum', async () => {
+    const out = join(tmp, 'ef');
+    const r = await spawnCli('hessian', run, '--operator', 'ef', '--mode', 'eval', '--diagonal', '--variance', '--samples', '12', '--batch-size', '5', '--out', out);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('ndcnn:'))).toEqual([]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'hessian.json'), 'utf8'));
+    expect(j).toMatchObject({ operator: 'empirical-fisher', mode: 'eval', diagonal: { method: 'exact' } });
+    // E = (1/N) Σ ∇ℓ_n ∇ℓ_nᵀ: its trace is the mean squared per-sample gradient norm (float32 sums: 1e-4).
+    expect(Math.abs(j.diagonal.sum - j.variance.meanSampleNorm2)).toBeLessThan(1e-4 * j.diagonal.sum);
+    const layerSum = j.diagonal.layers.reduce((a: number, l: { sum: number }) => a + l.sum, 0);
+    expect(Math.abs(layerSum - j.diagonal.sum)).toBeLessThan(1e-9 * j.diagonal.sum);
+    // mean ‖∇ℓ_n‖² = ‖∇L‖² + tr Cov(∇ℓ_n) (the population covariance, as the variance is).
+    expect(Math.abs(j.variance.gradientNorm2 + j.variance.covarianceTrace - j.variance.meanSampleNorm2)).toBeLessThan(1e-4 * j.variance.meanSampleNorm2);
+    const npy = readFileSync(join(out, 'diagonal.npy'));
+    expect(npy.subarray(1, 6).toString()).toBe('NUMPY');
+    expect(existsSync(join(out, 'variance.npy'))).toBe(true);
+
+    const ggn = join(tmp, 'ggn');
+    const g = await spawnCli('hessian', run, '--operator', 'ggn', '--diagonal', '--trace', '--trace-method', 'hutch++', '--trace-products', '30', '--samples', '12', '--batch-size', '12', '--out', ggn);
+    expect(g.status).toBe(0);
+    const k = JSON.parse(readFileSync(join(ggn, 'hessian.json'), 'utf8'));
+    expect(k.trace.method).toBe('hutch++');
+    expect(Math.abs(k.trace.trace - k.diagonal.sum)).toBeLessThan(4 * k.trace.stdError + 1e-4 * k.diagonal.sum);
+    }, 300_000);
+
+  it('--operator kfac: block diagonal, so the top eigenvalue is the largest layer top and the trace their sum', async () => {
+    const out = join(tmp, 'kfac');
+    const r = await spawnCli('hessian', run, '--operator', 'kfac', '--top', '1', '--trace', '--trace-se', '0.3', '--samples', '12', '--batch-size', '5', '--out', out);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('ndcnn:'))).toEqual([]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'hessian.json'), 'utf8'));
+    expect(j).toMatchObject({ operator: 'kfac', samples: 12 });
+    // Every layer is one K-FAC block: the whole spectrum is the union of the layers' spectra.
+    const tops = j.layers.map((l: { top: { values: number[] } }) => l.top.values[0]);
+    expect(j.top.values[0]).toBeGreaterThan(0);
+    expect(Math.abs(j.top.values[0] - Math.max(...tops))).toBeLessThan(1e-3 * j.top.values[0]);
+    const sum = j.layers.reduce((s: number, l: { trace: { trace: number } }) => s + l.trace.trace, 0);
+    const se = Math.hypot(j.trace.stdError, ...j.layers.map((l: { trace: { stdError: number } }) => l.trace.stdError));
+    expect(Math.abs(sum - j.trace.trace)).toBeLessThan(4 * se);
+  }, 300_000);
+
   it('names bad input in one line', async () => {
     mkdirSync(join(tmp, 'empty'), { recursive: true });
     const cases: [string[], RegExp][] = [
@@ -72,7 +113,13 @@ describe('ndcnn hessian', () => {
       [['hessian', run, '--top', '0'], /--top must be a positive integer/],
       [['hessian', run, '--top', '99999999'], /--top 99999999: the network has only \d+ parameters/],
       [['hessian', run, '--samples', '1000'], /--samples 1000: the run's training set holds only 32/],
-      [['hessian', run, '--operator', 'fisher'], /--operator must be hessian or gauss-newton/],
+      [['hessian', run, '--operator', 'newton'], /--operator must be hessian, ggn \(gauss-newton\), fisher, ef \(empirical-fisher\) or kfac, got 'newton'/],
+      [['hessian', run, '--operator', 'kfac', '--mode', 'eval'], /--operator kfac: K-FAC's factors are taken in training mode only/],
+      [['hessian', run, '--operator', 'kfac', '--diagonal'], /--operator kfac --diagonal: not computed/],
+      [['hessian', run, '--mode', 'test'], /--mode must be train or eval, got 'test'/],
+      [['hessian', run, '--trace-method', 'exact'], /--trace-method must be hutchinson or hutch\+\+/],
+      [['hessian', run, '--trace-products', '2'], /--trace-products must be at least 3/],
+      [['hessian', run, '--fisher-samples', '0'], /--fisher-samples must be a positive integer/],
       [['hessian', run, '--trace-se', '-1'], /--trace-se must be a positive number/],
       [['hessian', run, '--out', ''], /--out needs a non-empty value/],
       [['hessian', run, '--top'], /--top needs a value/],

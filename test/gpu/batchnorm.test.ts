@@ -6,7 +6,8 @@
  * which keep the relative error at rounding level, while a wrong term is off by O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { batchNorm, conv, dense, dropout, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, dropout, flatten, maxPool, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';

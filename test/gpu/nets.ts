@@ -2,7 +2,8 @@
  * The small networks the GPU backends are checked on against the CPU (test/gpu/network.test.ts for
  * gpu.js, test/webgpu/network.test.ts for WebGPU): every rank, the old layers and the new.
  */
-import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, conv, dense, flatten, globalAvgPool, maxPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

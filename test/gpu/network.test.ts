@@ -9,7 +9,7 @@
  * leaves a 30× margin; a wrong index, a missing term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import type { Network } from '../../src/layers/index.js';
+import type { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

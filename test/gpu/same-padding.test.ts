@@ -4,7 +4,8 @@
  * Tolerance 2e-5 for the reasons given in network.test.ts (float32 rounding in different orders).
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, Network } from '../../src/layers/index.js';
+import { conv, dense, flatten } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';

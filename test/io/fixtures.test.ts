@@ -10,7 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeNpz, loadNetwork, readSafetensors } from '../../src/io/index.js';
-import { conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { sizeOf } from '../../src/nd/shape.js';
 import { FIXTURES, fixtureInput, fixtureNetwork, IN_SHAPE, ndcnnFiles } from './fixtures/ndcnn-files.js';

@@ -11,7 +11,7 @@ import {
 } from '../../src/io/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { fixtureInput, fixtureNetwork, IN_SHAPE, SPECS } from './fixtures/ndcnn-files.js';
-import { Network } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-io-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

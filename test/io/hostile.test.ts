@@ -9,13 +9,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   decodeNpy, decodeNpz, decodeSafetensors, encodeNpz, encodeSafetensors, FormatError, loadNetwork, networkFromOnnx, networkToOnnx, networkToSafetensors,
   readSafetensors,
 } from '../../src/io/index.js';
 import { decodeModel, encodeModel } from '../../src/io/onnx/proto.js';
-import { batchNorm, conv, dense, flatten, Network, type LayerSpec } from '../../src/layers/index.js';
+import { onnxSchema } from '../../src/io/onnx/schema.js';
+import { batchNorm, conv, dense, flatten, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { FIXTURES, fixtureNetwork } from './fixtures/ndcnn-files.js';
@@ -24,7 +27,7 @@ import { concat, npyHeader, zipArchive } from './zip-builder.js';
 const HOSTILE = new URL('hostile/', FIXTURES).pathname;
 interface NpyCase { name: string; bytes: string; numpy: { ok: boolean; dtype: string; shape: number[]; values: (number | string)[] } }
 interface NpzCase { name: string; file: string; numpy: { ok: boolean; files: string[]; arrays: Record<string, { dtype: string; shape: number[]; values: number[] }> } }
-interface OnnxCase { name: string; file: string; checker: string }
+interface OnnxCase { name: string; file: string; checker: string; initializers?: Record<string, number[]>; input?: number[]; output?: number[] }
 const record = JSON.parse(readFileSync(join(HOSTILE, 'hostile.json'), 'utf8')) as { npy: NpyCase[]; npz: NpzCase[]; onnx_graphs: OnnxCase[] };
 const tmp = mkdtempSync(join(tmpdir(), 'ndcnn-hostile-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -149,6 +152,15 @@ describe('names from a file that are Object.prototype names stay ordinary names'
     expect([...t[name].data]).toEqual([1, 2]);
     // Added to a real network's file, it is one tensor too many, named.
     expect(() => loadNetwork(networkFileWith(name))).toThrow(new RegExp(`safetensors bytes: loadStateDict: unknown tensor '${name}' \\(the network has 0\\.weight`));
+  });
+  it.each(['__proto__', 'constructor'])('encodeSafetensors writes a tensor named %s as a tensor, and it reads back', (name) => {
+    const bytes = encodeSafetensors({ [name]: { dtype: 'F32', shape: [2], data }, w: { dtype: 'F32', shape: [1], data: [3] } }, { note: 'x' });
+    const back = decodeSafetensors(bytes, 'x.safetensors');
+    expect(Object.keys(back.tensors)).toEqual([name, 'w']);
+    expect([...back.tensors[name].data, ...back.tensors.w.data]).toEqual([1, 2, 3]);
+  });
+  it('encodeSafetensors refuses a tensor named __metadata__', () => {
+    expect(() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [1], data: [1] } })).toThrow("safetensors: a tensor cannot be named '__metadata__': the format keeps the metadata under that key");
   });
   it('__metadata__ keys are kept as keys', () => {
     const { metadata } = decodeSafetensors(safetensors(`{"__metadata__": {"__proto__": "x", "constructor": "y"}}`));
@@ -316,7 +328,7 @@ describe('.npz archives, damaged and hostile (np.load and reading every member o
     ['a deflated member declaring 1 byte', [{ name: 'a.npy', data: body, method: 8, size: 1 }], {}, /member 'a\.npy' inflates to more than the 1 bytes its directory entry declares/],
     ['a deflated member declaring a compressed size past the data', [{ name: 'a.npy', data: body, method: 8, compressedSize: 10_000 }], {}, /declares 10000 compressed bytes from offset 35, past the end of the member data/],
     ['a central directory offset that lies', [{ name: 'a.npy', data: body }], { cdOffsetDelta: -7 }, /the central directory is declared at bytes \[\d+, \d+\) but ends at \d+, where the end record is \(truncated, or sizes that lie\)/],
-    ['a comment cut short', [{ name: 'a.npy', data: body }], { comment: 40 }, /-40 bytes follow the end-of-central-directory record \(its comment is cut short: truncated\?\)/],
+    ['a comment cut short', [{ name: 'a.npy', data: body }], { comment: 40 }, /the end-of-central-directory record's 40-byte comment runs past the end of the archive \(truncated\?\)/],
   ])('%s', (_, members, o, message) => {
     expect(() => decodeNpz(zipArchive(members as never, o), 'x.npz')).toThrow(message);
   });
@@ -345,6 +357,15 @@ describe('ONNX graphs onnx.checker refuses, and values it lets through (fixtures
     'negative running_var': /'2\.running_var' holds -0\.5 at element 1; a variance is never negative/,
     'NaN running_var': /'2\.running_var' holds NaN at element 0/,
     'Inf running_mean': /'2\.running_mean' holds Infinity at element 2/,
+    'valid, values in float_data (onnx.helper)': null,
+    'valid float64 graph, values in double_data': null,
+    'valid batch norm, values in float_data': null,
+    'values in both raw_data and float_data': /initializer '0\.weight': its values are in both raw_data and float_data; a tensor keeps them in one field/,
+    'a FLOAT tensor with its values in double_data': /initializer '0\.weight': a FLOAT tensor keeps its values in raw_data or float_data, not double_data/,
+    'values in an external file': /initializer '0\.weight': its values are in an external file \(external_data\), which ndcnn does not read/,
+    // onnx.checker does not count the values; NumPy's to_array cannot reshape them.
+    'float_data with one value more than its dims': /initializer '0\.weight': dims \[4, 1, 3, 3\] need 36 values, float_data holds 37 values/,
+    'NaN in float_data': /'0\.weight' holds NaN at element 2/,
   };
   it('every fixture has an expectation', () => expect(record.onnx_graphs.map((c) => c.name)).toEqual(Object.keys(EXPECTED)));
   it.each(record.onnx_graphs.map((c) => [c.name, c] as const))('%s', (name, c) => {
@@ -352,7 +373,58 @@ describe('ONNX graphs onnx.checker refuses, and values it lets through (fixtures
     const expected = EXPECTED[name];
     // Whatever the checker refuses, ndcnn refuses (the converse is the list of values it lets through).
     if (c.checker !== 'passed') expect(expected).not.toBeNull();
-    if (expected === null) expect(networkFromOnnx(path).network.paramCount).toBeGreaterThan(0);
-    else refused(() => networkFromOnnx(path), path, expected);
+    if (expected !== null) return refused(() => networkFromOnnx(path), path, expected);
+    // Valid files load bit for bit: every parameter and statistic is its initializer's float32 value.
+    const { network } = networkFromOnnx(path, { dtype: 'float64' });
+    const tensors = [...network.namedParameters().map((p) => [p.name, network.params.subarray(p.offset, p.offset + p.size)] as const), ...network.namedBuffers().filter((b) => !b.integer).map((b) => [b.name, b.data] as const)];
+    expect(tensors.map(([n]) => n).sort()).toEqual(Object.keys(c.initializers!).sort());
+    for (const [n, data] of tensors) expect([...data]).toEqual(c.initializers![n]);
+    if (c.output) {
+      // PyTorch's float32 forward pass against ndcnn's float64 one on the same float32 values: 1e-5 as in onnx.test.ts.
+      const y = network.predict(Float64Array.from(c.input!), 2);
+      y.forEach((v, i) => expect(Math.abs(v - c.output![i])).toBeLessThan(1e-5));
+    }
+  });
+});
+
+describe('ONNX initializer encodings protobuf allows, written by hand', () => {
+  const net = new Network(cpuBackend('float32'), [1, 4, 4], [conv({ channels: 2, kernel: 3 }), flatten(), dense({ units: 2 })]);
+  net.init(7);
+  // The model with `0.weight` (18 float32 values) moved from raw_data into `runs` of float_data.
+  const withRuns = (cut: (raw: Uint8Array) => Uint8Array[]) => {
+    const m = decodeModel(networkToOnnx(net), 'x');
+    const w = m.graph.initializer!.find((t) => t.name === '0.weight')!;
+    w.float_data = cut(w.raw_data!);
+    delete w.raw_data;
+    return encodeModel(m);
+  };
+  const weight = () => [...net.params.subarray(0, 18)];
+
+  it('float_data in several packed runs (protobuf concatenates them) loads bit for bit', () => {
+    const file = withRuns((raw) => [raw.subarray(0, 8), raw.subarray(8, 8), raw.subarray(8)]);
+    const back = networkFromOnnx(file).network;
+    expect([...back.params.subarray(0, 18)]).toEqual(weight());
+    expect([...back.params]).toEqual([...net.params]);
+  });
+  it.each([
+    ['a run that is not a whole number of floats', (raw: Uint8Array) => [raw.subarray(0, 13)], /initializer '0\.weight': dims \[2, 1, 3, 3\] need 18 values, float_data holds 13 bytes, not a whole number of 4-byte values/],
+    ['runs holding one value too few', (raw: Uint8Array) => [raw.subarray(0, 40), raw.subarray(40, 68)], /need 18 values, float_data holds 17 values/],
+    ['no values at all', () => [], /need 18 values, the tensor holds 0 values/],
+  ])('%s is refused', (_, cut, message) => {
+    refused(() => networkFromOnnx(withRuns(cut)), 'onnx bytes', message);
+  });
+  it('the unpacked form (one tag per value, which no ONNX writer emits) is refused, not half-read', () => {
+    // The same schema with float_data unpacked, as protobuf permits a writer to encode it.
+    const schema = structuredClone(onnxSchema) as { nested: { onnx: { nested: { TensorProto: { fields: { float_data: { options?: object } } } } } } };
+    delete schema.nested.onnx.nested.TensorProto.fields.float_data.options;
+    const Model = protobuf.Root.fromJSON(schema as protobuf.INamespace).lookupType('onnx.ModelProto');
+    const m = decodeModel(networkToOnnx(net), 'x') as unknown as { graph: { initializer: { name: string; raw_data?: Uint8Array; float_data?: number[] }[] } };
+    const w = m.graph.initializer.find((t) => t.name === '0.weight')!;
+    w.float_data = weight();
+    delete w.raw_data;
+    const bytes = Model.encode(Model.fromObject(m)).finish();
+    // 18 × (tag + float) = 90 bytes where the packed form takes tag + length + 72 = 74.
+    expect(bytes.length).toBe(withRuns((raw) => [raw]).length + 16);
+    refused(() => networkFromOnnx(bytes), 'onnx bytes', /initializer '0\.weight': dims \[2, 1, 3, 3\] need 18 values, the tensor holds 0 values/);
   });
 });

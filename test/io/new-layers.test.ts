@@ -1,7 +1,8 @@
 /** The new layers (residual blocks, average pools, new activations) in model files: architecture and weights round-trip. */
 import { describe, expect, it } from 'vitest';
 import { loadNetwork, networkToSafetensors } from '../../src/io/index.js';
-import { activation, avgPool, conv, dense, globalAvgPool, Network, residual } from '../../src/layers/index.js';
+import { activation, avgPool, conv, dense, globalAvgPool, residual } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { randn } from '../helpers.js';

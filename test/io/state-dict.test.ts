@@ -4,7 +4,8 @@
  * networks; the ONNX import test checks those against torch's own export).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, conv, dense, flatten, layerTensors, maxPool, Network, type Layer, type LayerBuffer } from '../../src/layers/index.js';
+import { activation, conv, dense, flatten, layerTensors, maxPool, type Layer, type LayerBuffer } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 
 const B = cpuBackend('float64');

@@ -7,7 +7,8 @@
  * function of the batch and parameters.
  */
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, maxPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, maxPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -81,7 +82,22 @@ describe('batch norm forward: y = γ·(x − μ)/√(σ² + ε) + β per channel
       return (gamma[c] * (v - want.mean[c])) / Math.sqrt(want.var[c] + 1e-5) + beta[c];
     });
     expect(relError(y, direct)).toBeLessThan(1e-14);
-    expect(() => layer.backward(B.wrap(xShape, x), null)).toThrow(/training-mode forward/);
+  });
+
+  it.each(SHAPES)('%s: evaluation-mode backward (dx = a·g, dγ = Σ g·x̂, dβ = Σ g on the running statistics) against finite differences', (_, inShape) => {
+    const { layer, rng, C, gamma, beta, xShape, x, p } = layerSetup(inShape);
+    const buf = (name: string) => layer.buffers!.find((b) => b.name === name)!.data;
+    buf('running_mean').set(randn(rng, C, 0.5));
+    buf('running_var').set(randn(rng, C, 0.3).map((v) => 1 + Math.abs(v)));
+    const evaluation = { training: false, updateStats: false, keys: null };
+    const r = randn(rng, x.length);
+    const E = () => dot(B.download(layer.forward(B.wrap(xShape, x), p(), evaluation)), r);
+    E();
+    const grads = [new Float64Array(C), new Float64Array(C)];
+    const dx = B.download(layer.backward(B.upload(xShape, r), grads.map((g) => B.wrap([C], g))));
+    expect(relError(dx, numericGradient(E, x))).toBeLessThan(FD);
+    expect(relError(grads[0], numericGradient(E, gamma))).toBeLessThan(FD);
+    expect(relError(grads[1], numericGradient(E, beta))).toBeLessThan(FD);
   });
 });
 

@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten, Network } from '../../src/layers/index.js';
+import { activation, batchNorm, buildLayer, conv, dense, dropout, flatten } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { numericGradient, relError } from '../helpers.js';

@@ -6,7 +6,8 @@
  * relative (helpers.ts), so 1e-6 catches any wrong term, which shows at O(1).
  */
 import { expect } from 'vitest';
-import { buildLayer, Network, type LayerSpec } from '../../src/layers/index.js';
+import { buildLayer, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

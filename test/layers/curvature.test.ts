@@ -4,7 +4,8 @@
  * truncation error is O(h²) ≈ 1e-10 relative; 1e-6 leaves a wide margin (see helpers.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';

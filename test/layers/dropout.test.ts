@@ -5,7 +5,8 @@
  * helpers.ts), and restored exactly from the network's state.
  */
 import { describe, expect, it } from 'vitest';
-import { batchNorm, conv, dense, dropout, flatten, Network, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, Dropout, dropout, flatten, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { sliceBatch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -115,5 +116,21 @@ describe('dropout', () => {
   it('rejects p outside [0, 1)', () => {
     expect(() => new Network(B, [4], [dropout(1), dense({ units: 2 })])).toThrow(/dropout probability must be in \[0, 1\), got 1/);
     expect(() => new Network(B, [4], [dropout(-0.1), dense({ units: 2 })])).toThrow(/got -0.1/);
+  });
+});
+
+describe('given masks (PassMode.masks)', () => {
+  it('a given 0/1 keep-mask replaces the drawn one, scaled by 1/(1 − p); a wrong size or value is named', () => {
+    const layer = new Dropout(B, 'dropout#0', [2, 3], 0.25);
+    const x = randn(new Rng(4), 12);
+    const mask = Float64Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 0 : 1));
+    const mode = { training: true, updateStats: false, keys: null, masks: new Map([['dropout#0', mask]]) };
+    const y = B.download(layer.forward(B.wrap([2, 2, 3], x), [], mode));
+    expect(Array.from(y)).toEqual(Array.from(x, (v, i) => v * (mask[i] * (1 / 0.75))));
+    const dx = B.download(layer.backward(B.wrap([2, 2, 3], new Float64Array(12).fill(1))));
+    expect(Array.from(dx)).toEqual(Array.from(mask, (m) => m * (1 / 0.75)));
+    expect(() => layer.forward(B.wrap([1, 2, 3], x.subarray(0, 6)), [], mode)).toThrow(/dropout#0: the given mask has 12 values, the batch \[1, 2, 3\] needs 6/);
+    const half = { ...mode, masks: new Map([['dropout#0', new Float64Array(12).fill(0.5)]]) };
+    expect(() => layer.forward(B.wrap([2, 2, 3], x), [], half)).toThrow(/mask values must be 0 \(drop\) or 1 \(keep\), got 0.5 at element 0/);
   });
 });

@@ -1,6 +1,7 @@
 /** Bad input throws an error naming the layer and showing the shapes involved. */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { ConvGeometry } from '../../src/nd/geometry.js';
 

@@ -4,7 +4,8 @@
  * relative error is justified in helpers.ts (the exact gradient agrees to ~1e-8).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, buildLayer, conv, dense, flatten, maxPool, Network, type LayerSpec } from '../../src/layers/index.js';
+import { activation, buildLayer, conv, dense, flatten, maxPool, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { ACTIVATIONS } from '../../src/nd/backend.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';

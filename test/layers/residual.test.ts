@@ -4,7 +4,8 @@
  * finite differences of gradients and Hv (float64, ranks 1–3), Gv = Jᵀ H_L J, shape errors.
  */
 import { describe, expect, it } from 'vitest';
-import { activation, avgPool, batchNorm, buildLayer, conv, dense, dropout, flatten, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, batchNorm, buildLayer, conv, dense, dropout, flatten, globalAvgPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { createOptimizer } from '../../src/optim/index.js';

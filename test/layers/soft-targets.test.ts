@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, losses, Network } from '../../src/layers/index.js';
+import { conv, dense, flatten, losses } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { numericGradient, numericHv, randn, randomBatch, relError } from '../helpers.js';

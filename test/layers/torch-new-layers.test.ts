@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { activation, avgPool, conv, dense, globalAvgPool, Network, residual, type LayerSpec } from '../../src/layers/index.js';
+import { activation, avgPool, conv, dense, globalAvgPool, residual, type LayerSpec } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { sizeOf } from '../../src/nd/shape.js';
 import { relError } from '../helpers.js';
 import { B64 } from './checks.js';

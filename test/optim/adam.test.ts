@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dense, Network } from '../../src/layers/index.js';
+import { dense } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Adam, AdamW, clipGradNorm, createOptimizer, learningRate, Sgd, type AdamOptions, type Schedule } from '../../src/optim/index.js';
 import { relError } from '../helpers.js';
@@ -78,6 +79,20 @@ describe('exact resumption', () => {
     const net = tinyNet();
     adam.loadState({ optimizer: 'adam', steps: 2, m: [1, 2], v: [1, 2] });
     expect(() => adam.step(net, batch)).toThrow(/adam: saved 'm' has length 2, the model has 43 parameters/);
+  });
+
+  it('rejects a negative second moment, and moments a float32 model cannot hold', () => {
+    const zeros = new Array<number>(43).fill(0);
+    const v = [...zeros];
+    v[7] = -1e-8;
+    expect(() => new Adam().loadState({ optimizer: 'adam', steps: 2, m: zeros, v })).toThrow("adam.loadState: 'v' holds -1e-8 at element 7; a second moment is never negative");
+    const net32 = new Network(cpuBackend('float32'), [4], [dense({ units: 5, activation: 'tanh' }), dense({ units: 3 })]);
+    const m = [...zeros];
+    m[3] = 1e39; // finite in float64 (and JSON), Infinity in float32
+    const adam = new Adam();
+    adam.loadState({ optimizer: 'adam', steps: 2, m, v: zeros });
+    expect(() => adam.step(net32, batch)).toThrow("adam: saved 'm' holds 1e+39 at element 3, which overflows float32");
+    expect(net32.params.every(Number.isFinite)).toBe(true);
   });
 });
 

@@ -134,6 +134,25 @@ describe('conjugate gradient', () => {
     expect(relativeError(pre.iterates[pre.iterates.length - 1].x, ref)).toBeLessThan(1e-6);
   });
 
+  it('takes the preconditioner as a product: the diagonal as one matches the vector, A⁻¹ solves in one iteration', () => {
+    const n = 40;
+    const rng = new Rng(13);
+    const a = randomSpd(n, 0.1, rng);
+    const b = Float64Array.from({ length: n }, () => rng.normal());
+    const ref = solveDense(a, b, n);
+    const m = Float64Array.from({ length: n }, (_, i) => 1 / a[i * n + i]);
+    const cg = new ConjugateGradient(b);
+    const byVector = cg.solve({ apply: denseApply(a, n), b, preconditioner: m }, { maxIterations: 15, tolerance: 0 }).phi.slice();
+    const byProduct = cg.solve({ apply: denseApply(a, n), b, preconditioner: (r, z) => { for (let i = 0; i < n; i++) z[i] = m[i] * r[i]; } }, { maxIterations: 15, tolerance: 0 });
+    expect(byProduct.phi.length).toBe(byVector.length);
+    // Only the order of the rᵀz sums differs (fused with the update vs a separate dot).
+    byProduct.phi.forEach((f, i) => expect(Math.abs(f - byVector[i])).toBeLessThan(1e-12 * Math.abs(byVector[i]) + 1e-300));
+    // M⁻¹ = A⁻¹: the first step is α = 1 along A⁻¹b, the solution.
+    const exact = cg.solve({ apply: denseApply(a, n), b, preconditioner: (r, z) => z.set(solveDense(a, r as Float64Array, n)) }, { maxIterations: 1 });
+    expect(exact.iterations).toBe(1);
+    expect(relativeError(exact.iterates[0].x, ref)).toBeLessThan(1e-10);
+  });
+
   it('keeps the iterates at ⌈5·1.3ʲ⌉ and the last, with φ matching ½xᵀAx − bᵀx', () => {
     const n = 120;
     const rng = new Rng(5);

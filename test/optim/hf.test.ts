@@ -149,6 +149,7 @@ describe('Hessian-free', () => {
   it('refuses a state of another optimizer or another size, naming the problem', () => {
     const hf = new HessianFree();
     expect(() => hf.loadState({ optimizer: 'sgd', steps: 1 })).toThrow(/optimizer 'hf'.*"sgd"/);
+    expect(() => hf.loadState({ optimizer: 'hf', lambda: 2, steps: -3, warmStart: null })).toThrow("hf.loadState: 'steps' must be a whole number ≥ 0, got -3");
     hf.loadState({ optimizer: 'hf', lambda: 2, steps: 1, warmStart: [1, 2] });
     expect(() => hf.step(quadratic(5), NO_BATCH)).toThrow(/length 2.*5 parameters/);
   });

@@ -4,13 +4,14 @@
  * One thread (threads: 1): the factor pass does not split over threads yet.
  */
 import { describe, expect, it } from 'vitest';
-import { CurvatureOperator } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { CurvatureOperator, dataFactors, KroneckerOperator } from '../../src/analysis/index.js';
+import { batchNorm, conv, dense, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { DType } from '../../src/nd/dtype.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
-import { ConjugateGradient, createOptimizer, Kfac, MiniBatches } from '../../src/optim/index.js';
+import { ConjugateGradient, createOptimizer, HessianFree, Kfac, MiniBatches } from '../../src/optim/index.js';
 import { randomBatch } from '../helpers.js';
 import { blobs, DiagonalQuadratic, SoftmaxRegression } from './models.js';
 
@@ -120,5 +121,67 @@ describe('K-FAC', () => {
     const r = new Kfac().step(net, b);
     expect(r.accepted).toBe(false);
     expect(Array.from(net.params)).toEqual(Array.from(before));
+  });
+
+  it("K-FAC preconditions HF's CG: the damped GGN system to 1 % of its minimum in fewer iterations than Martens' diagonal", () => {
+    const net = new Network(cpuBackend('float64'), [2, 8, 8], [
+      conv({ channels: 6, kernel: 3, activation: 'relu' }), maxPool({ window: 2 }), flatten(), dense({ units: 16, activation: 'relu' }), dense({ units: 4 }),
+    ], { seed: 4, threads: 1 });
+    const b = randomBatch(new Rng(6), [2, 8, 8], 128, 4);
+    const lambda = 0.01;
+    const g = new Float64Array(net.paramCount);
+    net.gradient(b, g);
+    const negG = g.map((v) => -v);
+    const gn = new CurvatureOperator(net, b, { operator: 'gauss-newton' });
+    const apply = (v: ArrayLike<number>, out: Float64Array | Float32Array) => {
+      gn.apply(v as Float64Array, out as Float64Array);
+      for (let i = 0; i < out.length; i++) out[i] += lambda * v[i];
+    };
+    const squares = new Float64Array(g.length);
+    net.sumSquaredGradients(b, squares);
+    const kfac = new KroneckerOperator(dataFactors(net, b, { kind: 'ggn' }), net.paramCount);
+    const cg = new ConjugateGradient(g);
+    const phis = [
+      squares.map((s) => (s + lambda) ** -0.75),
+      (r: ArrayLike<number>, z: Float64Array | Float32Array) => kfac.solve(r, z, lambda, 'exact'),
+    ].map((preconditioner) => cg.solve({ apply, b: negG, preconditioner }, { maxIterations: 300, tolerance: 0 }).phi.slice());
+    const star = Math.min(...phis.flat());
+    const [diagonal, kron] = phis.map((p) => p.findIndex((f) => f - star <= 0.01 * Math.abs(star)));
+    // Measured 26 and 10. (To 1e-6 of φ* K-FAC needs more than plain CG here: it helps the early
+    // iterates, the ones HF's stopping rule keeps.)
+    console.info(`CG iterations to 1 % of φ*: diagonal ${diagonal}, K-FAC ${kron}`);
+    expect(kron).toBeGreaterThan(0);
+    expect(kron).toBeLessThan(0.6 * diagonal);
+  });
+
+  it("HF with preconditioner 'kfac' trains a small CNN with batch norm as the diagonal one does", () => {
+    const make = () => new Network(cpuBackend('float32'), [1, 8, 8], [
+      conv({ channels: 4, kernel: 3 }), batchNorm(), maxPool({ window: 2 }), flatten(), dense({ units: 3 }),
+    ], { seed: 3, threads: 1 });
+    const b = randomBatch(new Rng(4), [1, 8, 8], 96, 3);
+    for (let s = 0; s < b.n; s++) for (let j = 0; j < 64; j++) if (Math.floor((j % 8) / 3) === (b.y as Int32Array)[s]) b.x[s * 64 + j] += 2;
+    const x = Float32Array.from(b.x);
+    const batch = { ...b, x };
+    const runs = (['diagonal', 'kfac'] as const).map((preconditioner) => {
+      const net = make();
+      const hf = new HessianFree({ preconditioner, lambda: 0.1 });
+      const first = net.loss(batch);
+      let iterations = 0;
+      for (let s = 0; s < 4; s++) {
+        const r = hf.step(net, batch);
+        expect(r.accepted).toBe(true);
+        iterations += r.cgIterations;
+      }
+      return { first, last: net.loss(batch), iterations };
+    });
+    console.info(`HF, 4 steps: CG iterations diagonal ${runs[0].iterations}, kfac ${runs[1].iterations}; loss ${runs[0].first} → ${runs[0].last} / ${runs[1].last}`);
+    // Measured 60 and 56 CG iterations, both to 0.0102: on this easy problem they tie.
+    for (const r of runs) expect(r.last).toBeLessThan(0.05 * r.first);
+  });
+
+  it("HF refuses the 'kfac' preconditioner for a model without factors, and an unknown preconditioner", () => {
+    const quadratic = new DiagonalQuadratic(Float64Array.of(1, 2), Float64Array.of(1, 1));
+    expect(() => new HessianFree({ preconditioner: 'kfac' }).step(quadratic, { x: new Float64Array(0), y: new Int32Array(0), n: 1 })).toThrow(/preconditioner 'kfac' needs a model with Kronecker factors/);
+    expect(() => new HessianFree({ preconditioner: 'jacobi' as 'kfac' })).toThrow(/preconditioner must be 'diagonal' or 'kfac', got "jacobi"/);
   });
 });

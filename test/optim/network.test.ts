@@ -3,7 +3,8 @@
  * small enough to run in a second or two, large enough that the curvature is not trivial.
  */
 import { describe, expect, it } from 'vitest';
-import { conv, dense, flatten, maxPool, Network } from '../../src/layers/index.js';
+import { conv, dense, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import type { DType } from '../../src/nd/dtype.js';
 import type { Batch } from '../../src/nd/model.js';

@@ -123,6 +123,10 @@ describe('SGD', () => {
   it('refuses a velocity when momentum is off', () => {
     expect(() => new Sgd().loadState({ optimizer: 'sgd', steps: 0, velocity: [0] })).toThrow(/velocity is present/);
   });
+
+  it.each([-1, 2.5])('refuses a step counter of %s (the schedule indexes by it)', (steps) => {
+    expect(() => new Sgd().loadState({ optimizer: 'sgd', steps, velocity: null })).toThrow(`sgd.loadState: 'steps' must be a whole number ≥ 0, got ${steps}`);
+  });
 });
 
 describe('learning-rate schedules', () => {

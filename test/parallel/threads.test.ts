@@ -124,12 +124,13 @@ describe('threads: a failing thread', () => {
     const net = new Network(cpuBackend('float64'), inShape, specs, { seed: 5, threads: 2 });
     const ok = new Float64Array(net.paramCount);
     net.gradient(b, ok);
-    const shard = net.shard.bind(net);
-    net.shard = () => {
+    // This thread's share of the pass fails; the worker's is already under way.
+    const own = net.gradientOn.bind(net);
+    net.gradientOn = () => {
       throw new Error('boom');
     };
     expect(() => net.gradient(data(6, size, 2), new Float64Array(net.paramCount))).toThrow('boom');
-    net.shard = shard;
+    net.gradientOn = own;
     const again = new Float64Array(net.paramCount);
     net.nextStep();
     const reference = new Network(cpuBackend('float64'), inShape, specs, { seed: 5, threads: 2 });
@@ -150,7 +151,7 @@ describe('threads: a failing thread', () => {
     const team = (net as unknown as { team: { id: number; pool: { drop(d: object): void } } }).team;
     team.pool.drop({ network: team.id, curvature: 1 });
     net.loss(b); // carries the drop to the worker
-    expect(() => c.gv(new Float64Array(net.paramCount).fill(1), new Float64Array(net.paramCount))).toThrow('thread 1: network.shard: no curvature 1 here');
+    expect(() => c.gv(new Float64Array(net.paramCount).fill(1), new Float64Array(net.paramCount))).toThrow('thread 1: network: no curvature 1 on this thread');
     net.dispose();
   });
 });

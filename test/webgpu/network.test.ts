@@ -1,7 +1,8 @@
 /**
  * Whole networks on the WebGPU backend against the CPU backend, both float32, in every rank,
  * through the asynchronous passes (the synchronous ones cannot read back there): outputs, loss,
- * gradient, Hv and Gv, a few SGD steps, device memory over many steps, and the refusals.
+ * gradient, Hv and Gv, a few SGD, Adam and HF steps, Lanczos/Hutchinson/SLQ, device memory over
+ * many steps, and the refusals.
  *
  * Tolerance as for gpu.js (test/gpu/network.test.ts): both backends round every sum to float32
  * in different orders (64×64 GEMM tiles and workgroup trees here, OpenBLAS or cache blocks
@@ -10,8 +11,11 @@
  * term or a wrong derivative shows up at O(1e-2..1).
  */
 import { describe, expect, it } from 'vitest';
-import { activation, batchNorm, conv, dense, dropout, flatten, maxPool, Network } from '../../src/layers/index.js';
-import { createOptimizer, train } from '../../src/optim/index.js';
+import { activation, batchNorm, conv, dense, dropout, flatten, maxPool } from '../../src/layers/index.js';
+import { Network } from '../../src/network/index.js';
+import { CurvatureOperator, hutchinsonTrace, hutchinsonTraceAsync, spectralDensity, spectralDensityAsync, topEigenpairs, topEigenpairsAsync } from '../../src/analysis/index.js';
+import type { Batch } from '../../src/nd/model.js';
+import { createOptimizer, HessianFree, train } from '../../src/optim/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { Rng } from '../../src/nd/rng.js';
 import { randn, relError } from '../helpers.js';
@@ -111,11 +115,54 @@ describe.skipIf(skipWebgpu)(webgpuTitle('train() on WebGPU'), () => {
     });
   }
 
+  it('Hessian-free: the async step (CG on the host, Gv products on the device) follows the CPU', async () => {
+    const run = async (net: Network) => {
+      const hf = new HessianFree({ maxCgIterations: 12 });
+      const reports = [];
+      for (let s = 0; s < 3; s++) reports.push(net.asyncReads ? await hf.stepAsync(net, batchOf(net)) : hf.step(net, batchOf(net)));
+      return reports;
+    };
+    const c = build(CPU, 2, 'softmax-cross-entropy');
+    const g = build(webgpu(), 2, 'softmax-cross-entropy');
+    const batchOf = (net: Network) => (net === c.net ? c.batch : g.batch) as Batch;
+    const [rc, rg] = [await run(c.net), await run(g.net)];
+    expect(rc.some((r) => r.accepted)).toBe(true);
+    for (let s = 0; s < rc.length; s++) {
+      // The same discrete choices (CG iterations, backtracking, line search), then close values.
+      expect([rg[s].cgIterations, rg[s].cgChosen, rg[s].accepted], `step ${s}`).toEqual([rc[s].cgIterations, rc[s].cgChosen, rc[s].accepted]);
+      expect(Math.abs(rg[s].lossAfter - rc[s].lossAfter) / rc[s].lossAfter, `step ${s}`).toBeLessThan(10 * TOL);
+    }
+    expect(relError(g.net.params, c.net.params)).toBeLessThan(10 * TOL);
+    g.net.dispose();
+  });
+
   it('an optimizer without an asynchronous step is refused by name', async () => {
     const { net, batch } = build(webgpu(), 2, 'softmax-cross-entropy');
     const x = batch.x as Float32Array;
-    await expect(train(net, { x, y: batch.y, sampleSize: x.length / 4 }, { optimizer: createOptimizer('hf', {}), epochs: 1, batchSize: 4 })).rejects.toThrow(/reads back asynchronously .*'hf' has no stepAsync/);
+    const syncOnly = { name: 'sync-only', step: () => ({ loss: 0, accepted: false }), state: () => null, loadState: () => {} };
+    await expect(train(net, { x, y: batch.y, sampleSize: x.length / 4 }, { optimizer: syncOnly, epochs: 1, batchSize: 4 })).rejects.toThrow(/reads back asynchronously .*'sync-only' has no stepAsync/);
     net.dispose();
+  });
+});
+
+describe.skipIf(skipWebgpu)(webgpuTitle('curvature analysis on WebGPU'), () => {
+  it('Lanczos, Hutchinson and SLQ through the async operator match the CPU', async () => {
+    const c = build(CPU, 1, 'softmax-cross-entropy');
+    const g = build(webgpu(), 1, 'softmax-cross-entropy');
+    for (const operator of ['hessian', 'gauss-newton'] as const) {
+      // Two product batches: each product reruns both forward passes (the stale path).
+      const [oc, og] = [new CurvatureOperator(c.net, c.batch as Batch, { operator, batchSize: 2 }), new CurvatureOperator(g.net, g.batch as Batch, { operator, batchSize: 2 })];
+      expect(() => topEigenpairs(og)).toThrow(/answers asynchronously/);
+      const options = { k: 2, tol: 1e-4, maxSteps: 30, seed: 3 };
+      const [ec, eg] = [topEigenpairs(oc, options), await topEigenpairsAsync(og, options)];
+      expect(eg.steps).toBe(ec.steps);
+      for (let i = 0; i < 2; i++) expect(Math.abs(eg.values[i] - ec.values[i]) / Math.abs(ec.values[0]), `${operator} λ${i + 1}`).toBeLessThan(10 * TOL);
+      const [tc, tg] = [hutchinsonTrace(oc, { maxProbes: 4, seed: 2 }), await hutchinsonTraceAsync(og, { maxProbes: 4, seed: 2 })];
+      expect(Math.abs(tg.trace - tc.trace) / Math.abs(tc.trace)).toBeLessThan(10 * TOL);
+      const [dc, dg] = [spectralDensity(oc, { probes: 1, steps: 6, points: 50 }), await spectralDensityAsync(og, { probes: 1, steps: 6, points: 50 })];
+      expect(relError(Float64Array.from(dg.ritz[0].values), Float64Array.from(dc.ritz[0].values))).toBeLessThan(10 * TOL);
+    }
+    g.net.dispose();
   });
 });
 

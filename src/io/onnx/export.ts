@@ -9,7 +9,8 @@
  * symbolic ("batch"). Parameters are stored as float32 (onnxruntime's Conv is float32 only), so
  * a float32 network round-trips exactly and a float64 one is rounded.
  */
-import { paramNamesOf, slotPrefixes, type Conv, type Layer, type LayerSpec, type Network, type Residual } from '../../layers/index.js';
+import { paramNamesOf, slotPrefixes, type Conv, type Layer, type LayerSpec, type Residual } from '../../layers/index.js';
+import { type Network } from '../../network/index.js';
 import { activationParts, type ActivationFn } from '../../nd/backend.js';
 import { ConvGeometry, PoolGeometry } from '../../nd/geometry.js';
 import { writeFileAtomic } from '../atomic.js';

@@ -7,10 +7,11 @@
  * is named in the error, with its operator and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, LimitError, maxPool, Network, type LayerSpec, type NetworkLimits, type StateDict } from '../../layers/index.js';
+import { activation, avgPool, batchNorm, conv, dense, flatten, globalAvgPool, LimitError, maxPool, type LayerSpec, type NetworkLimits, type StateDict } from '../../layers/index.js';
+import { Network } from '../../network/index.js';
 import type { ActivationFn, ActivationKind, Backend } from '../../nd/backend.js';
 import { cpuBackend } from '../../nd/backends/cpu/index.js';
-import type { DType } from '../../nd/dtype.js';
+import type { DType, FloatArray } from '../../nd/dtype.js';
 import { fmt, sameShape } from '../../nd/shape.js';
 import { FormatError } from '../errors.js';
 import { buildFromFile } from '../model.js';
@@ -36,11 +37,11 @@ const ACTIVATION_OF = Object.fromEntries(Object.entries(ONNX_ACTIVATIONS).map(([
 
 interface State {
   specs: LayerSpec[];
-  params: { shape: number[]; values: Float64Array }[];
+  params: { shape: number[]; values: FloatArray }[];
   /** The previous node was a Conv or Gemm whose activation is still identity (fusable). */
   fusable: boolean;
   /** Running means and variances of the batch norms, in order (set as the network's buffers). */
-  stats: Float64Array[];
+  stats: FloatArray[];
   /** The previous node was a GlobalAveragePool, whose Flatten is part of ndcnn's globalAvgPool. */
   flattenNext: boolean;
   /** Names the file in errors. */
@@ -115,7 +116,7 @@ const importers: Record<string, Importer> = {
     if (a.int('transB', 0) === 0) {
       // B is [in, out]; ndcnn (and PyTorch) keep W as [out, in].
       const [n, m] = dims;
-      const t = new Float64Array(n * m);
+      const t = values instanceof Float32Array ? new Float32Array(n * m) : new Float64Array(n * m);
       for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) t[j * n + i] = values[i * m + j];
       values = t;
       dims = [m, n];

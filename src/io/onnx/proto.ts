@@ -4,10 +4,25 @@
  * bytes as Uint8Array.
  */
 import protobuf from 'protobufjs';
-import { copyBytes, FormatError } from '../errors.js';
+import type { FloatArray } from '../../nd/dtype.js';
+import { FormatError } from '../errors.js';
 import { onnxSchema } from './schema.js';
 
-const ModelProto = protobuf.Root.fromJSON(onnxSchema).lookupType('onnx.ModelProto');
+const root = protobuf.Root.fromJSON(onnxSchema);
+// float_data and double_data are packed repeated fields: one length-delimited run of
+// little-endian values on the wire. Decoded as declared, protobufjs grows a JS array of them and
+// toObject copies it, 12× the file's bytes at peak for a float_data model (measured). Declared as
+// what they are on the wire, repeated bytes, each run is a view of the file, and tensorValues
+// decodes it straight into its output. (The unpacked form, one tag per value, which no ONNX
+// writer emits, is then skipped as an unknown field: such a tensor holds too few values and is
+// refused.)
+const TensorProto = root.lookupType('onnx.TensorProto');
+for (const name of ['float_data', 'double_data']) {
+  const field = TensorProto.fields[name];
+  TensorProto.remove(field);
+  TensorProto.add(new protobuf.Field(name, field.id, 'bytes', 'repeated'));
+}
+const ModelProto = root.lookupType('onnx.ModelProto');
 
 /** TensorProto.DataType values ndcnn reads or writes. */
 export const DataType = { FLOAT: 1, INT64: 7, DOUBLE: 11 } as const;
@@ -19,9 +34,16 @@ export interface OnnxTensor {
   dims: number[];
   data_type: number;
   raw_data?: Uint8Array;
-  float_data?: number[];
-  double_data?: number[];
+  /** Runs of packed little-endian float32 values (see above). */
+  float_data?: Uint8Array[];
+  /** Runs of packed little-endian float64 values. */
+  double_data?: Uint8Array[];
+  int32_data?: number[];
   int64_data?: number[];
+  string_data?: Uint8Array[];
+  uint64_data?: number[];
+  /** 1 (EXTERNAL): the values live in another file. */
+  data_location?: number;
 }
 
 export interface OnnxAttribute {
@@ -86,23 +108,38 @@ export function decodeModel(bytes: Uint8Array, source: string): OnnxModel {
   return m;
 }
 
-/** A tensor's values as float64, from raw_data (little-endian) or the typed fields. */
-export function tensorValues(t: OnnxTensor, source: string): Float64Array {
-  const n = (t.dims ?? []).reduce((a, b) => a * b, 1);
+/** The value fields of a TensorProto; onnx.checker requires exactly one in use (none for an empty tensor). */
+const VALUE_FIELDS = ['raw_data', 'float_data', 'double_data', 'int32_data', 'int64_data', 'string_data', 'uint64_data'] as const;
+
+/**
+ * A tensor's values in its own type (FLOAT as Float32Array, DOUBLE as Float64Array: a float32
+ * model's values are not doubled in memory on the way in), from raw_data or float_data/double_data
+ * (little-endian either way).
+ */
+export function tensorValues(t: OnnxTensor, source: string): FloatArray {
+  const dims = t.dims ?? [];
+  const n = dims.reduce((a, b) => a * b, 1);
   const fail = (p: string) => new FormatError(source, `initializer '${t.name}': ${p}`);
-  let out: Float64Array;
-  if (t.data_type === DataType.FLOAT || t.data_type === DataType.DOUBLE) {
-    const width = t.data_type === DataType.FLOAT ? 4 : 8;
-    if (t.raw_data && t.raw_data.length) {
-      if (t.raw_data.length !== n * width) throw fail(`dims [${t.dims.join(', ')}] need ${n * width} bytes, raw_data holds ${t.raw_data.length}`);
-      const copy = copyBytes(t.raw_data);
-      out = Float64Array.from(width === 4 ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer));
-    } else {
-      out = Float64Array.from((width === 4 ? t.float_data : t.double_data) ?? []);
-    }
-  } else {
-    throw fail(`data type ${t.data_type}; ndcnn reads FLOAT (1) and DOUBLE (11)`);
+  if (t.data_type !== DataType.FLOAT && t.data_type !== DataType.DOUBLE) throw fail(`data type ${t.data_type}; ndcnn reads FLOAT (1) and DOUBLE (11)`);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`dims [${dims.join(', ')}] are not sizes`);
+  if (t.data_location === 1) throw fail('its values are in an external file (external_data), which ndcnn does not read; save the model with its data inline');
+  const used = VALUE_FIELDS.filter((f) => (t[f]?.length ?? 0) > 0);
+  if (used.length > 1) throw fail(`its values are in both ${used.join(' and ')}; a tensor keeps them in one field`);
+  const [width, own] = t.data_type === DataType.FLOAT ? [4, 'float_data'] : [8, 'double_data'];
+  if (used.length && used[0] !== 'raw_data' && used[0] !== own) throw fail(`a ${width === 4 ? 'FLOAT' : 'DOUBLE'} tensor keeps its values in raw_data or ${own}, not ${used[0]}`);
+  const runs = t.raw_data?.length ? [t.raw_data] : ((width === 4 ? t.float_data : t.double_data) ?? []);
+  const bytes = runs.reduce((k, r) => k + r.length, 0);
+  if (bytes !== n * width) {
+    const held = bytes % width === 0 ? `${bytes / width} values` : `${bytes} bytes, not a whole number of ${width}-byte values`;
+    throw fail(`dims [${dims.join(', ')}] need ${n} values, ${used[0] ?? 'the tensor'} holds ${held}`);
   }
-  if (out.length !== n) throw fail(`dims [${t.dims.join(', ')}] need ${n} values, ${out.length} stored`);
+  // Read through DataViews: the runs are views of the file at any byte offset, so no aligned copy is needed.
+  const out = width === 4 ? new Float32Array(n) : new Float64Array(n);
+  let k = 0;
+  for (const r of runs) {
+    const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
+    if (width === 4) for (let i = 0; i < r.length; i += 4) out[k++] = v.getFloat32(i, true);
+    else for (let i = 0; i < r.length; i += 8) out[k++] = v.getFloat64(i, true);
+  }
   return out;
 }

@@ -31,7 +31,15 @@ export interface NativeLoops {
   scatterAdd(dx: FloatArray, dy: FloatArray, argmax: FloatArray, inVol: number, outVol: number): void;
 }
 
+/**
+ * The upper triangle of C (N×N, row-major at cOff, ldc) = alpha·op(A)·op(A)ᵀ + beta·C, op(A)
+ * (N×K) = A at aOff with lda, or Aᵀ of A stored K×N when `trans`.
+ */
+export type SyrkFn = (trans: boolean, N: number, K: number, alpha: number, A: FloatArray, aOff: number, lda: number, beta: number, C: FloatArray, cOff: number, ldc: number) => void;
+
 interface BlasAddon extends NativeLowering, NativeLoops {
+  /** cblas_ssyrk/dsyrk by the arrays' type; absent in addons built before it was added. */
+  syrk?: SyrkFn;
   sgemm: GemmFn;
   dgemm: GemmFn;
   /** Sets OpenBLAS's thread count when given; returns the count in force. */

@@ -10,7 +10,7 @@
 import type { DType } from '../../dtype.js';
 import { jsLowering, nativeLowering, type ConvPasses, type Lowering } from './conv.js';
 import { gemmJs, type GemmFn } from './gemm.js';
-import { loadNativeGemm } from './gemm-native.js';
+import { loadNativeGemm, type SyrkFn } from './gemm-native.js';
 import { loadWasmKernels } from './gemm-wasm.js';
 import { jsLoops, nativeLoops, type Loops } from './loops.js';
 
@@ -21,6 +21,8 @@ interface Loaded {
   lowering: Lowering;
   /** Whole float32 conv passes that replace lowering + GEMM (wasm: im2col inside the module). */
   passes?: ConvPasses;
+  /** A Gram matrix's triangle (OpenBLAS); others take the Gram from a whole GEMM. */
+  syrk?: SyrkFn;
   loops: Loops;
   /** What runs for float64 data: every path but wasm handles it natively. */
   float64: GemmImpl;
@@ -32,7 +34,7 @@ const LOADERS: Record<GemmImpl, () => Loaded> = {
   openblas: () => {
     const { gemm, addon } = loadNativeGemm();
     const [lowering, loops] = [nativeLowering(addon), nativeLoops(addon)];
-    return { gemm, lowering, loops, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col, pooling, bias, ReLU in C` };
+    return { gemm, lowering, loops, syrk: addon.syrk, float64: 'openblas', detail: `${addon.config()}, ${addon.threads()} thread(s); im2col, pooling, bias, ReLU in C` };
   },
   'wasm-simd': () => {
     const { gemm, passes } = loadWasmKernels();
@@ -60,6 +62,7 @@ export interface GemmChoice {
   gemm: GemmFn;
   lowering: Lowering;
   passes?: ConvPasses;
+  syrk?: SyrkFn;
   loops: Loops;
   info: GemmInfo;
 }
@@ -85,10 +88,10 @@ export function chooseGemm(asked?: string, source = 'gemm'): GemmChoice {
   const failures: string[] = [];
   for (const impl of ORDER.slice(start)) {
     try {
-      const { gemm, lowering, passes, loops, float64, detail } = LOADERS[impl]();
+      const { gemm, lowering, passes, syrk, loops, float64, detail } = LOADERS[impl]();
       const reasons = asked ? [`${source}=${asked}`, ...failures] : failures;
       const reason = reasons.length > 0 ? reasons.join('; ') : undefined;
-      return { gemm, lowering, passes, loops, info: { impl, float64, reason, detail } };
+      return { gemm, lowering, passes, syrk, loops, info: { impl, float64, reason, detail } };
     } catch (e) {
       failures.push(`${impl} unavailable (${firstMessage(e)})`);
     }

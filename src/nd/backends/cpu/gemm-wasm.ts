@@ -59,8 +59,19 @@ function regions(start: number, ...lengths: number[]): number[] {
   return [...at, start];
 }
 
-/** Instantiates the module synchronously (Node compiles a module of any size off the main thread's limit). */
-export function loadWasmKernels(bytes: BufferSource = new Uint8Array(readFileSync(WASM_PATH))): WasmKernels {
+/** The module's bytes where there is no file to read (a page: browser/wasm.ts bundles them). */
+let provided: BufferSource | null = null;
+
+/** Makes the CPU backend's wasm kernels loadable from these bytes instead of asm/build/gemm.wasm. */
+export function provideWasm(bytes: BufferSource): void {
+  provided = bytes;
+}
+
+/**
+ * Instantiates the module synchronously: Node compiles a module of any size so, and a browser
+ * one under 4 KB (this one is ~3 KB) even on a page's main thread.
+ */
+export function loadWasmKernels(bytes: BufferSource = provided ?? new Uint8Array(readFileSync(WASM_PATH))): WasmKernels {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     env: { abort: () => { throw new Error('gemm (wasm): abort'); } },
   });

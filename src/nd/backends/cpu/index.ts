@@ -5,13 +5,14 @@
 import ops from 'ndarray-ops';
 import { activationParts, type ActivationFn, type Backend, type Tensor } from '../../backend.js';
 import { allocate, dtypeOf, type DType, type FloatArray } from '../../dtype.js';
-import { checkAvgPool, checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkConvSamples, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
-import { ColBuffer, convBackData, convBackFilter, convForward, patchGram } from './conv.js';
+import { ColBuffer, convBackData, convBackFilter, convBackFilterSamples, convForward, patchGram } from './conv.js';
 import { activationKernels, derivativeTimes } from './elementwise.js';
 import { defaultGemm, describeGemm, type GemmChoice } from './gemm-select.js';
 import { avgPool, avgPoolBack } from './pool.js';
+import { sampleMoments } from './samples.js';
 import { CpuTensor, cpu } from './tensor.js';
 
 export { CpuTensor } from './tensor.js';
@@ -132,6 +133,20 @@ export class CpuBackend implements Backend {
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('convBackFilter', x, dy, dw, g);
     convBackFilter(this.kernels, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, n, accumulate);
+  }
+
+  convBackFilterSamples(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, first: number): void {
+    const m = checkConvSamples('convBackFilterSamples', x, dy, dw, g, first);
+    convBackFilterSamples(this.kernels, this.scratch, cpu(dw).data, cpu(x).data, cpu(dy).data, g, first, m);
+  }
+
+  sampleMoments(G: Tensor, norms: Tensor | null, squares: Tensor | null, sums: Tensor | null): void {
+    const m = G.shape[0];
+    const P = sizeOf(G.shape) / m;
+    for (const [t, n, what] of [[norms, m, 'norms'], [squares, P, 'squares'], [sums, P, 'sums']] as const) {
+      if (t && sizeOf(t.shape) !== n) throw new ShapeError(`sampleMoments: ${what} ${fmt(t.shape)} does not fit per-sample gradients ${fmt(G.shape)}`);
+    }
+    sampleMoments(cpu(G).data, m, P, norms && cpu(norms).data, squares && cpu(squares).data, sums && cpu(sums).data);
   }
 
   patchGram(out: Tensor, x: Tensor, g: ConvGeometry, homogeneous: boolean): void {

@@ -10,7 +10,7 @@
 import type { ActivationFn, Backend, Tensor } from '../../backend.js';
 import { ACTIVATIONS, activationParts, SOFTPLUS_THRESHOLD } from '../../backend.js';
 import type { FloatArray } from '../../dtype.js';
-import { checkAvgPool, checkBias, checkConv, checkGemm, checkPool, checkSameSize } from '../../checks.js';
+import { checkAvgPool, checkBias, checkConv, checkConvSamples, checkGemm, checkPool, checkSameSize } from '../../checks.js';
 import type { ConvGeometry, PoolGeometry } from '../../geometry.js';
 import { ShapeError, fmt, sizeOf, type Shape } from '../../shape.js';
 import { Device, MAX_ELEMENTS, type Arg, type DeviceStats, type DeviceValue, type KernelBody } from './device.js';
@@ -187,9 +187,15 @@ export class GpuBackend implements Backend {
   convBackFilter(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, accumulate: boolean): void {
     const n = checkConv('convBackFilter', x, dy, dw, g);
     const cols = sizeOf(dw.shape);
-    const part = this.device.run(K.convBackFilterPartialK, n * cols, convConstants(g, false), [val(x), val(dy)]);
+    const part = this.device.run(K.convBackFilterPartialK, n * cols, convConstants(g, false), [val(x), val(dy), 0]);
     this.put(dw, K.sumRowsK, { ROWS: n, COLS: cols, ACC: accumulate ? 1 : 0 }, [part, val(dw)]);
     this.device.release(part);
+  }
+
+  /** The first stage of convBackFilter alone: its per-sample sums are each sample's own gradient. */
+  convBackFilterSamples(dw: Tensor, x: Tensor, dy: Tensor, g: ConvGeometry, first: number): void {
+    checkConvSamples('convBackFilterSamples', x, dy, dw, g, first);
+    this.put(dw, K.convBackFilterPartialK, convConstants(g, false), [val(x), val(dy), first]);
   }
 
   biasAdd(y: Tensor, b: Tensor): void {

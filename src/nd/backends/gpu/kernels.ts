@@ -211,8 +211,9 @@ export function convBackDataK(this: K, dy: number[], w: number[], dxPrev: number
  * First stage of dw[o,c,a] = Σ_{n,i} dy[n,o,i] · x[n, c, i·s + a·d − p]: one thread per
  * (n, o, c, a) sums over the output positions i; convBackFilterSumK adds over n. Two stages
  * give N times more threads than one, which a GPU needs when Cout·Cin·|kernel| is small.
+ * Thread n works on sample first + n (a uniform: convBackFilterSamples' chunks share one kernel).
  */
-export function convBackFilterPartialK(this: K, x: number[], dy: number[]): number {
+export function convBackFilterPartialK(this: K, x: number[], dy: number[], first: number): number {
   const ax = this.thread.x - idiv(this.thread.x, this.constants.K2) * this.constants.K2;
   let t = idiv(this.thread.x, this.constants.K2);
   const ay = t - idiv(t, this.constants.K1) * this.constants.K1;
@@ -222,7 +223,7 @@ export function convBackFilterPartialK(this: K, x: number[], dy: number[]): numb
   const c = t - idiv(t, this.constants.CIN) * this.constants.CIN;
   t = idiv(t, this.constants.CIN);
   const o = t - idiv(t, this.constants.COUT) * this.constants.COUT;
-  const n = idiv(t, this.constants.COUT);
+  const n = idiv(t, this.constants.COUT) + first;
   let s = 0;
   for (let oz = 0; oz < this.constants.O0; oz++) {
     const iz = oz * this.constants.S0 + az * this.constants.D0 - this.constants.P0;

@@ -7,15 +7,13 @@ import type { DType } from '../nd/dtype.js';
 import type { Batch, BatchLike } from '../nd/model.js';
 import { ShapeError, type Shape } from '../nd/shape.js';
 import type { NetworkOptions } from './network.js';
-import { checkSpecTree, resolveLimits, type NetworkLimits } from './limits.js';
-import type { LayerSpec } from './registry.js';
+import { checkSpecTree, resolveLimits, type NetworkLimits } from '../layers/limits.js';
+import type { LayerSpec } from '../layers/registry.js';
 
 const OPTIONS: readonly (keyof NetworkOptions)[] = ['loss', 'seed', 'checkInputs', 'threads', 'limits'];
-/** A thread replica's limits: its main network, built from the same specs, passed them. */
-const REPLICA: NetworkLimits = { parameters: Infinity, activations: Infinity, layers: Infinity };
 
 /** The constructor's arguments; returns the size limits the network is built under. */
-export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions, replica = false): NetworkLimits {
+export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], options: NetworkOptions): NetworkLimits {
   const show = (v: unknown) => JSON.stringify(v) ?? String(v);
   if (!Array.isArray(inShape)) throw new ShapeError(`network: the input shape must be an array, [C, ...spatial] or [features], got ${show(inShape)}`);
   if (!Array.isArray(specs)) throw new ShapeError(`network: the layers must be an array of layer specs, got ${show(specs)}`);
@@ -26,7 +24,6 @@ export function checkArguments(inShape: Shape, specs: readonly LayerSpec[], opti
   if (options.checkInputs !== undefined && typeof options.checkInputs !== 'boolean') {
     throw new TypeError(`network: checkInputs must be true or false, got ${show(options.checkInputs)}`);
   }
-  if (replica) return REPLICA;
   const limits = resolveLimits(options.limits);
   checkSpecTree(specs, limits);
   return limits;
