@@ -9,7 +9,10 @@
  *             mel(f) = 2595·log10(1 + f/700), corners equally spaced in mel from fMin to fMax,
  *             evaluated at the bins' frequencies b·rate/nFft, unnormalised: torchaudio's
  *             melscale_fbanks)
- *   log-mel   L_t[m] = ln(M_t[m] + ε), ε = 1e-6
+ *   log-mel   L_t[m] = ln(M_t[m] + ε), ε = 1e-6; with a relative floor of D dB (`floorDb`),
+ *             L ← max(L, max_{t,m} L − D·ln(10)/10): everything more than D dB below the
+ *             utterance's loudest band and frame reads as that floor (librosa's `top_db`), so
+ *             digital silence and a microphone's noise floor look alike
  *   MFCC      C_t[k] = Σ_m L_t[m] · D[k, m]  (D the orthonormal DCT-II, the first `coefficients` rows)
  *
  * then, per utterance, each channel is normalised over its frames to mean 0 and variance 1
@@ -35,6 +38,8 @@ export interface SpectrogramOptions {
   fMax?: number;
   /** MFCC: cepstral coefficients kept (default 20). */
   coefficients?: number;
+  /** Floor of the log-mel values this many dB below the utterance's peak (default: none). */
+  floorDb?: number;
 }
 
 /** ε inside the log: 10⁻⁶ of a unit-RMS frame's power, ~140 dB down, so silence stays finite. */
@@ -81,6 +86,7 @@ export class AudioFeatures {
     if (!(Number.isInteger(mels) && mels >= 1)) throw new RangeError(`AudioFeatures: mels ${mels} is not a positive integer`);
     if (!(fMin >= 0 && fMin < fMax && fMax <= rate / 2)) throw new RangeError(`AudioFeatures: need 0 ≤ fMin < fMax ≤ rate/2, got ${fMin}, ${fMax} at ${rate} Hz`);
     if (!(Number.isInteger(length) && length >= 1)) throw new RangeError(`AudioFeatures: length ${length} is not a positive integer`);
+    if (opts.floorDb !== undefined && !(opts.floorDb > 0 && Number.isFinite(opts.floorDb))) throw new RangeError(`AudioFeatures: floorDb ${opts.floorDb} is not a positive number of dB`);
     this.bins = nFft / 2 + 1;
     this.frames = 1 + Math.floor(length / hop);
     this.window = Float64Array.from({ length: nFft }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / nFft));
@@ -125,6 +131,12 @@ export class AudioFeatures {
         for (let b = this.lo[m], w = this.wAt[m]; b < this.hi[m]; b++, w++) acc += this.weights[w] * (sp[2 * b] * sp[2 * b] + sp[2 * b + 1] * sp[2 * b + 1]);
         this.logMel[m * T + t] = Math.log(acc + LOG_FLOOR);
       }
+    }
+    if (this.opts.floorDb !== undefined) {
+      let peak = -Infinity;
+      for (const v of this.logMel) peak = Math.max(peak, v);
+      const floor = peak - (this.opts.floorDb * Math.LN10) / 10;
+      for (let i = 0; i < this.logMel.length; i++) this.logMel[i] = Math.max(this.logMel[i], floor);
     }
     if (this.dct === null) {
       out.set(this.logMel);

@@ -40,7 +40,8 @@ export const audio1d: Experiment = {
   description: '1-D CNN on FSDD spoken digits (8 kHz, 1 s) as log-mel spectrograms (or MFCCs, or raw waveforms): digit',
   datasets: ['fsdd'],
   splits: () => Object.keys(fsddSplits),
-  dataDefaults: { length: 8000, features: 'logmel' },
+  // floorDb 0: no floor relative to the peak (runs saved before it read as 0 too).
+  dataDefaults: { length: 8000, features: 'logmel', floorDb: 0 },
   // No flip: a word played backwards is not the same word.
   augmentations: ['speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'],
   defaults: () => ({
@@ -61,13 +62,14 @@ export const audio1d: Experiment = {
     const kind = (data.features ?? 'raw') as FeatureKind;
     const summary = `FSDD: ${split.train.length} training recordings, ${split.test.length} held out: ${what}`;
     if (kind === 'raw') return { train: subset(ds, split.train), tests: { [name]: subset(ds, split.test) }, summary };
-    const features = new AudioFeatures(kind, length, SPECTROGRAM);
+    const floorDb = (data.floorDb ?? 0) as number;
+    const features = new AudioFeatures(kind, length, floorDb > 0 ? { ...SPECTROGRAM, floorDb } : SPECTROGRAM);
     const waveforms = subset(ds, split.train);
     return {
       train: extractAll(waveforms, features),
       tests: { [name]: extractAll(subset(ds, split.test), features) },
       source: { train: waveforms, features },
-      summary: `${summary}; ${kind} features [${features.channels}, ${features.frames}] normalised per utterance`,
+      summary: `${summary}; ${kind} features [${features.channels}, ${features.frames}]${floorDb > 0 ? `, floored ${floorDb} dB below each utterance's peak,` : ''} normalised per utterance`,
     };
   },
 };

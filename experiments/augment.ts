@@ -7,7 +7,15 @@
  *      axis (the same for all channels), the vacated border zero:
  *        x'[c, i₁, …, i_r] = x[c, i₁ − d₁, …, i_r − d_r]  where in range, else 0
  *      (with zero padding this is the random crop of a padded image);
- *    - flip: the last spatial axis reversed with probability ½ (a mirrored coat is a coat);
+ *    - flip: the last spatial axis reversed with probability ½ (a mirrored coat is a coat); a
+ *      channel that holds each voxel's position along that axis, centred on the middle of the
+ *      whole volume (mri3d's x channel, s = 2i/(X − 1) − 1), is also negated, s' = −s: reversed
+ *      and negated, it holds the positions of the mirror-image patch, x ↦ X − 1 − x (a mirrored
+ *      left hemisphere looks like a right one, at the right one's place);
+ *    - rotate and zoom (images, the last two spatial axes): each example rotated by θ uniform in
+ *      [−R, R] degrees and scaled by a factor z uniform in [1 − Z, 1 + Z] about its centre c,
+ *      x'(p) = x(c + A⁻¹(p − c)) with A = z·rotation(θ), bilinearly interpolated, zero outside
+ *      (the handwriting slants and sizes that translations do not cover; Simard et al. 2003);
  *    - speed (waveforms): resampled to play a factor a ∈ [1 − s, 1 + s] faster about the window's
  *      centre c, x'[j] = x(c + (j − c)·a), linearly interpolated, zero outside: tempo and pitch
  *      (formants) move together, as a shorter or longer vocal tract would move them (Ko et al.
@@ -27,7 +35,8 @@
  *    softmax cross-entropy takes as rows of weights (src/layers/loss.ts).
  *
  * One generator, seeded apart from the weights' and the shuffle's, draws everything in a fixed
- * order (per example: shift offsets, flip, speed, noise, masks; then per batch mixup), and its
+ * order (per example: shift offsets, flip, rotation, zoom, speed, noise, masks; then per batch
+ * mixup), and its
  * state goes into every checkpoint, so a resumed run draws what the uninterrupted one drew.
  * A run with only a shift draws exactly what the shift augmenter before this pipeline drew.
  */
@@ -38,6 +47,10 @@ import { Rng } from '../src/nd/rng.js';
 /** Augmentation settings besides the shift (RunConfig.augment); absent or 0 = off. */
 export interface AugmentOptions {
   flip?: boolean;
+  /** Largest rotation in degrees (images). */
+  rotate?: number;
+  /** Largest relative scale change Z: factors in [1 − Z, 1 + Z] (images). */
+  zoom?: number;
   /** Largest relative speed change s: factors in [1 − s, 1 + s]. */
   speed?: number;
   /** Signal-to-noise ratio in dB of the added white noise. */
@@ -65,6 +78,8 @@ export interface AugmenterSetup {
   options: AugmentOptions;
   /** Applied after stage 1; null when the examples are the network's inputs. */
   features: FeatureTransform | null;
+  /** Channels holding the position along the last axis, which a flip negates (see stage 1). */
+  flipNegates?: readonly number[];
   classes: number;
   seed: number;
 }
@@ -137,7 +152,21 @@ export class Augmenter {
       this.scratch.set(example);
       shiftInto(example, this.scratch, shape, this.offsets);
     }
-    if (this.o.flip && this.rng.uniform() < 0.5) flipLast(example, shape[shape.length - 1]);
+    if (this.o.flip && this.rng.uniform() < 0.5) {
+      flipLast(example, shape[shape.length - 1]);
+      const per = this.size / shape[0];
+      for (const c of this.s.flipNegates ?? []) {
+        for (let i = c * per; i < (c + 1) * per; i++) example[i] = -example[i];
+      }
+    }
+    const R = this.o.rotate ?? 0;
+    const Z = this.o.zoom ?? 0;
+    if (R > 0 || Z > 0) {
+      const theta = R > 0 ? ((R * Math.PI) / 180) * (2 * this.rng.uniform() - 1) : 0;
+      const z = Z > 0 ? 1 + Z * (2 * this.rng.uniform() - 1) : 1;
+      this.scratch.set(example);
+      affineInto(example, this.scratch, shape, theta, z);
+    }
     if ((this.o.speed ?? 0) > 0) {
       const a = 1 + this.o.speed! * (2 * this.rng.uniform() - 1);
       this.scratch.set(example);
@@ -218,6 +247,35 @@ export function speedInto(dst: FloatArray, src: ArrayLike<number>, a: number, le
       const x0 = i >= 0 && i < len ? src[at + i] : 0;
       const x1 = i + 1 >= 0 && i + 1 < len ? src[at + i + 1] : 0;
       dst[at + j] = x0 + f * (x1 - x0);
+    }
+  }
+}
+
+/**
+ * dst = src rotated by θ (radians) and scaled by z about the centre of its last two axes [H, W]
+ * (every channel and leading axis alike): dst(p) = src(c + R(−θ)(p − c)/z), c = ((H − 1)/2,
+ * (W − 1)/2), bilinear between the four neighbours, those outside the image 0.
+ */
+export function affineInto(dst: FloatArray, src: ArrayLike<number>, shape: readonly number[], theta: number, z: number): void {
+  const H = shape[shape.length - 2];
+  const W = shape[shape.length - 1];
+  const [cy, cx] = [(H - 1) / 2, (W - 1) / 2];
+  const cos = Math.cos(theta) / z;
+  const sin = Math.sin(theta) / z;
+  const at = (base: number, i: number, j: number) => (i >= 0 && i < H && j >= 0 && j < W ? src[base + i * W + j] : 0);
+  for (let base = 0; base < dst.length; base += H * W) {
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        const [y, x] = [i - cy, j - cx];
+        const v = cy - sin * x + cos * y;
+        const u = cx + cos * x + sin * y;
+        const i0 = Math.floor(v);
+        const j0 = Math.floor(u);
+        const [fv, fu] = [v - i0, u - j0];
+        const top = at(base, i0, j0) + fu * (at(base, i0, j0 + 1) - at(base, i0, j0));
+        const bottom = at(base, i0 + 1, j0) + fu * (at(base, i0 + 1, j0 + 1) - at(base, i0 + 1, j0));
+        dst[base + i * W + j] = top + fv * (bottom - top);
+      }
     }
   }
 }

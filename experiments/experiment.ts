@@ -30,6 +30,11 @@ export interface PreparedData {
    * trains from these, computing the features of every augmented batch.
    */
   source?: { train: LabeledSet; features: FeatureTransform };
+  /**
+   * Channels that hold each voxel's position along the last axis, centred on the volume's middle
+   * (mri3d's x channel): `--flip` negates them, so a mirrored patch carries its mirror position.
+   */
+  flipNegates?: readonly number[];
 }
 
 /** Experiment-specific data settings as a config stores them (patch size, waveform length, features). */

@@ -17,7 +17,7 @@ export const image2d: Experiment = {
   packaged: ['mnist'],
   splits: (dataset) => (dataset === 'mnist' ? ['random'] : ['official']),
   dataDefaults: {},
-  augmentations: ['flip', 'labelSmoothing', 'mixup'],
+  augmentations: ['flip', 'rotate', 'zoom', 'labelSmoothing', 'mixup'],
   defaults: (dataset) =>
     dataset === 'mnist'
       ? {

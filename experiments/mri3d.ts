@@ -17,13 +17,18 @@ export const mri3d: Experiment = {
   // coords 1: T1 plus x, y, z position channels. A run config without it (runs before position
   // channels) reads as 0, so those runs still load the single-channel patches they trained on.
   dataDefaults: { patchSize: 16, coords: 1 },
-  augmentations: ['labelSmoothing', 'mixup'],
+  // flip mirrors x, the left-right axis: lobes come in left-right pairs (at 84.7 % of the atlas's
+  // voxels the mirror voxel has the same lobe), so a mirrored training block stands in for the
+  // other hemisphere's, where a held-out block may lie.
+  augmentations: ['flip', 'labelSmoothing', 'mixup'],
   defaults: () => ({
     // 10 epochs: with position channels 10 reach what 15 did (seed 1: 81.8 % vs 77.0 %) in 2/3 of the time.
     sgd: { epochs: 10, batchSize: 32, lr: 0.05, weightDecay: 5e-4 },
     hf: { epochs: 3, batchSize: 800, options: { curvatureBatch: 100, maxCgIterations: 25, lambda: 1 } },
     // None: the label is the centre voxel's lobe, which a shift would move.
     augmentShift: 0,
+    // The left-right mirror (split seeds 1-3, 10 epochs: 80.69, 67.84, 69.89 % → 85.59, 84.14, 85.39 %).
+    augment: { flip: true },
   }),
   // Padded 3×3×3 convolutions keep the size, each pool halves it: 16³ → 8³ → 4³ → flat 1024
   // → hidden 64 → lobes; batch norm after each linear layer, dropout before the classifier.
@@ -51,6 +56,8 @@ export const mri3d: Experiment = {
     return {
       train,
       tests: { 'held-out blocks': test },
+      // Channel 1 is x, the axis a flip reverses.
+      flipNegates: data.coords === 1 ? [1] : [],
       summary:
         `ch2bet ${d}: ${train.labels.length} training and ${test.labels.length} held-out ${data.patchSize}^3 patches${channels} ` +
         `(${dropped} dropped at block faces, seed ${splitSeed})`,

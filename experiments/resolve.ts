@@ -43,6 +43,7 @@ export interface TrainFlags extends AugmentOptions {
   resume?: string;
   patchSize?: number;
   features?: string;
+  floorDb?: number;
   speaker?: string;
   shift?: number;
   maxTrain?: number;
@@ -60,12 +61,12 @@ const LOSS: LossName = 'softmax-cross-entropy';
 const MAX_THREADS = 56;
 
 /** The augmentation flags besides --shift, each an AugmentOptions key. */
-const AUGMENT_FLAGS = ['flip', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof AugmentOptions)[];
+const AUGMENT_FLAGS = ['flip', 'rotate', 'zoom', 'speed', 'noiseSnr', 'freqMask', 'timeMask', 'labelSmoothing', 'mixup'] as const satisfies readonly (keyof AugmentOptions)[];
 
 /** Flags that define the computation: a resumed run may not change them. */
 const FIXED_ON_RESUME: (keyof TrainFlags)[] = [
   'dataset', 'split', 'optimizer', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmup', 'clip', 'damping', 'seed', 'threads', 'splitSeed', 'patchSize',
-  'shift', 'maxTrain', 'maxTest', 'trackSharpness', 'features', 'speaker', ...AUGMENT_FLAGS,
+  'shift', 'maxTrain', 'maxTest', 'trackSharpness', 'features', 'floorDb', 'speaker', ...AUGMENT_FLAGS,
 ];
 
 /** Flags of the first-order optimizers only (HF scales its steps by damping and line search). */
@@ -105,6 +106,9 @@ export function checkFlags(f: TrainFlags): void {
   checkInteger('split-seed', f.splitSeed, 0);
   checkInteger('patch-size', f.patchSize, 1);
   checkInteger('shift', f.shift, 0);
+  if (f.floorDb !== undefined && !(f.floorDb >= 0 && Number.isFinite(f.floorDb))) throw new UsageError(`--floor-db must be a non-negative number of dB (0 = no floor), got ${f.floorDb}`);
+  if (f.rotate !== undefined && !(f.rotate >= 0 && f.rotate <= 180)) throw new UsageError(`--rotate must be in [0, 180] degrees, got ${f.rotate}`);
+  if (f.zoom !== undefined && !(f.zoom >= 0 && f.zoom < 1)) throw new UsageError(`--zoom must be in [0, 1) (factors 1 ± z), got ${f.zoom}`);
   if (f.speed !== undefined && !(f.speed >= 0 && f.speed < 1)) throw new UsageError(`--speed must be in [0, 1) (factors 1 ± s), got ${f.speed}`);
   if (f.noiseSnr !== undefined && !Number.isFinite(f.noiseSnr)) throw new UsageError(`--noise-snr must be a finite number of dB, got ${f.noiseSnr}`);
   checkInteger('freq-mask', f.freqMask, 0);
@@ -242,6 +246,10 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     if (!(FEATURE_KINDS as readonly string[]).includes(f.features)) throw new UsageError(`--features ${f.features}: unknown (known: ${FEATURE_KINDS.join(', ')})`);
     data.features = f.features;
   }
+  if (f.floorDb !== undefined) {
+    if (!('floorDb' in data)) throw new UsageError(`--floor-db applies to audio1d's spectral features, not ${name}`);
+    data.floorDb = f.floorDb;
+  }
   if (f.speaker !== undefined) {
     if (split !== 'speakers') throw new UsageError(`--speaker applies to --split speakers (the speaker held out), not --split ${split}`);
     data.speaker = f.speaker;
@@ -258,6 +266,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     (augment as Record<string, unknown>)[key] = value;
   }
   const isRaw = data.features === 'raw';
+  if (isRaw && f.floorDb !== undefined && f.floorDb > 0) throw new UsageError('--floor-db floors log-mel values; --features raw has none (a waveform)');
   for (const key of ['freqMask', 'timeMask'] as const) {
     if (isRaw && (augment[key] ?? 0) > 0) throw new UsageError(`--${kebab(key)} masks features; --features raw has none (a waveform)`);
   }

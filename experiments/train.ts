@@ -75,7 +75,7 @@ export async function train(f: TrainFlags, io: Io = processIo, signal?: AbortSig
   const examples = source?.train ?? data.train;
   const batches = new MiniBatches(samples(examples), config.batchSize, new Rng(config.seed + 1));
   const augmenter = augmenting
-    ? new Augmenter({ shape: examples.shape.slice(1), shift: config.augmentShift, options: augment, features: source?.features ?? null, classes: data.train.classes.length, seed: config.seed + 2 })
+    ? new Augmenter({ shape: examples.shape.slice(1), shift: config.augmentShift, options: augment, features: source?.features ?? null, flipNegates: data.flipNegates, classes: data.train.classes.length, seed: config.seed + 2 })
     : null;
   const ckpt = resumed?.ckpt ?? null;
   const progress: RunProgress = ckpt ? { ...ckpt.progress } : { step: 0, epoch: 0, epochLossSum: 0, epochSteps: 0, metricsBytes: 0, seconds: 0 };

@@ -56,6 +56,17 @@ describe('front-end details', () => {
     expect(x.slice(0, 4).reduce((a, b) => a + b * b, 0) / 4).toBeCloseTo(1, 6);
     expect([...x.slice(4)]).toEqual([0, 0, 0, 0]);
   });
+  it('a relative floor of D dB: log-mel values below the peak − D·ln(10)/10 read as that floor, the rest (and MFCCs of them) unchanged', () => {
+    const c = ref.cases[0];
+    const plain = new Float64Array(new AudioFeatures('logmel', c.x.length, ref.options).size);
+    new AudioFeatures('logmel', c.x.length, ref.options).extract(c.x, plain, false);
+    const floored = new Float64Array(plain.length);
+    new AudioFeatures('logmel', c.x.length, { ...ref.options, floorDb: 40 }).extract(c.x, floored, false);
+    const floor = Math.max(...plain) - 4 * Math.LN10;
+    expect(plain.some((v) => v < floor)).toBe(true);
+    expect(maxAbsDiff(floored, plain.map((v) => Math.max(v, floor)))).toBe(0);
+    expect(() => new AudioFeatures('logmel', 100, { ...ref.options, floorDb: 0 })).toThrow(/floorDb 0 is not a positive number of dB/);
+  });
   it('refuses impossible settings with the value', () => {
     const o = ref.options;
     expect(() => new AudioFeatures('logmel', 100, { ...o, nFft: 200 })).toThrow(/nFft 200 is not a power of 2/);

@@ -4,7 +4,7 @@
  * pipeline draws what the shift augmenter before it drew, and the samplers' moments.
  */
 import { describe, expect, it } from 'vitest';
-import { Augmenter, beta, shiftInto, speedInto, type AugmenterSetup, type FeatureTransform } from '../../experiments/augment.js';
+import { affineInto, Augmenter, beta, shiftInto, speedInto, type AugmenterSetup, type FeatureTransform } from '../../experiments/augment.js';
 import { AudioFeatures } from '../../datasets/audio.js';
 import type { Batch } from '../../src/nd/model.js';
 import { Rng } from '../../src/nd/rng.js';
@@ -46,6 +46,48 @@ describe('augmentation stages', () => {
     // Binomial(400, ½): ±4 standard deviations is 160..240.
     expect(flipped).toBeGreaterThan(160);
     expect(flipped).toBeLessThan(240);
+  });
+
+  it('flip negates the channels holding the position along the flipped axis: the mirror patch\'s positions', () => {
+    // Two channels of [2, 2, 5]: content, and x positions s = 2i/(X − 1) − 1 of a patch at corner 1 of X = 11.
+    const X = 11;
+    const content = Array.from({ length: 10 }, (_, i) => i + 1);
+    const positions = Array.from({ length: 10 }, (_, i) => (2 * (1 + (i % 5))) / (X - 1) - 1);
+    const n = 64;
+    const b: Batch = { x: Float32Array.from({ length: n * 20 }, (_, e) => [...content, ...positions][e % 20]), y: new Int32Array(n), n };
+    new Augmenter(setup({ shape: [2, 2, 5], options: { flip: true }, flipNegates: [1] })).apply(b);
+    // The mirror image of the patch at x = 1..5 lies at x = X − 1 − 5 .. X − 1 − 1 = 5..9: its positions, ascending.
+    const mirrored = Float32Array.from([...[5, 4, 3, 2, 1, 10, 9, 8, 7, 6], ...positions.map((_, i) => (2 * (5 + (i % 5))) / (X - 1) - 1)]);
+    let flipped = 0;
+    for (let i = 0; i < n; i++) {
+      const got = b.x.subarray(i * 20, (i + 1) * 20);
+      const isMirror = got.every((v, e) => Math.abs(v - mirrored[e]) < 1e-6);
+      expect(isMirror || got.every((v, e) => v === [...content, ...positions].map(Math.fround)[e])).toBe(true);
+      if (isMirror) flipped++;
+    }
+    expect(flipped).toBeGreaterThan(0);
+    expect(flipped).toBeLessThan(n);
+  });
+
+  it('rotate/zoom: angle 0 at factor 1 is the identity; 90° turns the image; factor 2 magnifies about the centre', () => {
+    // Two channels of 5 × 5, every value distinct.
+    const shape = [2, 5, 5];
+    const src = Float32Array.from({ length: 50 }, (_, e) => e + 1);
+    const dst = new Float32Array(50);
+    affineInto(dst, src, shape, 0, 1);
+    expect(dst).toEqual(src);
+    // dst(i, j) = src(c + R(−θ)(p − c)): at θ = 90° that is src(4 − j, i) in (row, column).
+    affineInto(dst, src, shape, Math.PI / 2, 1);
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) expect(dst[c * 25 + i * 5 + j]).toBeCloseTo(src[c * 25 + (4 - j) * 5 + i], 4);
+    // z = 2: dst(i, j) = src(2 + (i − 2)/2, 2 + (j − 2)/2); (0, 0) reads src(1, 1), (1, 2) the mean of src(1, 2) and src(2, 2).
+    affineInto(dst, src, shape, 0, 2);
+    expect(dst[0]).toBeCloseTo(src[6], 5);
+    expect(dst[7]).toBeCloseTo((src[7] + src[12]) / 2, 5);
+    expect(dst[25 + 12]).toBeCloseTo(src[25 + 12], 5);
+    // z = ½ shrinks: the corners read from outside the image, 0.
+    affineInto(dst, src, shape, 0, 0.5);
+    expect(dst[0]).toBe(0);
+    expect(dst[12]).toBe(src[12]);
   });
 
   it('speed: factor 1 is the identity; factor 2 plays twice as fast about the centre', () => {

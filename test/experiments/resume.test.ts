@@ -80,7 +80,7 @@ const FIXTURES = join(ROOT, 'test', 'fixtures', 'data');
 const AUDIO: TrainFlags = { experiment: 'audio1d', dataDir: FIXTURES, batchSize: 16, epochs: 2, seed: 3 };
 
 describe.each([
-  ['image2d: shift, flip, label smoothing, mixup', { ...TINY, flip: true, labelSmoothing: 0.1, mixup: 0.4 }],
+  ['image2d: shift, flip, rotation, zoom, label smoothing, mixup', { ...TINY, flip: true, rotate: 10, zoom: 0.1, labelSmoothing: 0.1, mixup: 0.4 }],
   ['audio1d log-mel: shift, speed, noise, SpecAugment, label smoothing, mixup', { ...AUDIO, speed: 0.1, noiseSnr: 15, freqMask: 6, timeMask: 12, labelSmoothing: 0.05, mixup: 0.3 }],
   ['audio1d MFCC with speed on 2 threads', { ...AUDIO, features: 'mfcc', speed: 0.15, threads: 2 }],
 ] as const)('resume with augmentation, %s', (_name, flags) => {
