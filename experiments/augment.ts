@@ -266,12 +266,14 @@ export function affineInto(dst: FloatArray, src: ArrayLike<number>, shape: reado
   for (let base = 0; base < dst.length; base += H * W) {
     for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++) {
-        const [y, x] = [i - cy, j - cx];
+        const y = i - cy;
+        const x = j - cx;
         const v = cy - sin * x + cos * y;
         const u = cx + cos * x + sin * y;
         const i0 = Math.floor(v);
         const j0 = Math.floor(u);
-        const [fv, fu] = [v - i0, u - j0];
+        const fv = v - i0;
+        const fu = u - j0;
         const top = at(base, i0, j0) + fu * (at(base, i0, j0 + 1) - at(base, i0, j0));
         const bottom = at(base, i0 + 1, j0) + fu * (at(base, i0 + 1, j0 + 1) - at(base, i0 + 1, j0));
         dst[base + i * W + j] = top + fv * (bottom - top);
