@@ -15,7 +15,7 @@
  * product on the curvature batch (CG's iterations and the warm start's) and, for hf-kfac, the
  * sampled-target pass of its preconditioner. Forward-only loss evaluations (HF's backtracking and
  * line search) are not counted; the seconds count everything. Every network runs on one thread
- * (K-FAC's factor pass does not split over threads yet), float32, OpenBLAS where it loaded.
+ * (the optimizers compare on the same core), float32, OpenBLAS where it loaded.
  *
  * Settings: each optimizer's (batch size and options) are below, per problem where tuning chose
  * differently; `--set kfac.damping=0.1,0.3 --set kfac.klClip=1e-3,3e-3` runs every combination

@@ -132,8 +132,7 @@ export async function hessian(f: HessianFlags, io: Io): Promise<void> {
   if (f.samples !== undefined && f.samples > available) {
     throw new UsageError(`--samples ${f.samples}: the run's training set holds only ${available} examples`);
   }
-  // K-FAC's factor pass runs on one thread for now.
-  const net = fromConfig(file, () => buildNetwork(kind === 'kfac' ? { ...config, threads: 1 } : config, backend));
+  const net = fromConfig(file, () => buildNetwork(config, backend));
   restoreNetwork(net, ckpt, file);
 
   const seed = f.seed ?? 1;

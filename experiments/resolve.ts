@@ -282,9 +282,6 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
   if (optimizer !== 'hf' && optimizer !== 'kfac' && f.damping !== undefined) {
     throw new UsageError(`--damping is HF's initial λ and K-FAC's λ; ${optimizer} has none (use --optimizer hf or kfac)`);
   }
-  if (optimizer === 'kfac' && f.threads !== undefined && f.threads > 1) {
-    throw new UsageError(`--threads ${f.threads}: kfac runs on one thread for now (its factor pass is not split over threads)`);
-  }
   const fo = optimizer === 'sgd' ? d.sgd
     : optimizer === 'kfac' ? { ...d.sgd, lr: 0.1, weightDecay: 0, ...d.kfac }
       : { ...d.sgd, lr: 0.001, weightDecay: optimizer === 'adamw' ? 0.01 : 0, ...d.adam };
@@ -306,7 +303,7 @@ export function newConfig(f: TrainFlags): { base: RunConfig; lr: LrPlan | null }
     epochs: f.epochs ?? defaults.epochs,
     batchSize: f.batchSize ?? defaults.batchSize,
     seed: f.seed ?? 1,
-    threads: (f.backend ?? 'cpu') === 'cpu' && optimizer !== 'kfac' ? f.threads ?? defaultThreads() : 1,
+    threads: (f.backend ?? 'cpu') === 'cpu' ? f.threads ?? defaultThreads() : 1,
     dataDir: f.dataDir ?? null,
     data,
     augmentShift: f.shift ?? d.augmentShift,

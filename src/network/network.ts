@@ -30,7 +30,7 @@ import { runAsync, runSync } from '../layers/reads.js';
 import type { LayerSpec } from '../layers/registry.js';
 import { applyState, collectState, firstProblem, type StateDict } from '../layers/state.js';
 import { oneLine, summaryTable } from '../layers/summary.js';
-import { curvatureShare, jobReads, runJob, type Job, type ModeOf } from '../parallel/jobs.js';
+import { curvatureShare, jobReads, kroneckerShare, runJob, type Job, type ModeOf } from '../parallel/jobs.js';
 import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
 import type { ProductKind, SamplePlan } from '../layers/passes.js';
@@ -445,12 +445,12 @@ export class Network extends NetworkPasses implements AsyncModel {
    * K-FAC: the Kronecker factors of the batch's mean-loss curvature (model.ts, kronecker.ts) at
    * the current parameters, from one forward pass; with `grad`, also the gradient into it, as
    * `gradient` would compute it (a new step for a new batch, running statistics updated).
-   * Training mode. Returns the mean loss and the factors.
+   * Training mode (this step's dropout masks, or those given by setDropoutMasks); split over the
+   * network's threads like the other passes. Returns the mean loss and the factors.
    */
   kroneckerFactors(batch: BatchLike, options: FactorOptions, grad?: Output): { loss: number; factors: KroneckerFactors } {
     const b = toBatch(this.backend.dtype, 'kroneckerFactors', batch);
     checkFactorOptions(options);
-    if (this.team) throw new Error('kroneckerFactors: K-FAC factors do not run over threads yet; build the network with threads: 1');
     // The layers' factor rules read their Gram matrices back synchronously (kronecker.ts).
     if (readsAsync(this.backend)) throw new Error(`kroneckerFactors: K-FAC factors need a backend that reads back synchronously (cpu, gpu); the ${this.backend.name} backend reads asynchronously`);
     if (grad !== undefined && this.random) {
@@ -458,7 +458,10 @@ export class Network extends NetworkPasses implements AsyncModel {
       if (id !== this.stepBatch) [this.step, this.stepBatch] = [this.step + 1, id];
     }
     const out = grad === undefined ? null : this.output('kroneckerFactors', 'grad', grad);
-    const { loss, sink } = runSync(this.backend, this.kroneckerOn(this.checked(b), options, out && out.buf, this.training(b, this.step, grad !== undefined)));
+    const job = { kind: 'kronecker', id: 0, step: this.step, weight: 1, updateStats: grad !== undefined, options, ...this.modeOf(false, b.n) } as const;
+    const checked = this.checked(b);
+    const buf = out && out.buf;
+    const { loss, sink } = this.team ? this.team.kronecker(job, checked, buf) : runSync(this.backend, kroneckerShare(this, job, checked, buf, null));
     out?.finish();
     const n = b.n;
     // Raw sums to means over samples (kronecker.ts): A over n; G over n·(sampled columns), or,

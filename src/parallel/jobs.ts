@@ -12,8 +12,9 @@
  * outputs) — src/network/network.ts. The worker side (replica.ts) needs nothing new.
  */
 import type { FloatArray } from '../nd/dtype.js';
-import type { Batch } from '../nd/model.js';
+import type { Batch, FactorOptions } from '../nd/model.js';
 import type { PassMode } from '../layers/layer.js';
+import { KroneckerSink } from '../layers/kronecker.js';
 import { EVAL, type FisherDraws, type NetworkPasses, type ProductKind, type Reduce, type SamplePlan, type ShardCurvature } from '../layers/passes.js';
 import { runSync, type Reads } from '../layers/reads.js';
 
@@ -28,6 +29,8 @@ export type Job =
   | ({ kind: 'curvature'; id: number; step: number; weight: number; at: FloatArray; fisher?: FisherDraws } & ModeOf)
   | ({ kind: 'samples'; step: number; weight: number; plan: SamplePlan } & ModeOf)
   | ({ kind: 'diagonal'; step: number; weight: number; estimate: 'exact' | 'mc'; samples: number; seed: number; hessian: boolean } & ModeOf)
+  | ({ kind: 'kronecker'; id: number; step: number; weight: number; updateStats: boolean; options: FactorOptions } & ModeOf)
+  | { kind: 'factors'; id: number }
   | { kind: ProductKind; id: number; dir: FloatArray; fresh: boolean }
   | { kind: 'drop'; id: number };
 
@@ -57,22 +60,28 @@ export function maskRows(masks: Record<string, FloatArray>, total: number, start
 }
 
 /**
- * Runs `job` on `b` (a share, or the whole batch) with `net`; vector or row results go to `out`.
- * `reduce` sums batch statistics over the shares (null: the batch is all here); `held` keeps the
- * curvature shares of a worker between its products. Returns the share's weighted loss (0 for
- * passes without one).
+ * What a worker keeps between the jobs of one pass: a curvature share between its products, or a
+ * K-FAC share's factors until the caller, which learns their size from its own share, collects
+ * them ('factors').
  */
-export function runJob(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, ShardCurvature>): number {
+export type Held = ShardCurvature | KroneckerSink;
+
+/**
+ * Runs `job` on `b` (a share, or the whole batch) with `net`; vector or row results go to `out`.
+ * `reduce` sums batch statistics over the shares (null: the batch is all here); `held` keeps a
+ * worker's shares between jobs (Held). Returns the share's weighted loss (0 for passes without one).
+ */
+export function runJob(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, Held>): number {
   return runSync(net.backend, jobReads(net, job, b, out, reduce, held));
 }
 
 /** runJob with its read points. */
-export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, ShardCurvature>): Reads<number> {
+export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArray | null, reduce: Reduce | null, held?: Map<number, Held>): Reads<number> {
   const need = (): FloatArray => {
     if (!out) throw new Error(`network: '${job.kind}' needs an output`);
     return out;
   };
-  const curvatures = (): Map<number, ShardCurvature> => {
+  const kept = (): Map<number, Held> => {
     if (!held) throw new Error(`network: '${job.kind}' runs on a worker`);
     return held;
   };
@@ -101,19 +110,31 @@ export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArra
       yield* net.squaredGradientsOn(b, need(), job.step);
       return 0;
     case 'curvature':
-      curvatures().set(job.id, yield* curvatureShare(net, job, b, reduce));
+      kept().set(job.id, yield* curvatureShare(net, job, b, reduce));
       return 0;
     case 'gv':
     case 'hv':
     case 'fv':
     case 'ev': {
-      const c = curvatures().get(job.id);
-      if (!c) throw new Error(`network: no curvature ${job.id} on this thread`);
+      const c = kept().get(job.id);
+      if (!c || c instanceof KroneckerSink) throw new Error(`network: no curvature ${job.id} on this thread`);
       yield* c.reads[job.kind](job.dir, need(), job.fresh);
       return 0;
     }
+    case 'kronecker': {
+      const { loss, sink } = yield* kroneckerShare(net, job, b, out, reduce);
+      kept().set(job.id, sink);
+      return loss;
+    }
+    case 'factors': {
+      const sink = kept().get(job.id);
+      if (!(sink instanceof KroneckerSink)) throw new Error(`network: no K-FAC factors ${job.id} on this thread`);
+      kept().delete(job.id);
+      flatten(sink, need());
+      return 0;
+    }
     case 'drop':
-      curvatures().delete(job.id);
+      kept().delete(job.id);
       return 0;
   }
 }
@@ -121,4 +142,25 @@ export function* jobReads(net: NetworkPasses, job: Job, b: Batch, out: FloatArra
 /** A share of a curvature batch, its products to come (the caller keeps it). */
 export function curvatureShare(net: NetworkPasses, job: Extract<Job, { kind: 'curvature' }>, b: Batch, reduce: Reduce | null): Reads<ShardCurvature> {
   return net.curvatureOn(b, job.at, modeOf(net, job, b, false, reduce), job.weight, job.fisher);
+}
+
+/** A share of a K-FAC factor pass: its weighted loss, its raw factor sums, and its gradient into `grad` when given. */
+export function kroneckerShare(net: NetworkPasses, job: Extract<Job, { kind: 'kronecker' }>, b: Batch, grad: FloatArray | null, reduce: Reduce | null): Reads<{ loss: number; sink: KroneckerSink }> {
+  return net.kroneckerOn(b, job.options, grad, modeOf(net, job, b, job.updateStats, reduce), job.weight);
+}
+
+/** The factor arrays of a sink in block order (every A, G, then every channel block's F). */
+export function factorArrays(sink: KroneckerSink): Float64Array[] {
+  const { kronecker, channels } = sink.blocks();
+  return [...kronecker.flatMap((k) => [k.A, k.G]), ...channels.map((c) => c.F)];
+}
+
+/** A sink's factors one after another into `out` (factorArrays' order). */
+function flatten(sink: KroneckerSink, out: FloatArray): void {
+  let at = 0;
+  for (const a of factorArrays(sink)) {
+    if (at + a.length > out.length) throw new Error('network: the K-FAC factors of a share do not fit the space given');
+    out.set(a, at);
+    at += a.length;
+  }
 }

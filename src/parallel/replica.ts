@@ -9,18 +9,18 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { cpuBackend } from '../nd/backends/cpu/index.js';
 import { chooseGemm } from '../nd/backends/cpu/gemm-select.js';
 import type { FloatArray } from '../nd/dtype.js';
-import { NetworkPasses, type ShardCurvature } from '../layers/passes.js';
+import { NetworkPasses } from '../layers/passes.js';
 import type { LayerSpec } from '../layers/registry.js';
 import type { LossName } from '../layers/loss.js';
 import { Aborted, Word, abort, allReduce, type Reply } from './collective.js';
-import { runJob, type Job } from './jobs.js';
+import { runJob, type Held, type Job } from './jobs.js';
 import type { Drop } from './pool.js';
 import type { ReplicaSpec } from './team.js';
 
-/** A network's single-thread passes on this worker and the curvature shares they hold. */
+/** A network's single-thread passes on this worker and the shares it keeps between jobs. */
 export interface Replica {
   net: NetworkPasses;
-  curvatures: Map<number, ShardCurvature>;
+  held: Map<number, Held>;
 }
 
 export interface Command {
@@ -59,7 +59,7 @@ export function answer(replicas: Map<number, Replica>, c: Command, ctrl: Int32Ar
       if (d.curvature === undefined) {
         replicas.get(d.network)?.net.dispose();
         replicas.delete(d.network);
-      } else replicas.get(d.network)?.curvatures.delete(d.curvature);
+      } else replicas.get(d.network)?.held.delete(d.curvature);
     }
     return { value: run(replicas, c, ctrl) };
   } catch (e) {
@@ -74,11 +74,11 @@ function run(replicas: Map<number, Replica>, c: Command, ctrl: Int32Array): numb
     const { spec, params } = c.build;
     const backend = cpuBackend(spec.dtype, chooseGemm(spec.gemm));
     const net = new NetworkPasses(backend, spec.inShape, spec.specs as LayerSpec[], { loss: spec.loss as LossName, seed: spec.seed }, params);
-    replicas.set(c.network, { net, curvatures: new Map() });
+    replicas.set(c.network, { net, held: new Map() });
   }
   const replica = replicas.get(c.network);
   if (!replica) throw new Error(`no replica of network ${c.network} on this thread`);
   if (c.buffers) replica.net.namedBuffers().forEach((b, i) => b.data.set(c.buffers![i]));
   const reduce = allReduce(ctrl, c.area, c.stride, c.rank, c.parties);
-  return runJob(replica.net, c.job, { x: c.x, y: c.y, n: c.n }, c.out, reduce, replica.curvatures);
+  return runJob(replica.net, c.job, { x: c.x, y: c.y, n: c.n }, c.out, reduce, replica.held);
 }

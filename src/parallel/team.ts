@@ -11,10 +11,11 @@ import type { Backend } from '../nd/backend.js';
 import { CpuBackend } from '../nd/backends/cpu/index.js';
 import { allocateShared, sharedMemory, type DType, type FloatArray } from '../nd/dtype.js';
 import type { Batch } from '../nd/model.js';
+import type { KroneckerSink } from '../layers/kronecker.js';
 import type { FisherDraws, NetworkPasses, ProductKind, Reduce, ShardCurvature } from '../layers/passes.js';
 import { runSync } from '../layers/reads.js';
 import { allReduce } from './collective.js';
-import { curvatureShare, maskRows, runJob, type Job, type ModeOf } from './jobs.js';
+import { curvatureShare, factorArrays, kroneckerShare, maskRows, runJob, type Job, type ModeOf } from './jobs.js';
 import { pool, type Pool } from './pool.js';
 
 /** The curvature products of a split curvature batch, on vectors of the network's dtype. */
@@ -58,7 +59,8 @@ export class NetworkTeam {
   private rowsOut: FloatArray;
   /** Forward passes so far: a curvature product redoes its own when one ran since its last. */
   private passes = 0;
-  private curvatures = 0;
+  /** The last id given to what the workers keep between jobs (curvature shares, K-FAC factors). */
+  private kept = 0;
 
   constructor(
     private readonly net: NetworkPasses,
@@ -126,7 +128,7 @@ export class NetworkTeam {
   }
 
   curvature(b: Batch, step: number, mode: ModeOf = {}, fisher?: FisherDraws): TeamCurvature {
-    const id = ++this.curvatures;
+    const id = ++this.kept;
     const at = sharedCopy(this.net.params);
     // Its own copy of the batch: the products may redo the forward pass after the batch's buffer was reused.
     const shares = this.split(b, true);
@@ -151,6 +153,45 @@ export class NetworkTeam {
     const c: TeamCurvature = { gv: product('gv'), hv: product('hv'), fv: product('fv'), ev: product('ev') };
     released.register(c, { network: this.id, curvature: id });
     return c;
+  }
+
+  /**
+   * A K-FAC factor pass (its job's id is set here): the shares' raw factor sums added into this
+   * thread's share's sink in rank order, their gradients into `grad` when given, their losses summed.
+   * The workers keep their factors until this thread, which learns the factors' size from its own
+   * share, collects them into shared memory with a second job ('factors').
+   */
+  kronecker(job: Extract<Job, { kind: 'kronecker' }>, b: Batch, grad: FloatArray | null): { loss: number; sink: KroneckerSink } {
+    this.passes++;
+    const id = ++this.kept;
+    const shares = this.split(b);
+    let sink!: KroneckerSink;
+    let loss = 0;
+    try {
+      const losses = this.run({ ...job, id }, shares, (_, r) => (r === 0 ? grad : grad && this.slots[r - 1]), (j, share, out, reduce) => {
+        const mine = runSync(this.net.backend, kroneckerShare(this.net, j as typeof job, share, out, reduce));
+        sink = mine.sink;
+        return mine.loss;
+      });
+      for (const v of losses) loss += v;
+    } catch (e) {
+      this.pool.drop({ network: this.id, curvature: id });
+      throw e;
+    }
+    if (grad) for (let r = 1; r < shares.length; r++) addInto(grad, this.slots[r - 1]);
+    const arrays = factorArrays(sink);
+    const size = arrays.reduce((n, a) => n + a.length, 0);
+    const theirs = new Float64Array(sharedMemory(Math.max(0, shares.length - 1) * size * 8));
+    const part = (r: number) => theirs.subarray((r - 1) * size, r * size);
+    this.run({ kind: 'factors', id }, shares, (_, r) => (r === 0 ? null : part(r)), () => 0);
+    for (let r = 1; r < shares.length; r++) {
+      let at = 0;
+      for (const a of arrays) {
+        addInto(a, part(r).subarray(at, at + a.length));
+        at += a.length;
+      }
+    }
+    return { loss, sink };
   }
 
   dispose(): void {

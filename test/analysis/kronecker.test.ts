@@ -20,7 +20,7 @@ import {
   spectralDensity,
   topEigenpairs,
 } from '../../src/analysis/index.js';
-import { batchNorm, conv, dense, flatten, losses, maxPool, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
+import { batchNorm, conv, dense, dropout, flatten, losses, maxPool, parameterBlocks, residual, type LayerSpec } from '../../src/layers/index.js';
 import { Network } from '../../src/network/index.js';
 import { cpuBackend } from '../../src/nd/backends/cpu/index.js';
 import { chooseGemm } from '../../src/nd/backends/cpu/gemm-select.js';
@@ -325,6 +325,29 @@ function factoredDamped(f: KroneckerOperator['factors'], lambda: number): Kronec
     channels: f.channels.map((b) => ({ ...b, F: b.F.map((v, i) => (i % 3 === 1 ? v : v + lambda)) })),
   };
 }
+
+describe('dropout masks given with setDropoutMasks', () => {
+  it('reach the factor pass: its gradient is gradient()\'s under the same masks, and the factors follow the masks', () => {
+    const net = new Network(B, [6], [dense({ units: 5, activation: 'tanh' }), dropout(0.5), dense({ units: 3 })], { seed: 3, threads: 1 });
+    const data = randomBatch(new Rng(2), [6], 4, 3);
+    const run = (mask: number[]) => {
+      net.setDropoutMasks({ 'dropout#1': Float64Array.from(mask) });
+      const [g, gf] = [new Float64Array(net.paramCount), new Float64Array(net.paramCount)];
+      net.gradient(data, g);
+      const { factors } = net.kroneckerFactors(data, { kind: 'empirical' }, gf);
+      expect(maxRel(gf, g)).toBeLessThan(1e-14);
+      return factors.kronecker[1].A;
+    };
+    // The second dense layer's input statistics: a dropped unit's row and column of A are zero
+    // (inverted dropout scales the kept ones by 2).
+    const keepAll = run(Array(20).fill(1));
+    const dropFirst = run(Array.from({ length: 20 }, (_, i) => (i % 5 === 0 ? 0 : 1)));
+    const c = 6; // 5 inputs and the bias coordinate
+    expect(keepAll[0]).toBeGreaterThan(0);
+    for (let j = 0; j < c; j++) expect(dropFirst[j]).toBe(0);
+    net.setDropoutMasks(null);
+  });
+});
 
 describe('without the OpenBLAS addon (NDCNN_GEMM=js: JS eigensolver and products)', () => {
   afterEach(() => {

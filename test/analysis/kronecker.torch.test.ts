@@ -5,11 +5,11 @@
  * stride, padding, dilation, a bias-free conv, batch norm and both losses. ndcnn rebuilds each
  * net from the same numbers, on the CPU backend's patch Gram (SYRK with OpenBLAS, GEMM on the JS
  * kernel) and on the composed one (conv + convBackFilter, what a backend without patchGram
- * runs), in float64 and float32.
+ * runs), in float64 and float32, and split over 2 threads.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type LayerSpec } from '../../src/layers/index.js';
 import { Network } from '../../src/network/index.js';
 import type { Backend } from '../../src/nd/backend.js';
@@ -39,19 +39,22 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / m;
 }
 
-const BACKENDS: [string, Backend, number][] = [
+const BACKENDS: [string, Backend, number, number][] = [
   // float64: both sides sum the same products in other orders: ~1e-15, checked to 1e-12.
-  ['float64', cpuBackend('float64'), 1e-12],
-  ['float64, composed patch Gram', composed(cpuBackend('float64')), 1e-12],
+  ['float64', cpuBackend('float64'), 1e-12, 1],
+  ['float64, composed patch Gram', composed(cpuBackend('float64')), 1e-12, 1],
   // The patch Gram by GEMM rather than OpenBLAS's SYRK (the wasm and JS kernels).
-  ['float64, JS GEMM', cpuBackend('float64', chooseGemm('js')), 1e-12],
+  ['float64, JS GEMM', cpuBackend('float64', chooseGemm('js')), 1e-12, 1],
+  // The batch split over 2 threads (batch norm's sums reduced over them): other sum orders only.
+  ['float64, 2 threads', cpuBackend('float64'), 1e-12, 2],
   // float32: inputs and products rounded to 2⁻²⁴ ≈ 6e-8, sums of a few hundred terms: 1e-5.
-  ['float32', cpuBackend('float32'), 1e-5],
+  ['float32', cpuBackend('float32'), 1e-5, 1],
 ];
 
 describe.each(fx.nets)('$name net', (net) => {
-  describe.each(BACKENDS)('%s', (_, backend, tol) => {
-    const model = new Network(backend, net.inShape, net.spec, { loss: net.loss, threads: 1 });
+  describe.each(BACKENDS)('%s', (_, backend, tol, threads) => {
+    const model = new Network(backend, net.inShape, net.spec, { loss: net.loss, threads });
+    afterAll(() => model.dispose());
     model.setParams(net.params);
     const batch = { x: net.x, y: net.y, n: net.n };
     it.each(['ggn', 'empirical'] as FactorKind[])('%s factors match PyTorch', (kind) => {

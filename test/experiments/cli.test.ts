@@ -99,7 +99,6 @@ describe('ndcnn command line: bad flags', () => {
     [['train', 'image2d', '--optimizer', 'hf', '--lr', '0.1'], /--lr applies to sgd, adam, adamw and kfac; hf has none/],
     [['train', 'image2d', '--optimizer', 'hf', '--clip', '1'], /--clip applies to sgd, adam and adamw; hf has none/],
     [['train', 'image2d', '--optimizer', 'kfac', '--clip', '1'], /--clip applies to sgd, adam and adamw; kfac bounds its steps by KL-clipping/],
-    [['train', 'image2d', '--optimizer', 'kfac', '--threads', '2'], /--threads 2: kfac runs on one thread for now/],
     [['train', 'image2d', '--weight-decay', '-0.1'], /--weight-decay must be a finite number ≥ 0, got -0.1/],
     [['train', 'image2d', '--warmup', '2.5'], /--warmup must be an integer ≥ 0, got 2.5/],
     [['train', 'image2d', '--clip', '0'], /--clip must be a finite number > 0, got 0/],

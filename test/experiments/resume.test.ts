@@ -32,12 +32,13 @@ describe.each([
   ['adam', { warmup: 3, clip: 1, lr: 0.003 }],
   ['adamw', { weightDecay: 0.05 }],
   ['hf', { maxTrain: 48, batchSize: 24 }],
-  // K-FAC's running factors, the factors of its current inverse and its momentum (one thread).
+  // K-FAC's running factors, the factors of its current inverse and its momentum.
   ['kfac', { lr: 0.05, damping: 0.01 }],
   // Split over 2 threads (batch norm's statistics reduced over them); the other cases run at
   // $NDCNN_THREADS, else the machine's cores, which CI sets to 1 and then 2.
   ['sgd', { threads: 2 }],
   ['hf', { maxTrain: 48, batchSize: 24, threads: 2 }],
+  ['kfac', { lr: 0.05, damping: 0.01, threads: 2 }],
 ] as const)('resume with %s %j', (optimizer, extra) => {
   it('1 epoch + resume equals the uninterrupted run, byte for byte', async () => {
     const flags: TrainFlags = { ...TINY, ...extra, optimizer };

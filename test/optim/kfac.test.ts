@@ -1,7 +1,7 @@
 /**
  * K-FAC: its step is the damped natural-gradient step where K-FAC is exact, it trains small
  * problems, it resumes bit for bit from its JSON state, and it refuses bad options clearly.
- * One thread (threads: 1): the factor pass does not split over threads yet.
+ * (Its factor pass over threads: test/parallel/threads.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { CurvatureOperator, dataFactors, KroneckerOperator } from '../../src/analysis/index.js';

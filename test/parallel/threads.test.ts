@@ -1,8 +1,8 @@
 /**
  * Threads (src/parallel): a pass split over 2 or 3 threads computes what one thread computes, and
  * a given thread count always gives the same bits.
- * - float64, every pass (gradient, loss, outputs in both modes, Gv, Hv, squared gradients) and
- *   the running statistics, on networks with batch norm (which couples the samples, so its sums
+ * - float64, every pass (gradient, loss, outputs in both modes, Gv, Hv, squared gradients, K-FAC
+ *   factors of each kind with their gradient) and the running statistics, on networks with batch norm (which couples the samples, so its sums
  *   go through the threads' all-reduce), dropout and a residual block, in ranks 1–3, with shares
  *   of unequal size. Tolerance 1e-12 relative to the largest entry: the threads change only the
  *   order of float64 sums (rounding ~1e-16 a term over a few hundred terms).
@@ -39,7 +39,17 @@ function everything(net: Network, b: ReturnType<typeof data>) {
   c.hv(v, hv);
   const squares = new Float64Array(P);
   net.sumSquaredGradients(b, squares);
+  // Each kind's factors, loss and gradient; the Fisher's sampled targets hash each sample, so a
+  // split batch draws what the whole batch draws.
+  const kfac = (kind: 'fisher' | 'ggn' | 'empirical') => {
+    const g = new Float64Array(P);
+    const { loss, factors } = net.kroneckerFactors(b, kind === 'fisher' ? { kind, samples: 2 } : { kind }, g);
+    return [loss, ...g, ...factors.kronecker.flatMap((k) => [...k.A, ...k.G]), ...factors.channels.flatMap((c) => [...c.F])];
+  };
   return {
+    kfacFisher: kfac('fisher'),
+    kfacGgn: kfac('ggn'),
+    kfacEmpirical: kfac('empirical'),
     loss: [loss, trainLoss, net.evalLoss(b)],
     grad,
     gv,
