@@ -1,5 +1,5 @@
 """PyTorch peer of bench/kfac-cost.ts: K-FAC's Fisher factors of a small CNN (the ndcnn layer
-specs, weights and data that ndcnn wrote to argv[1]), one thread, float32, by the same
+specs, weights and data that ndcnn wrote to argv[1]), on its threads, float32, by the same
 algorithm as ndcnn: the layers' inputs and pre-activations from one forward pass, one backward
 pass of targets sampled from the model to every pre-activation, A = sum of patch Gram matrices
 (F.unfold for 2-D, a length-1 height for 1-D, padded strided slices for 3-D, which torch has
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
 d = sys.argv[1]
 cfg = json.load(open(os.path.join(d, 'config.json')))
+torch.set_num_threads(cfg['threads'])
 n = cfg['n']
 x = torch.from_numpy(np.fromfile(os.path.join(d, 'x.f32'), dtype=np.float32).reshape(n, *cfg['inShape']))
 y = torch.from_numpy(np.fromfile(os.path.join(d, 'y.i32'), dtype=np.int32).astype(np.int64))
@@ -144,4 +144,4 @@ def ms(fn, budget=2.0):
 g = ms(gradient)
 f = ms(lambda: factors(False))
 gf = ms(lambda: factors(True))
-print(json.dumps({'gradientMs': g, 'factorsMs': f, 'gradientFactorsMs': gf, 'factors': f / g, 'gradientFactors': gf / g, 'threads': 1}))
+print(json.dumps({'gradientMs': g, 'factorsMs': f, 'gradientFactorsMs': gf, 'factors': f / g, 'gradientFactors': gf / g, 'threads': cfg['threads']}))
