@@ -37,6 +37,7 @@ interface Row {
 const ROWS: Row[] = [
   { what: '`ndcnn train image2d` (= `npm start`): MNIST, 2,000 held out', spec: 'image2d-default', where: { optimizer: 'sgd' }, target: 0.994 },
   { what: '`… --optimizer hf`', spec: 'image2d-default', where: { optimizer: 'hf' } },
+  { what: '`… --rotate 10 --zoom 0.1`: the same, batches turned and scaled', spec: 'image2d-augment', target: 0.994 },
   { what: '`… --dataset fashion-mnist`: official test set', spec: 'image2d-fashion', target: 0.93 },
   { what: '`ndcnn train audio1d`: FSDD, random 20 % held out', spec: 'audio1d-random', target: 0.985 },
   { what: '`… --split speakers --speaker S`: leave one speaker out, every speaker in turn', spec: 'audio1d-speakers', target: 0.85 },
