@@ -197,6 +197,13 @@ const problems: Record<string, Problem> = {
       conv({ channels: 64, kernel: 5, padding: 2, bias: false }), batchNorm(), activation('relu'),
       globalAvgPool(), dense({ units: 10 }),
     ],
+    // Seed 0, 5 passes: SGD batch {32, 64} × lr {0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4}, Adam
+    // batch {32, 64} × lr {1e-3, 3e-3, 1e-2}, K-FAC batch {64, 128} × damping {0.03, 0.1, 0.3, 1}
+    // × klClip {1e-3, 3e-3}.
+    tuned: {
+      sgd: { batchSize: 32, options: { lr: 0.02 } }, adam: { batchSize: 32, options: { lr: 3e-3 } },
+      kfac: { batchSize: 64, options: { damping: 0.03, klClip: 1e-3 } },
+    },
   },
   // mri3d's network without its dropout: two padded 3×3×3 convolutions with batch norm and
   // pooling, a hidden dense layer, the lobe.
@@ -207,6 +214,12 @@ const problems: Record<string, Problem> = {
       conv({ channels: 16, kernel: 3, padding: 1, bias: false }), batchNorm(), activation('relu'), maxPool({ window: 2 }),
       flatten(), dense({ units: 64, bias: false }), batchNorm(), activation('relu'), dense({ units: 7 }),
     ],
+    // Seed 0, 5 passes, a smaller grid (a run costs several FSDD runs): SGD batch 32 × lr {0.02, 0.05,
+    // 0.1}, Adam batch 32 × lr {1e-3, 3e-3}, K-FAC batch 64 × damping {0.03, 0.1}, klClip 1e-3.
+    tuned: {
+      sgd: { batchSize: 32, options: { lr: 0.05 } }, adam: { batchSize: 32, options: { lr: 1e-3 } },
+      kfac: { batchSize: 64, options: { damping: 0.1, klClip: 1e-3 } },
+    },
   },
 };
 
